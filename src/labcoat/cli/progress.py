@@ -1,0 +1,35 @@
+"""Live progress of a run in the terminal: phase, step, tokens, dollars."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from labcoat.cli.output import dollars
+
+
+class ConsoleProgress:
+    def __init__(self, console: Console):
+        self.console = console
+        self.tokens = 0
+        self.cost = 0.0
+        self.current = ""
+
+    def phase(self, name: str, attempt: int) -> None:
+        self.current = name
+        again = f" (revision {attempt})" if attempt else ""
+        self.console.rule(f"[bold]{name.replace('_', ' ')}{again}")
+
+    def step(self, phase: str, step: int, total: int | None, note: str = "") -> None:
+        of = f"/{total}" if total else ""
+        self.console.print(
+            f"[dim]{phase}[/] step {step}{of}  tokens {self.tokens:,}  {dollars(self.cost)}"
+            + (f"  {note}" if note else "")
+        )
+
+    def spend(self, tokens: int, dollars_: float) -> None:
+        self.tokens += tokens
+        self.cost += dollars_
+
+    def message(self, text: str, *, level: str = "info") -> None:
+        style = {"warning": "yellow", "error": "bold red"}.get(level, "")
+        self.console.print(f"[{style}]{text}[/]" if style else text)

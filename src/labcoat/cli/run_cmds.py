@@ -1,0 +1,83 @@
+"""`labcoat run` and `labcoat resume`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from labcoat.cli.output import console, err_console
+from labcoat.cli.progress import ConsoleProgress
+from labcoat.config import load_config
+from labcoat.gate import default_gate
+from labcoat.runner import create_run, execute
+from labcoat.store import find_run, open_store
+
+
+def _finish(run_dir: Path) -> None:
+    with open_store(run_dir, readonly=True) as store:
+        info = store.info()
+    out = console()
+    colour = {"finished": "green", "paused": "yellow", "failed": "red"}.get(info.state, "")
+    out.print(f"run [bold]{info.id}[/] is [{colour}]{info.state}[/]: {info.message or ''}")
+    out.print(f"run directory: {run_dir}")
+    if info.state in ("paused", "failed"):
+        out.print(f"continue with: labcoat resume {run_dir}")
+        raise typer.Exit(3 if info.state == "paused" else 1)
+
+
+def _workflow_factory():
+    from labcoat.phases import default_workflow
+
+    return default_workflow
+
+
+def _attach():
+    from labcoat.services import attach
+
+    return attach
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        config: Path = typer.Argument(..., help="research config (YAML); Agent Laboratory configs work as they are"),
+        set_: list[str] = typer.Option([], "--set", help="override a config value, e.g. --set budget.dollars=5"),
+        run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where to keep this run (default: runs/<id>)"),
+        runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
+    ) -> None:
+        """Start a research run from a config, with live progress in the terminal."""
+        cfg = load_config(config, overrides=set_)
+        out = console()
+        for note in cfg.compat_notes:
+            out.print(f"[dim]{note}[/]")
+        directory = create_run(cfg, run_dir=run_dir, runs=runs)
+        out.print(f"run directory: {directory}  (resume any time with: labcoat resume {directory})")
+        _execute(directory, resumed=False)
+
+    @app.command()
+    def resume(
+        run_ref: str = typer.Argument(..., metavar="RUN", help="run id, id prefix, or run directory"),
+        set_: list[str] = typer.Option([], "--set", help="change a config value first, e.g. --set budget.dollars=20"),
+        runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
+    ) -> None:
+        """Continue a stopped, paused, failed or killed run: finished work is replayed from the store at no cost."""
+        directory = find_run(run_ref, runs)
+        _execute(directory, resumed=True, overrides=set_)
+
+    def _execute(directory: Path, *, resumed: bool, overrides: list[str] | None = None) -> None:
+        from labcoat.cli.gate_terminal import TerminalGate
+
+        out = console()
+        with open_store(directory, readonly=True) as store:
+            cfg = store.config()
+        copilot = cfg.get("copilot", {})
+        gate = default_gate(copilot.get("enabled", False), copilot.get("auto_approve", False),
+                            interactive=lambda: TerminalGate(out))
+        ctx = execute(directory, _workflow_factory(), gate=gate, progress=ConsoleProgress(out),
+                      attach=_attach(), overrides=overrides, resumed=resumed)
+        failure = getattr(ctx, "failure", None)
+        if failure is not None:
+            err_console().print(f"[red]{type(failure).__name__}: {failure}[/]  (details: labcoat show {directory})")
+        _finish(directory)

@@ -1,0 +1,369 @@
+"""The research config: pydantic models, YAML loading, `--set` overrides.
+
+A config is YAML in the user's words; `load_config` turns it into a validated
+`ResearchConfig` or raises one `ConfigError` naming the key path. Agent
+Laboratory's YAML keys are accepted and mapped (see `config_agentlab`). API keys
+are never accepted in a config: they come from the environment, so they can
+never reach the run store.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from labcoat.errors import ConfigError
+from labcoat.phases_names import PHASES, ROLES, normalise_phase
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelsConfig(_Strict):
+    """Which model each phase and role uses: role beats phase beats default."""
+
+    default: str = "auto"
+    phases: dict[str, str] = Field(default_factory=dict)
+    roles: dict[str, str] = Field(default_factory=dict)
+    temperature: float | None = None
+    max_tokens: int = Field(4096, ge=16)
+    request_timeout_s: float = Field(120.0, gt=0)
+    retries: int = Field(5, ge=0)
+    reply_retries: int = Field(3, ge=0, description="re-asks after a malformed reply")
+
+    @field_validator("phases")
+    @classmethod
+    def _known_phases(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_check_name(k, PHASES, "phase"): v for k, v in value.items()}
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_check_name(k, ROLES, "role"): v for k, v in value.items()}
+
+    def for_agent(self, phase: str | None, role: str | None) -> str:
+        if role and role in self.roles:
+            return self.roles[role]
+        if phase and phase in self.phases:
+            return self.phases[phase]
+        return self.default
+
+
+class PriceOverride(_Strict):
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(None, ge=0)
+
+
+class BudgetConfig(_Strict):
+    dollars: float | None = Field(None, ge=0, description="hard cap on LLM spend; None = no cap")
+    lit_review_papers: int = Field(5, ge=0)
+    phase_steps: dict[str, int] = Field(default_factory=lambda: {
+        "literature_review": 30, "plan_formulation": 12, "data_preparation": 15,
+        "results_interpretation": 10,
+    })
+    mle_steps: int = Field(3, ge=0)
+    mle_candidates: int = Field(2, ge=1, description="candidates proposed per mle-solver step (batch B)")
+    mle_top_k: int = Field(3, ge=1)
+    mle_repairs: int = Field(3, ge=0)
+    paper_steps: int = Field(3, ge=0)
+    reviewers: int = Field(3, ge=1)
+    refinement_rounds: int = Field(2, ge=0)
+
+    @field_validator("phase_steps")
+    @classmethod
+    def _known_phases(cls, value: dict[str, int]) -> dict[str, int]:
+        out = {}
+        for k, v in value.items():
+            if v < 1:
+                raise ValueError(f"step cap for {k} must be at least 1")
+            out[_check_name(k, PHASES, "phase")] = v
+        return out
+
+    def steps_for(self, phase: str, default: int = 10) -> int:
+        return self.phase_steps.get(phase, default)
+
+
+class CopilotConfig(_Strict):
+    enabled: bool = False
+    auto_approve: bool = False
+
+
+class ReportConfig(_Strict):
+    compile_latex: bool = True
+
+
+class SandboxConfig(_Strict):
+    timeout_s: float = Field(600.0, gt=0)
+    cpu_s: int = Field(900, ge=1)
+    memory_mb: int = Field(4096, ge=64)
+    file_size_mb: int = Field(1024, ge=1)
+    max_processes: int = Field(256, ge=1)
+    max_open_files: int = Field(1024, ge=16)
+    output_limit_kb: int = Field(256, ge=1)
+    network: bool = False
+    grant_env: list[str] = Field(default_factory=list, description="environment variables (e.g. API keys) passed into experiments")
+    python: str | None = Field(None, description="interpreter for experiments; default: the one running labcoat")
+    gpus: list[int] = Field(default_factory=list)
+    require_bwrap: bool = False
+
+
+class ExecutorConfig(_Strict):
+    kind: Literal["process", "ray"] = "process"
+    workers: int | None = Field(None, ge=1, description="default: number of CPU cores")
+    ray_address: str | None = None
+    ray_num_cpus: float = 1
+    ray_num_gpus: float = 0
+    ray_memory_mb: int | None = None
+
+
+class ServicesConfig(_Strict):
+    """Base URLs of outside services; environment variables override the defaults."""
+
+    arxiv_api: str = "https://export.arxiv.org/api/query"
+    arxiv_pdf: str = "https://arxiv.org/pdf"
+    arxiv_eprint: str = "https://arxiv.org/e-print"
+    arxiv_delay_s: float = Field(3.0, ge=0)
+    hf_endpoint: str = "https://huggingface.co"
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(60.0, gt=0)
+    provider_base_urls: dict[str, str] = Field(default_factory=dict, description="provider preset -> base URL")
+
+
+class LibraryConfig(_Strict):
+    path: Path | None = None
+
+
+class ArchiveConfig(_Strict):
+    url: str | None = None
+    publish: bool = True
+    enabled: bool = False
+    papers: int = Field(5, ge=0, description="archive papers to consider in the literature review")
+
+
+class ResearchConfig(_Strict):
+    topic: str = Field(min_length=1)
+    language: str = "English"
+    task_notes: dict[str, list[str]] = Field(default_factory=dict)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    copilot: CopilotConfig = Field(default_factory=CopilotConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    services: ServicesConfig = Field(default_factory=ServicesConfig)
+    library: LibraryConfig = Field(default_factory=LibraryConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    labs: int = Field(1, ge=1)
+    papers_to_write: int = Field(1, ge=1)
+    phases: list[str] = Field(default_factory=lambda: list(PHASES), description="which phases run, in order")
+    seed: int | None = None
+    compat_notes: list[str] = Field(default_factory=list, description="how Agent Laboratory keys were mapped")
+
+    @field_validator("task_notes", mode="before")
+    @classmethod
+    def _notes(cls, value: Any) -> dict[str, list[str]]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("task_notes must map a phase name to a note or a list of notes")
+        out: dict[str, list[str]] = {}
+        for k, v in value.items():
+            phase = _check_name(str(k), PHASES, "phase")
+            notes = [v] if isinstance(v, str) else list(v or [])
+            out[phase] = [str(n) for n in notes]
+        return out
+
+    @field_validator("phases")
+    @classmethod
+    def _phases(cls, value: list[str]) -> list[str]:
+        return [_check_name(p, PHASES, "phase") for p in value]
+
+    @model_validator(mode="after")
+    def _topic_not_blank(self) -> "ResearchConfig":
+        if not self.topic.strip():
+            raise ValueError("topic is empty: say what the research is about")
+        return self
+
+    def notes_for(self, phase: str) -> list[str]:
+        return self.task_notes.get(phase, [])
+
+
+def _check_name(name: str, known: tuple[str, ...], what: str) -> str:
+    norm = normalise_phase(name)
+    if norm in known:
+        return norm
+    hint = difflib.get_close_matches(norm, known, n=1)
+    extra = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(known)})"
+    raise ValueError(f"unknown {what} '{name}'{extra}")
+
+
+# -- loading -----------------------------------------------------------------
+
+SECRET_KEYS = {"api-key", "api_key", "apikey", "deepseek-api-key", "openai-api-key", "anthropic-api-key",
+               "google-api-key", "gemini-api-key", "openrouter-api-key", "hf-token", "hf_token", "token"}
+
+ENV_OVERRIDES = {
+    "LABCOAT_ARXIV_API": ("services", "arxiv_api"),
+    "LABCOAT_ARXIV_PDF": ("services", "arxiv_pdf"),
+    "LABCOAT_ARXIV_EPRINT": ("services", "arxiv_eprint"),
+    "HF_ENDPOINT": ("services", "hf_endpoint"),
+    "LABCOAT_ARCHIVE_URL": ("archive", "url"),
+}
+
+
+def find_secrets(data: Any, path: str = "") -> list[str]:
+    """Dotted paths of keys that look like credentials (values never returned)."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            here = f"{path}.{k}" if path else str(k)
+            norm = str(k).lower().replace("_", "-")
+            if norm in SECRET_KEYS or norm.endswith("-api-key") or norm.endswith("api-key"):
+                found.append(here)
+            else:
+                found.extend(find_secrets(v, here))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found.extend(find_secrets(v, f"{path}[{i}]"))
+    return found
+
+
+def parse_set(assignments: list[str]) -> list[tuple[str, Any]]:
+    """`a.b=c` strings into (path, YAML-parsed value) pairs."""
+    out = []
+    for item in assignments:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE with a dotted key, got '{item}'", source="--set")
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"--set '{item}' has an empty key", source="--set")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        out.append((key, value))
+    return out
+
+
+def apply_set(data: dict, assignments: list[tuple[str, Any]]) -> dict:
+    for key, value in assignments:
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"cannot set '{key}': '{part}' is not a section", path=key, source="--set")
+            node = nxt
+        node[parts[-1]] = value
+    return data
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts)
+
+
+def _explain(exc: ValidationError, source: str | None) -> ConfigError:
+    err = exc.errors()[0]
+    path = _location(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent_loc, bad = err["loc"][:-1], err["loc"][-1]
+        fields = _fields_at(parent_loc)
+        hint = difflib.get_close_matches(str(bad), fields, n=1)
+        msg = f"unknown key '{bad}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        return ConfigError(msg, path=path, source=source)
+    if kind == "missing":
+        what = "the research topic is missing: add `topic: ...` (or `research-topic:`)" if path == "topic" \
+            else "this key is required"
+        return ConfigError(what, path=path, source=source)
+    value = err.get("input")
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ConfigError(f"{err['msg']} (got {shown})", path=path, source=source)
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = ResearchConfig
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return list(getattr(model, "model_fields", {}).keys())
+
+
+def validate_config(data: dict, source: str | None = None) -> ResearchConfig:
+    secrets = find_secrets(data)
+    if secrets:
+        raise ConfigError(
+            "API keys do not belong in a config file (it is copied into the run store); "
+            "remove it and set the provider's environment variable instead, e.g. "
+            "`export OPENAI_API_KEY=...` (see `labcoat models`)",
+            path=secrets[0], source=source,
+        )
+    try:
+        return ResearchConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+
+
+def config_from_mapping(raw: Any, source: str | None = None, overrides: list[str] | None = None,
+                        env: dict[str, str] | None = None) -> ResearchConfig:
+    from labcoat.config_agentlab import from_agentlab
+
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a YAML mapping of keys to values, got {type(raw).__name__}",
+                          source=source)
+    secrets = find_secrets(raw)
+    if secrets:
+        validate_config(raw, source)  # raises the secret error with the original key path
+    data = from_agentlab(raw, source)
+    env = os.environ if env is None else env
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if env.get(var):
+            data.setdefault(section, {})
+            if isinstance(data[section], dict):
+                data[section].setdefault(key, env[var])
+    if overrides:
+        data = apply_set(data, parse_set(overrides))
+    return validate_config(data, source)
+
+
+def load_config(path: Path | str, overrides: list[str] | None = None,
+                env: dict[str, str] | None = None) -> ResearchConfig:
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise ConfigError("no such file", source=source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file: {exc}", source=source) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML{where}: {problem}", source=source) from None
+    return config_from_mapping(raw, source, overrides, env)

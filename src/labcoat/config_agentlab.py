@@ -1,0 +1,99 @@
+"""Agent Laboratory's YAML keys, mapped onto labcoat's config.
+
+Agent Laboratory configs (`experiments_configs/*.yaml`) must run unchanged.
+Each of its keys maps to a labcoat path here; keys that only made sense for
+its implementation (pickled checkpoints, exception toggles) are accepted and
+explained in `compat_notes`, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labcoat.errors import ConfigError
+
+# AgentLab key -> dotted labcoat path
+DIRECT = {
+    "research-topic": "topic",
+    "research_topic": "topic",
+    "language": "language",
+    "llm-backend": "models.default",
+    "llm_backend": "models.default",
+    "lit-review-backend": "models.phases.literature_review",
+    "num-papers-lit-review": "budget.lit_review_papers",
+    "mlesolver-max-steps": "budget.mle_steps",
+    "papersolver-max-steps": "budget.paper_steps",
+    "datasolver-max-steps": "budget.phase_steps.data_preparation",
+    "copilot-mode": "copilot.enabled",
+    "copilot_mode": "copilot.enabled",
+    "compile-latex": "report.compile_latex",
+    "compile_latex": "report.compile_latex",
+    "num-papers-to-write": "papers_to_write",
+    "agentRxiv": "archive.enabled",
+    "agentrxiv": "archive.enabled",
+    "agentrxiv-papers": "archive.papers",
+}
+
+# Keys whose job labcoat does another way; accepted, with the reason recorded.
+EXPLAINED = {
+    "load-existing": "labcoat resumes any run with `labcoat resume RUN` (no pickled checkpoints)",
+    "load-existing-path": "labcoat resumes any run with `labcoat resume RUN`",
+    "except-if-fail": "labcoat never crashes on an agent or program error; failures are recorded and the run can be resumed",
+    "lab-index": "labcoat names each lab's run directory itself",
+    "construct-agentRxiv": "the archive is a service: `labcoat archive serve`",
+    "save-loc": "runs live under --run-dir / $LABCOAT_RUNS",
+}
+
+
+def _truthy(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+def _set(data: dict, path: str, value: Any) -> None:
+    node = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node.setdefault(parts[-1], value)
+
+
+def from_agentlab(raw: dict, source: str | None = None) -> dict:
+    """Return a labcoat-shaped dict; labcoat keys pass through untouched."""
+    data: dict = {}
+    notes: list[str] = []
+    for key, value in raw.items():
+        if key in DIRECT:
+            target = DIRECT[key]
+            if target in ("copilot.enabled", "report.compile_latex", "archive.enabled"):
+                value = _truthy(value)
+            if target.startswith("budget.") or target == "papers_to_write":
+                value = _int(value, key, source)
+            _set(data, target, value)
+        elif key == "task-notes":
+            if not isinstance(value, dict):
+                raise ConfigError("task-notes must map phase names to lists of notes", path=key, source=source)
+            _set(data, "task_notes", value)
+        elif key == "parallel-labs":
+            value = _truthy(value)
+            if value is True:
+                _set(data, "labs", 2)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                _set(data, "labs", value)
+        elif key in EXPLAINED:
+            notes.append(f"'{key}' accepted and not needed: {EXPLAINED[key]}")
+        else:
+            data[key] = value
+    if notes:
+        data.setdefault("compat_notes", []).extend(notes)
+    return data
+
+
+def _int(value: Any, key: str, source: str | None) -> Any:
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise ConfigError(f"expected a whole number, got '{value}'", path=key, source=source) from None
+    return value

@@ -1,0 +1,73 @@
+"""RunContext: everything a phase needs, passed down explicitly (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labcoat.config import ResearchConfig
+from labcoat.gate import AutoApprove, Gate
+from labcoat.progress import Progress, SilentProgress
+from labcoat.store import Effects, RunStore
+
+
+class EventLog:
+    """Appends to the deterministic transcript; positions count from 0 every run,
+    so a replayed run rewrites nothing it already wrote."""
+
+    def __init__(self, store: RunStore):
+        self.store = store
+        self.pos = 0
+
+    def emit(self, kind: str, payload: dict | None = None, *, phase: str | None = None) -> int:
+        pos = self.pos
+        self.store.put_event(pos, phase, kind, payload or {})
+        self.pos += 1
+        return pos
+
+
+@dataclass
+class RunContext:
+    config: ResearchConfig
+    store: RunStore
+    run_id: str
+    run_dir: Path
+    effects: Effects
+    events: EventLog
+    gate: Gate = field(default_factory=AutoApprove)
+    progress: Progress = field(default_factory=SilentProgress)
+    # Provided by later layers (llm, tools, executor); typed loosely here so
+    # the spine does not import them.
+    models: Any = None
+    tools: Any = None
+    executor: Any = None
+    # Where the workflow is now; phases build effect keys from it.
+    phase: str | None = None
+    attempt: int = 0
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def key(self, *parts: object) -> str:
+        """The logical position of an effect: phase#attempt/part/part..."""
+        head = f"{self.phase or 'run'}#{self.attempt}"
+        return "/".join([head, *(str(p) for p in parts)])
+
+    def emit(self, kind: str, payload: dict | None = None) -> int:
+        return self.events.emit(kind, payload, phase=self.phase)
+
+    def phase_notes(self, phase: str | None = None) -> list[str]:
+        """Task notes from the config plus notes from co-pilot and reviewers."""
+        phase = phase or self.phase or ""
+        return [*self.config.notes_for(phase), *self.notes.get(phase, [])]
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.emit("warning", {"message": text})
+        self.progress.message(text, level="warning")
+
+    def artefact_dir(self, name: str) -> Path:
+        path = self.run_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,109 @@
+"""Durable replay: every side effect of a run goes through `Effects`.
+
+An effect is keyed by its logical position in the run (phase, step, agent
+turn, candidate, attempt), never by completion order, so effects that ran in
+parallel replay the same way. A recorded effect is served only if the request
+made now hashes the same as the one recorded; on the first mismatch replay
+stops for good (the code or config changed), the divergence is logged, and
+every later effect runs live and replaces its stale record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from labcoat.errors import StoreError
+from labcoat.store.runstore import RunStore, dumps
+
+
+def request_hash(request: Any) -> str:
+    return hashlib.sha256(dumps(request).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Recorded:
+    key: str
+    kind: str
+    result: Any
+
+
+class Effects:
+    """Memoises side effects in a RunStore; the only path for anything non-deterministic."""
+
+    def __init__(self, store: RunStore):
+        self.store = store
+        self.diverged_at: str | None = None
+        self.replayed = 0
+        self.executed = 0
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def replaying(self) -> bool:
+        return self.diverged_at is None
+
+    def _claim(self, key: str) -> None:
+        # Two effects with one key would replay each other's results: a bug in
+        # the caller's key scheme, caught here rather than as a wrong transcript.
+        with self._lock:
+            if key in self._seen:
+                raise StoreError(f"effect key used twice in one run: {key!r}")
+            self._seen.add(key)
+
+    def lookup(self, kind: str, key: str, request: Any) -> Recorded | None:
+        """The recorded result for `key` if it may be served, else None.
+
+        Claims the key: call `record` next for the same key when this returns None.
+        """
+        self._claim(key)
+        if self.diverged_at is not None:
+            return None
+        row = self.store.get_effect(key)
+        if row is None:
+            return None
+        if row["request_hash"] != request_hash(request) or row["kind"] != kind:
+            with self._lock:
+                if self.diverged_at is None:
+                    self.diverged_at = key
+            self.store.log(
+                "replay_diverged",
+                f"replay stopped at {key}: the request differs from the recorded one "
+                "(code or config changed); continuing live from here",
+                key=key, kind=kind,
+            )
+            return None
+        with self._lock:
+            self.replayed += 1
+        return Recorded(key=key, kind=kind, result=json.loads(row["result"]))
+
+    def record(self, kind: str, key: str, request: Any, result: Any, duration_s: float = 0.0) -> None:
+        self.store.put_effect(key, kind, request_hash(request), dumps(request), dumps(result), duration_s)
+        with self._lock:
+            self.executed += 1
+
+    def run(self, kind: str, key: str, request: Any, fn: Callable[[], Any]) -> Any:
+        """Serve `key` from the store, or call `fn()` live and record its JSON result.
+
+        Exceptions from `fn` propagate unrecorded: the effect runs again on
+        resume. Errors that belong in the transcript (a tool's clear error for
+        the agent) must be returned by `fn` as data, not raised.
+        """
+        hit = self.lookup(kind, key, request)
+        if hit is not None:
+            return hit.result
+        started = time.monotonic()
+        result = fn()
+        # Round-trip through JSON so live and replayed runs see identical values.
+        result = json.loads(dumps(result))
+        self.record(kind, key, request, result, time.monotonic() - started)
+        return result
+
+    def seed(self, key: str) -> int:
+        """A recorded random seed: the same on replay, fresh on a live run."""
+        return int(self.run("random", key, {"what": "seed"}, lambda: random.SystemRandom().randrange(2**31)))

@@ -1,0 +1,141 @@
+"""Schema migrations of run.db.
+
+Each migration is a small named function appended to `MIGRATIONS` by the
+`migration` decorator; `migrate()` applies the ones not yet recorded in the
+`_migrations` table, in order, each in its own transaction. Never edit a
+migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            topic TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            state TEXT NOT NULL,          -- created, running, paused, waiting, failed, finished
+            phase TEXT,
+            config_json TEXT NOT NULL,    -- the validated config, secrets refused at load
+            pid INTEGER,
+            heartbeat REAL,
+            message TEXT,
+            labcoat_version TEXT
+        );
+        -- The deterministic transcript: position `pos` is assigned by the
+        -- workflow as it runs, so a replayed run emits the same sequence.
+        CREATE TABLE events (
+            pos INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            phase TEXT,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX events_phase ON events(phase, pos);
+        -- What happened to the process running the workflow (started, resumed,
+        -- paused, replay diverged...). Not deterministic, so kept apart.
+        CREATE TABLE lifecycle (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            payload TEXT NOT NULL DEFAULT '{}'
+        );
+        -- Memoised side effects keyed by logical position in the run.
+        CREATE TABLE effects (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            request TEXT NOT NULL,
+            result TEXT NOT NULL,
+            ts REAL NOT NULL,
+            duration_s REAL NOT NULL DEFAULT 0
+        );
+        -- Effects replaced after a replay divergence, kept for inspection.
+        CREATE TABLE effects_superseded (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            request TEXT NOT NULL,
+            result TEXT NOT NULL,
+            ts REAL NOT NULL,
+            superseded_at REAL NOT NULL
+        );
+        CREATE TABLE artefacts (
+            name TEXT PRIMARY KEY,
+            phase TEXT,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL,           -- JSON
+            files TEXT NOT NULL DEFAULT '[]',  -- paths relative to the run dir
+            ts REAL NOT NULL
+        );
+        """
+    )
+
+
+@migration
+def m002_ledger(db: sqlite3.Connection) -> None:
+    # One row per LLM call actually made (replayed calls cost nothing and add no row).
+    db.executescript(
+        """
+        CREATE TABLE ledger (
+            effect_key TEXT PRIMARY KEY,
+            ts REAL NOT NULL,
+            phase TEXT,
+            role TEXT,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            dollars REAL NOT NULL DEFAULT 0,
+            latency_s REAL NOT NULL DEFAULT 0
+        );
+        """
+    )
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations; return the names applied now."""
+    import time
+
+    done = set(applied(db))
+    known = {name for name, _ in MIGRATIONS}
+    unknown = done - known
+    if unknown:
+        from labcoat.errors import StoreError
+
+        raise StoreError(
+            f"run.db was written by a newer labcoat (unknown migrations: {', '.join(sorted(unknown))}); "
+            "upgrade labcoat to open it"
+        )
+    now_applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+        now_applied.append(name)
+    return now_applied

@@ -1,0 +1,59 @@
+"""Render transcript events for people (`labcoat show`).
+
+Each event kind may have its own one-line renderer; anything else prints as
+its kind and compact JSON payload. Phases with richer views (the mle-solver
+journal tree) register them in `PHASE_VIEWS`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+from rich.markup import escape
+
+from labcoat.store import RunStore
+
+Renderer = Callable[[dict], str]
+
+
+def _clip(text: str, n: int = 400) -> str:
+    """Shorten and escape text so agent output is never read as rich markup."""
+    text = text.replace("\r", "")
+    if len(text) > n:
+        text = text[:n] + f" … ({len(text) - n} more chars)"
+    return escape(text)
+
+
+def _agent_turn(ev: dict) -> str:
+    p = ev["payload"]
+    return f"[bold]{p.get('role', '?')}[/] › {_clip(str(p.get('text', '')), 1200)}"
+
+
+RENDERERS: dict[str, Renderer] = {
+    "phase_start": lambda ev: f"[bold cyan]── {ev['phase']} (attempt {ev['payload'].get('attempt', 0)})[/]",
+    "phase_end": lambda ev: f"[cyan]── {ev['phase']} done[/]",
+    "gate": lambda ev: f"[magenta]co-pilot: {ev['payload'].get('decision')}[/] {ev['payload'].get('notes', '')}",
+    "warning": lambda ev: f"[yellow]warning: {ev['payload'].get('message')}[/]",
+    "agent_turn": _agent_turn,
+}
+
+PHASE_VIEWS: dict[str, Callable[[RunStore], Any]] = {}
+
+
+def render_event(ev: dict) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(ev["ts"]))
+    renderer = RENDERERS.get(ev["kind"])
+    if renderer is not None:
+        body = renderer(ev)
+    else:
+        payload = json.dumps(ev["payload"], ensure_ascii=False)
+        body = f"{ev['kind']} {_clip(payload)}"
+    return f"[dim]{ev['pos']:>5} {stamp}[/] {body}"
+
+
+def render_phase_extra(store: RunStore, phase: str | None) -> Any:
+    if phase and phase in PHASE_VIEWS:
+        return PHASE_VIEWS[phase](store)
+    return None
