@@ -1,0 +1,1 @@
+"""Agents: roles, their prompts (template files) and the dialogue mechanics."""

@@ -1,0 +1,55 @@
+"""Render the prompts of the agents from template files.
+
+A system prompt is the stable prefix of every call an agent makes in one
+phase attempt: persona, research topic, task, language, notes and the
+commands it may use. It does not change from step to step, so provider
+prompt caches hit; everything that changes goes in the messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from labcoat.agents.roles import role as get_role
+
+PROMPTS = Path(__file__).parent / "prompts"
+
+
+class Prompts:
+    """Loads and renders the template files under agents/prompts."""
+
+    def __init__(self, root: Path = PROMPTS):
+        self.env = Environment(
+            loader=FileSystemLoader(str(root)),
+            undefined=StrictUndefined,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+        )
+
+    def render(self, name: str, **values: Any) -> str:
+        return self.env.get_template(name).render(**values).strip()
+
+    def system(self, *, role: str, phase: str, topic: str, language: str, notes: list[str],
+               commands: list[type], artefacts: str = "", extra: dict[str, Any] | None = None) -> str:
+        """The stable system prefix of `role` in `phase`."""
+        r = get_role(role)
+        persona = self.render(f"roles/{role}.txt", topic=topic)
+        task = self.render(f"phases/{phase}.j2", role=role, topic=topic, **(extra or {}))
+        return self.render(
+            "system.j2",
+            title=r.title, persona=persona, task=task, topic=topic, language=language,
+            notes=notes, commands=[describe_command(c) for c in commands], artefacts=artefacts,
+        )
+
+
+def describe_command(cls: type) -> dict[str, str]:
+    """Name and one-paragraph description of a command class, for the prompt."""
+    name = cls.model_fields["command"].default if "command" in getattr(cls, "model_fields", {}) else cls.__name__
+    doc = (cls.__doc__ or "").strip()
+    fields = [f for f in cls.model_fields if f != "command"]
+    return {"name": str(name), "doc": doc, "fields": ", ".join(fields)}

@@ -1,0 +1,121 @@
+"""The artefacts phases hand to each other: what a run produces, phase by phase.
+
+Each is a pydantic model stored (as JSON) in the run store's `artefacts`
+table under its phase's name, and passed to later phases through
+`ctx.artefacts`. Fields hold what the next phase and the final report need,
+nothing derived: views are properties.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class PaperRecord(BaseModel):
+    """A paper the PhD added to the review, with why it matters."""
+
+    # identity and metadata, as retrieved
+    id: str
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    source: str = "arxiv"
+    url: str | None = None
+    # the PhD's own reading
+    summary: str
+    # citation
+    bibtex_key: str
+    bibtex: str
+
+
+class LitReview(BaseModel):
+    papers: list[PaperRecord] = Field(default_factory=list)
+    target: int = 0
+    steps_used: int = 0
+    unavailable_sources: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def bib(self) -> str:
+        return "\n\n".join(p.bibtex for p in self.papers)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.papers) >= self.target
+
+
+class MetricSpec(BaseModel):
+    name: str
+    higher_is_better: bool = True
+    split: Literal["dev", "test", "train", "cv"] = "dev"
+    description: str = ""
+
+
+class DatasetSpec(BaseModel):
+    name: str
+    source: str = ""
+    notes: str = ""
+
+
+class Plan(BaseModel):
+    question: str
+    hypotheses: list[str] = Field(default_factory=list)
+    datasets: list[DatasetSpec] = Field(default_factory=list)
+    method: str = ""
+    baselines: list[str] = Field(default_factory=list)
+    metrics: list[MetricSpec] = Field(default_factory=list)
+    protocol: str = Field("", description="dev/test protocol: model selection on dev only, test once at the end")
+    figures: list[str] = Field(default_factory=list)
+    compute_budget: str = ""
+
+    @property
+    def primary_metric(self) -> MetricSpec | None:
+        return self.metrics[0] if self.metrics else None
+
+
+class DataCode(BaseModel):
+    """The accepted data-preparation program and the record of the data it makes."""
+
+    code: str
+    data_source: str = ""
+    data_version: str = ""
+    sizes: dict[str, int] = Field(default_factory=dict)
+    splits: list[str] = Field(default_factory=list)
+    subsampling: list[str] = Field(default_factory=list, description="every subsampling, stated; never silent")
+    output: str = ""
+    data_dir: str | None = Field(None, description="prepared data, relative to the run dir; mounted read-only into experiments")
+    attempts: int = 0
+
+
+class MetricValue(BaseModel):
+    name: str
+    value: float
+    split: str = "dev"
+    higher_is_better: bool = True
+    source: str = Field("", description="where the number was recorded (node id, file)")
+
+
+class Results(BaseModel):
+    """What the experiments produced (filled by the mle-solver)."""
+
+    best_code: str = ""
+    metrics: list[MetricValue] = Field(default_factory=list)
+    test_metrics: list[MetricValue] = Field(default_factory=list)
+    figures: list[str] = Field(default_factory=list)
+    journal: list[dict] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    def table(self) -> str:
+        """The recorded metrics as a plain table for agents: no raw logs."""
+        rows = [f"| {m.name} | {m.split} | {m.value:.6g} | {'higher' if m.higher_is_better else 'lower'} is better | {m.source} |"
+                for m in [*self.metrics, *self.test_metrics]]
+        head = "| metric | split | value | direction | recorded in |\n|---|---|---|---|---|"
+        return "\n".join([head, *rows]) if rows else "(no metrics were recorded)"
+
+
+class Interpretation(BaseModel):
+    text: str
+    claims: list[str] = Field(default_factory=list)
+    numbers_used: list[float] = Field(default_factory=list)

@@ -1,0 +1,91 @@
+"""What the phases share: asking an agent for its next command and recording the turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from labcoat.agents.dialogue import RepeatGuard, Transcript, render_command, step_prompt
+from labcoat.agents.prompting import Prompts
+from labcoat.context import RunContext
+
+
+@dataclass
+class Speaker:
+    """One agent in a phase: its role, its stable system prefix, its commands."""
+
+    role: str
+    system: str
+    commands: list[type]
+
+
+@dataclass
+class PhaseTalk:
+    """The running conversation of one phase attempt."""
+
+    ctx: RunContext
+    cap: int
+    transcript: Transcript = field(default_factory=Transcript)
+    guard: RepeatGuard = field(default_factory=RepeatGuard)
+
+    def ask(self, speaker: Speaker, step: int, *, extra: str = "", commands: list[type] | None = None,
+            tag: str = "") -> Any:
+        """Ask `speaker` for its command at `step`; record the turn; return the command."""
+        prompt = step_prompt(step, self.cap, extra)
+        messages = self.transcript.messages_for(speaker.role, prompt)
+        key = self.ctx.key("step", step, speaker.role, *([tag] if tag else []))
+        reply = self.ctx.models.ask(key=key, role=speaker.role, system=speaker.system, messages=messages,
+                                    commands=commands or speaker.commands)
+        command = reply.command
+        text = render_command(command)
+        self.transcript.add(step, speaker.role, text)
+        self.ctx.emit("agent_turn", {"step": step, "role": speaker.role,
+                                     "command": getattr(command, "command", None), "text": text})
+        self.ctx.progress.step(self.ctx.phase or "", step, self.cap, f"{speaker.role}: {getattr(command, 'command', '')}")
+        return command
+
+    def feedback(self, step: int, text: str, digest: str | None = None, **payload: Any) -> None:
+        """Tell the agents what a command did (tool output, a refusal)."""
+        self.transcript.add(step, "lab", text, digest)
+        self.ctx.emit("lab_feedback", {"step": step, "text": text, **payload})
+
+    def repeated(self, speaker: Speaker, command: Any, step: int) -> bool:
+        earlier = self.guard.check(speaker.role, command, step)
+        if earlier is None:
+            return False
+        self.feedback(step, f"Refused: you issued this exact command at step {earlier} already. "
+                            "Its result is above; do something different.", refused="repeat")
+        return True
+
+
+def system_for(ctx: RunContext, prompts: Prompts, role: str, commands: list[type], *, artefacts: str = "",
+               extra: dict[str, Any] | None = None) -> Speaker:
+    phase = ctx.phase or ""
+    system = prompts.system(role=role, phase=phase, topic=ctx.config.topic, language=ctx.config.language,
+                            notes=ctx.phase_notes(), commands=commands, artefacts=artefacts, extra=extra)
+    return Speaker(role, system, commands)
+
+
+def lit_summary(ctx: RunContext, limit: int = 400) -> str:
+    """The literature review as a compact list for later phases' prompts."""
+    review = ctx.artefacts.get("literature_review")
+    papers = getattr(review, "papers", None) or []
+    if not papers:
+        return ""
+    lines = ["Literature review:"]
+    for p in papers:
+        summary = p.summary if len(p.summary) <= limit else p.summary[:limit] + "…"
+        lines.append(f"- [{p.bibtex_key}] {p.title} ({p.year or 'n.d.'}): {summary}")
+    return "\n".join(lines)
+
+
+def plan_summary(ctx: RunContext) -> str:
+    plan = ctx.artefacts.get("plan_formulation")
+    if plan is None:
+        return ""
+    data = plan.model_dump(mode="json") if hasattr(plan, "model_dump") else plan
+    lines = ["Plan:"]
+    for key, value in data.items():
+        if value:
+            lines.append(f"- {key}: {value}")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""Literature review: the PhD searches, reads and adds papers until N are in.
+
+Guards against Agent Laboratory's known failure modes: a paper that never
+appeared in a search cannot be added (no invented citations), a paper cannot
+be added twice, an identical search is refused, and at the step cap the
+phase proceeds with what it has and records a warning.
+"""
+
+from __future__ import annotations
+
+import re
+
+from labcoat.agents.commands import AddPaper, FullText, Search
+from labcoat.agents.dialogue import clip
+from labcoat.agents.prompting import Prompts
+from labcoat.artefacts import LitReview, PaperRecord
+from labcoat.context import RunContext
+from labcoat.phases.common import PhaseTalk, system_for
+
+NAME = "literature_review"
+
+
+def run(ctx: RunContext) -> LitReview:
+    target = ctx.config.budget.lit_review_papers
+    cap = ctx.config.budget.steps_for(NAME, 30)
+    review = LitReview(target=target)
+    if target == 0:
+        return review
+    sources = []
+    if ctx.config.library.path:
+        sources.append("your local paper library")
+    if ctx.config.archive.url or ctx.config.archive.enabled:
+        sources.append("the lab archive")
+    phd = system_for(ctx, Prompts(), "phd", [Search, FullText, AddPaper],
+                     extra={"target": target, "max_steps": cap, "sources": ", ".join(sources)})
+    talk = PhaseTalk(ctx, cap)
+    retrieved: dict[str, dict] = {}
+    added: dict[str, PaperRecord] = {}
+    unavailable: set[str] = set()
+    step = 0
+    while len(added) < target and step < cap:
+        step += 1
+        extra = f"Papers added: {len(added)} of {target}."
+        cmd = talk.ask(phd, step, extra=extra)
+        if talk.repeated(phd, cmd, step):
+            continue
+        if isinstance(cmd, Search):
+            _search(ctx, talk, step, cmd, retrieved, unavailable)
+        elif isinstance(cmd, FullText):
+            _full_text(ctx, talk, step, cmd, retrieved)
+        elif isinstance(cmd, AddPaper):
+            _add(ctx, talk, step, cmd, retrieved, added)
+    review.papers = list(added.values())
+    review.steps_used = step
+    review.unavailable_sources = sorted(unavailable)
+    if len(added) < target:
+        warning = (f"literature review stopped at its step cap ({cap}) with {len(added)} of {target} papers; "
+                   "the run proceeds with these")
+        ctx.warn(warning)
+        review.warnings.append(warning)
+    return review
+
+
+def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved: dict, unavailable: set) -> None:
+    result = ctx.tools.search(ctx.key("step", step, "search"), cmd.query, source=cmd.source, max_results=5)
+    for name in result.get("unavailable", []) or []:
+        unavailable.add(name)
+    if "error" in result:
+        if result.get("kind") == "unreachable":
+            unavailable.add(result.get("source", cmd.source))
+        talk.feedback(step, f"Search failed: {result['error']}", tool="search", error=result["error"])
+        return
+    papers = result.get("papers", [])
+    if not papers:
+        talk.feedback(step, f"No papers found for '{cmd.query}'. Try other words.", tool="search", found=0)
+        return
+    lines = [f"Search results for '{cmd.query}':"]
+    for p in papers:
+        retrieved[p["id"]] = p
+        year = (p.get("published") or "")[:4]
+        lines.append(f"- id {p['id']} | {p['title']} ({year}; {', '.join(p.get('authors', [])[:3])})\n"
+                     f"  {clip(' '.join((p.get('abstract') or '').split()), 600)}")
+    talk.feedback(step, "\n".join(lines), f"search '{cmd.query}' → {', '.join(p['id'] for p in papers)}",
+                  tool="search", found=len(papers), ids=[p["id"] for p in papers])
+
+
+def _full_text(ctx: RunContext, talk: PhaseTalk, step: int, cmd: FullText, retrieved: dict) -> None:
+    if cmd.paper_id not in retrieved:
+        talk.feedback(step, f"Refused: '{cmd.paper_id}' did not appear in your search results. "
+                            "Search for it first and use the exact id shown.", refused="not_retrieved")
+        return
+    result = ctx.tools.full_text(ctx.key("step", step, "full_text"), cmd.paper_id,
+                                 section=cmd.section or None, max_chars=6000)
+    if "error" in result:
+        talk.feedback(step, f"Could not read {cmd.paper_id}: {result['error']}", tool="full_text")
+        return
+    sections = ", ".join(result.get("sections", [])[:30])
+    text = (f"{cmd.paper_id}, section '{result.get('section') or 'start'}' (sections: {sections}):\n"
+            f"{result.get('text', '')}")
+    talk.feedback(step, text, f"read {cmd.paper_id} {result.get('section') or ''}".strip(), tool="full_text")
+
+
+def _add(ctx: RunContext, talk: PhaseTalk, step: int, cmd: AddPaper, retrieved: dict, added: dict) -> None:
+    if cmd.paper_id in added:
+        talk.feedback(step, f"Refused: {cmd.paper_id} is already in the review. Add a different paper.",
+                      refused="duplicate")
+        return
+    paper = retrieved.get(cmd.paper_id)
+    if paper is None:
+        talk.feedback(step, f"Refused: '{cmd.paper_id}' was never retrieved in this review; only papers from "
+                            "your search results can be added (use the exact id).", refused="not_retrieved")
+        return
+    if not cmd.summary.strip():
+        talk.feedback(step, "Refused: the summary is empty. Say what the paper contributes.", refused="empty")
+        return
+    bib = ctx.tools.bibtex(paper)
+    match = re.match(r"\s*@\w+\{([^,]+),", bib)
+    year = (paper.get("published") or "")[:4]
+    added[cmd.paper_id] = PaperRecord(
+        id=paper["id"], title=paper["title"], authors=list(paper.get("authors", [])),
+        year=int(year) if year.isdigit() else None, source=paper.get("source", "arxiv"),
+        url=paper.get("url"), summary=cmd.summary.strip(),
+        bibtex_key=match.group(1).strip() if match else paper["id"], bibtex=bib,
+    )
+    talk.feedback(step, f"Added {cmd.paper_id} ({len(added)} of {ctx.config.budget.lit_review_papers}).",
+                  f"added {cmd.paper_id}", tool="add_paper", paper_id=cmd.paper_id)

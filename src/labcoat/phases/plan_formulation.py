@@ -1,0 +1,55 @@
+"""Plan formulation: the Postdoc and the PhD talk until the Postdoc submits a plan.
+
+At the step cap the Postdoc gets one last turn in which submitting the plan
+is the only command allowed, so the phase always ends.
+"""
+
+from __future__ import annotations
+
+from labcoat.agents.commands import Dialogue, SubmitPlan
+from labcoat.agents.prompting import Prompts
+from labcoat.artefacts import Plan
+from labcoat.context import RunContext
+from labcoat.phases.common import PhaseTalk, lit_summary, system_for
+
+NAME = "plan_formulation"
+
+
+def run(ctx: RunContext) -> Plan:
+    cap = ctx.config.budget.steps_for(NAME, 12)
+    prompts = Prompts()
+    known = lit_summary(ctx)
+    postdoc = system_for(ctx, prompts, "postdoc", [Dialogue, SubmitPlan], artefacts=known)
+    phd = system_for(ctx, prompts, "phd", [Dialogue], artefacts=known)
+    talk = PhaseTalk(ctx, cap)
+    for step in range(1, cap + 1):
+        speaker = postdoc if step % 2 == 1 else phd
+        cmd = talk.ask(speaker, step)
+        if talk.repeated(speaker, cmd, step):
+            continue
+        if isinstance(cmd, SubmitPlan):
+            return _accept(ctx, cmd)
+    ctx.warn(f"plan formulation reached its step cap ({cap}) without a plan; the postdoc must submit one now")
+    cmd = talk.ask(postdoc, cap, extra="The discussion is over: submit the plan now with `plan`.",
+                   commands=[SubmitPlan], tag="final")
+    return _accept(ctx, cmd)
+
+
+def _accept(ctx: RunContext, cmd: SubmitPlan) -> Plan:
+    data = cmd.model_dump(mode="python")
+    data.pop("command", None)
+    plan = Plan.model_validate(data)
+    ctx.emit("plan", {"question": plan.question, "metrics": [m.name for m in plan.metrics]})
+    return plan
+
+
+def summarise(plan: Plan) -> str:
+    lines = [f"Question: {plan.question}"]
+    lines += [f"Hypothesis: {h}" for h in plan.hypotheses]
+    lines.append("Datasets: " + ", ".join(d.name for d in plan.datasets))
+    lines.append(f"Method: {plan.method}")
+    lines.append("Baselines: " + ", ".join(plan.baselines))
+    lines.append("Metrics: " + ", ".join(f"{m.name} ({'↑' if m.higher_is_better else '↓'}, {m.split})"
+                                         for m in plan.metrics))
+    lines.append(f"Protocol: {plan.protocol}")
+    return "\n".join(lines)
