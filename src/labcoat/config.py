@@ -90,6 +90,21 @@ class BudgetConfig(_Strict):
         return self.phase_steps.get(phase, default)
 
 
+class MleConfig(_Strict):
+    """How the mle-solver ranks programs (documented in docs/mle-solver.md).
+
+    `metric_then_reward`: the plan's primary dev metric decides (its direction
+    from the plan); the reward model's score breaks ties and ranks programs
+    that report no such metric below all that do. `reward`: the reward model
+    alone. `weighted`: (1 - w) * normalised metric + w * reward, with the
+    metric min-max normalised over the journal's valid nodes.
+    """
+
+    rank: Literal["metric_then_reward", "reward", "weighted"] = "metric_then_reward"
+    reward_weight: float = Field(0.3, ge=0, le=1)
+    eval_split_env: str = Field("LABCOAT_EVAL_SPLIT", description="env var telling a program to evaluate on test")
+
+
 class CopilotConfig(_Strict):
     enabled: bool = False
     auto_approve: bool = False
@@ -155,6 +170,7 @@ class ResearchConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     copilot: CopilotConfig = Field(default_factory=CopilotConfig)
+    mle: MleConfig = Field(default_factory=MleConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)

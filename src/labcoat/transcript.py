@@ -2,7 +2,7 @@
 
 Each event kind may have its own one-line renderer; anything else prints as
 its kind and compact JSON payload. Phases with richer views (the mle-solver
-journal tree) register them in `PHASE_VIEWS`.
+journal as a tree) have them in `PHASE_VIEWS`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,33 @@ RENDERERS: dict[str, Renderer] = {
     "agent_turn": _agent_turn,
 }
 
-PHASE_VIEWS: dict[str, Callable[[RunStore], Any]] = {}
+def journal_tree(store: RunStore) -> Any:
+    """The mle-solver journal as a tree: each node's operation, status, metric, reward."""
+    from rich.tree import Tree
+
+    artefact = store.artefact("running_experiments")
+    nodes = (artefact or {}).get("data", {}).get("journal", [])
+    root = Tree("[bold]mle-solver journal[/]" + ("" if nodes else " (no nodes recorded yet)"))
+    branches: dict[str, Any] = {}
+    for node in nodes:
+        anchor = node.get("repair_of") or node.get("parent")
+        parent = branches.get(anchor, root) if anchor else root
+        status = node.get("status")
+        colour = {"ok": "green", "failed": "red", "refused": "yellow"}.get(status, "")
+        metric = node.get("metric")
+        reward = node.get("reward")
+        label = (f"[{colour}]{node.get('id')}[/] {node.get('operation')} {status}"
+                 + (f"  metric {metric:.4g}" if isinstance(metric, (int, float)) else "")
+                 + (f"  reward {reward:.2f}" if isinstance(reward, (int, float)) else "")
+                 + (f"  — {escape(node.get('refusal', ''))}" if node.get("refusal") else ""))
+        branch = parent.add(label)
+        if node.get("reflection"):
+            branch.add(f"[dim]{_clip(node['reflection'], 200)}[/]")
+        branches[node.get("id")] = branch
+    return root
+
+
+PHASE_VIEWS: dict[str, Callable[[RunStore], Any]] = {"running_experiments": journal_tree}
 
 
 def render_event(ev: dict) -> str:

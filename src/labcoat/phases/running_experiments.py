@@ -1,0 +1,67 @@
+"""Running experiments: the mle-solver searches; the best program is tested once.
+
+Selection reads dev metrics only. After the search, the best program runs a
+single time with LABCOAT_EVAL_SPLIT=test and its test metrics are stored
+apart in `Results.test_metrics`; nothing ranks on them.
+"""
+
+from __future__ import annotations
+
+from labcoat.artefacts import DataCode, MetricValue, Plan, Results
+from labcoat.context import RunContext
+from labcoat.phases.programs import program_runner
+from labcoat.solvers.mle.seeds import choose_seed
+from labcoat.solvers.mle.solver import MleSolver
+
+NAME = "running_experiments"
+
+
+def run(ctx: RunContext) -> Results:
+    plan = ctx.artefacts.get("plan_formulation")
+    if not isinstance(plan, Plan):
+        from labcoat.errors import LabcoatError
+
+        raise LabcoatError("running experiments needs the plan from plan formulation; it is missing")
+    data = ctx.artefacts.get("data_preparation")
+    data = data if isinstance(data, DataCode) else None
+    run_many = program_runner(ctx, data)
+    solver = MleSolver(ctx, plan, data, run_many)
+    seed = choose_seed(plan, ctx.effects.seed(ctx.key("mle", "seed-choice")))
+    if seed is not None:
+        ctx.emit("mle_seed", {"file": seed.file, "kind": seed.kind})
+        solver.seed(seed.code, "seed")
+    else:
+        ctx.emit("mle_seed", {"file": None, "kind": "generated"})
+        solver.seed(solver.generate(0), "generate")
+    solver.search()
+    return _results(ctx, solver, run_many)
+
+
+def _results(ctx: RunContext, solver: MleSolver, run_many) -> Results:
+    best = solver.ranker.best(solver.journal.nodes)
+    results = Results(journal=solver.journal.to_json())
+    if best is None:
+        ctx.warn("no experiment program ran successfully; the results are empty and the report will say so")
+        results.notes.append("no program ran successfully")
+        return results
+    direction = {m.name: m.higher_is_better for m in solver.plan.metrics}
+    results.best_code = best.code
+    results.figures = list(best.figures)
+    results.metrics = [_value(m, best.id, direction) for m in best.metrics]
+    final = run_many([(ctx.key("mle", "final", "test"), best.code, {ctx.config.mle.eval_split_env: "test"})])[0]
+    if final.get("exit_code") != 0 or final.get("killed_by"):
+        ctx.warn(f"the final test run of {best.id} failed (exit {final.get('exit_code')}); no test metrics")
+        results.notes.append(f"final test run of {best.id} failed")
+    else:
+        results.test_metrics = [_value(m, f"{best.id}/test", direction)
+                                for m in final.get("metrics", []) if m.get("split") == "test"]
+        results.figures += [f for f in final.get("figures", []) if f not in results.figures]
+    ctx.emit("mle_best", {"node": best.id, "metric": best.metric, "reward": best.reward,
+                          "test": [m.model_dump() for m in results.test_metrics]})
+    return results
+
+
+def _value(m: dict, source: str, direction: dict[str, bool]) -> MetricValue:
+    return MetricValue(name=str(m.get("name")), value=float(m.get("value", 0.0)), split=str(m.get("split", "dev")),
+                       higher_is_better=bool(m.get("higher_is_better", direction.get(str(m.get("name")), True))),
+                       source=source)

@@ -1,0 +1,1 @@
+"""The solvers: mle-solver (experiments) and paper-solver (the report)."""

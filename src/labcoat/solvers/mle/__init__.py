@@ -1,0 +1,1 @@
+"""mle-solver: improve experiment programs by edits, sandboxed runs, scores and reflection."""

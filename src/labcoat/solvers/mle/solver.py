@@ -1,0 +1,255 @@
+"""The mle-solver loop: propose, run, repair, score, reflect, keep the best.
+
+Each step samples B parents from the top-k pool, asks the ML engineer for an
+edit or a replacement of each (the program shown with line numbers), runs
+the B candidates at once on the executor, repairs failures up to Nrep times
+(each repair sees the program, the error and the previous repair), scores
+successes by the plan's own dev metric and by the reward model, reflects on
+every attempt, and offers the batch's best to the pool. Only after the
+search ends does the best program run once on the test split.
+
+Every model call, random draw and program run is a recorded effect keyed by
+(step, candidate, attempt), so a resumed run replays the journal exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from labcoat.agents.dialogue import clip, merge
+from labcoat.agents.prompting import Prompts
+from labcoat.artefacts import DataCode, Plan
+from labcoat.context import RunContext
+from labcoat.solvers.mle.commands import Edit, Reflect, Replace, Score
+from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
+from labcoat.solvers.mle.guards import refuse_reason
+from labcoat.solvers.mle.journal import Journal, Node
+from labcoat.solvers.mle.ranking import Pool, Ranker
+
+# (key, code, extra env) -> JSON result of a sandbox run; see labcoat.phases.programs
+RunMany = Callable[[list[tuple[str, str, dict[str, str]]]], list[dict]]
+
+
+@dataclass
+class Candidate:
+    index: int
+    parent: Node | None
+    operation: str
+    code: str | None
+    error: str = ""
+    last_command: str = ""
+    node: Node | None = None
+
+
+class MleSolver:
+    def __init__(self, ctx: RunContext, plan: Plan, data: DataCode | None, run_many: RunMany,
+                 prompts: Prompts | None = None):
+        self.ctx = ctx
+        self.plan = plan
+        self.data = data
+        self.run_many = run_many
+        self.prompts = prompts or Prompts()
+        budget = ctx.config.budget
+        self.steps, self.batch, self.repairs = budget.mle_steps, budget.mle_candidates, budget.mle_repairs
+        metric = plan.primary_metric
+        self.metric_name = metric.name if metric else None
+        self.ranker = Ranker(ctx.config.mle.rank, metric.higher_is_better if metric else True,
+                             ctx.config.mle.reward_weight)
+        self.pool = Pool(budget.mle_top_k, self.ranker)
+        self.journal = Journal()
+        context = self._plan_context()
+        self.engineer = self.prompts.system(
+            role="ml_engineer", phase="running_experiments", topic=ctx.config.topic,
+            language=ctx.config.language, notes=ctx.phase_notes(), commands=[Edit, Replace], artefacts=context)
+        self.reward_system = self.prompts.system(
+            role="reviewer", phase="running_experiments", topic=ctx.config.topic,
+            language=ctx.config.language, notes=[], commands=[Score], artefacts=context)
+        self.reflect_system = self.prompts.system(
+            role="ml_engineer", phase="running_experiments", topic=ctx.config.topic,
+            language=ctx.config.language, notes=ctx.phase_notes(), commands=[Reflect], artefacts=context)
+
+    # -- the search ------------------------------------------------------------
+    def seed(self, code: str, operation: str) -> None:
+        """Run the initial program (step 0), repairing it like any candidate."""
+        cand = Candidate(0, None, operation, code)
+        self._run_batch(0, [cand])
+        self._finish(0, [cand])
+
+    def search(self) -> None:
+        for step in range(1, self.steps + 1):
+            if not self.pool.members:
+                self.ctx.warn(f"mle-solver step {step}: no working program in the pool; generating one")
+                self._seed_at(step, self.generate(step))
+                continue
+            rng = random.Random(self.ctx.effects.seed(self.ctx.key("mle", step, "sample")))
+            parents = [self.pool.sample(rng) for _ in range(self.batch)]
+            cands = [self._propose(step, b, parent) for b, parent in enumerate(parents)]
+            self._run_batch(step, cands)
+            self._finish(step, cands)
+
+    def _seed_at(self, step: int, code: str) -> None:
+        cand = Candidate(0, None, "generate", code)
+        self._run_batch(step, [cand])
+        self._finish(step, [cand])
+
+    def generate(self, step: int) -> str:
+        """Ask the engineer to write a program from the plan (no seed fits)."""
+        prompt = ("No program exists yet. Write the complete experiment program for the plan with `replace`."
+                  + self._memory())
+        cmd = self._ask(self.engineer, prompt, [Replace], self.ctx.key("mle", step, "generate"), "ml_engineer")
+        return cmd.program
+
+    def _propose(self, step: int, b: int, parent: Node) -> Candidate:
+        prompt = (f"Program {parent.id} (dev {self.metric_name or 'metric'}: {_fmt(parent.metric)}, "
+                  f"reward {_fmt(parent.reward)}):\n```\n{numbered(parent.code)}\n```\n"
+                  f"Its output ended with:\n{clip(parent.stdout[-1500:], 1500)}\n" + self._memory()
+                  + "\nPropose one improvement with `edit` or `replace`.")
+        cmd = self._ask(self.engineer, prompt, [Edit, Replace], self.ctx.key("mle", step, "cand", b, "propose"),
+                        "ml_engineer")
+        return self._apply(Candidate(b, parent, cmd.command, None), parent.code, cmd)
+
+    def _apply(self, cand: Candidate, base: str, cmd: Any) -> Candidate:
+        cand.last_command = f"{cmd.command} " + (f"lines {cmd.start}-{cmd.end}" if isinstance(cmd, Edit) else "")
+        try:
+            cand.code = apply_edit(base, cmd.start, cmd.end, cmd.new_lines) if isinstance(cmd, Edit) \
+                else cmd.program
+            cand.error = ""
+        except EditError as exc:
+            cand.code, cand.error = None, str(exc)
+        return cand
+
+    def _run_batch(self, step: int, cands: list[Candidate]) -> None:
+        """Run all candidates at once, then repair the failures in rounds, in parallel."""
+        self._execute(step, cands, attempt=0)
+        for attempt in range(1, self.repairs + 1):
+            failing = [c for c in cands if c.node is None or not c.node.ok]
+            if not failing:
+                break
+            for cand in failing:
+                self._repair(step, cand, attempt)
+            self._execute(step, failing, attempt)
+
+    def _repair(self, step: int, cand: Candidate, attempt: int) -> None:
+        broken = cand.code if cand.code is not None else (cand.parent.code if cand.parent else "")
+        error = cand.error or (cand.node.refusal or cand.node.stderr[-2500:] if cand.node else "")
+        prompt = (f"This program failed.\n```\n{numbered(broken)}\n```\nError:\n{clip(error, 2500)}\n"
+                  + (f"Your previous repair was: {cand.last_command}\n" if attempt > 1 else "")
+                  + "Fix it with `edit` or `replace`. Keep the experiment: do not remove training or evaluation.")
+        cmd = self._ask(self.engineer, prompt, [Edit, Replace],
+                        self.ctx.key("mle", step, "cand", cand.index, "repair", attempt), "ml_engineer")
+        cand.operation = "repair"
+        self._apply(cand, broken, cmd)
+
+    def _execute(self, step: int, cands: list[Candidate], attempt: int) -> None:
+        jobs = []
+        for cand in cands:
+            if cand.code is not None:
+                key = self.ctx.key("mle", step, "cand", cand.index, "run", attempt)
+                jobs.append((key, cand.code, {}))
+        results = iter(self.run_many(jobs)) if jobs else iter(())
+        for cand in cands:
+            node_id = f"s{step}c{cand.index}" + (f"r{attempt}" if attempt else "")
+            previous = cand.node
+            node = Node(id=node_id, step=step, candidate=cand.index, operation=cand.operation,  # type: ignore[arg-type]
+                        code=cand.code or "", parent=cand.parent.id if cand.parent else None,
+                        repair_of=previous.id if previous is not None else None)
+            if cand.code is None:
+                node.status, node.stderr = "failed", cand.error
+            else:
+                self._record_run(node, next(results), cand.parent.code if cand.parent else None)
+            cand.node = self.journal.add(node)
+            self.ctx.emit("mle_node", {"id": node.id, "parent": node.parent, "operation": node.operation,
+                                       "status": node.status, "metric": node.metric, "refusal": node.refusal})
+
+    def _record_run(self, node: Node, result: dict, parent_code: str | None) -> None:
+        node.exit_code, node.killed_by = result.get("exit_code"), result.get("killed_by")
+        node.stdout, node.stderr = result.get("stdout", ""), result.get("stderr", "")
+        node.duration_s = float(result.get("duration_s", 0.0))
+        node.figures = list(result.get("figures", []))
+        node.metrics = [m for m in result.get("metrics", []) if m.get("split", "dev") != "test"]
+        if node.exit_code != 0 or node.killed_by:
+            node.status = "failed"
+            if node.killed_by:
+                node.stderr += f"\n[killed by the {node.killed_by} limit]"
+            return
+        reason = refuse_reason(node.code, node.metrics, parent_code)
+        if reason:
+            node.status, node.refusal = "refused", reason
+            return
+        node.status = "ok"
+        node.metric = _metric(node.metrics, self.metric_name)
+
+    def _finish(self, step: int, cands: list[Candidate]) -> None:
+        """Score, reflect and offer the batch's best to the pool."""
+        finals = [c.node for c in cands if c.node is not None]
+        for node in finals:
+            if node.ok:
+                self._reward(step, node)
+            self._reflect(step, node)
+        best = self.ranker.best(finals)
+        if best is not None:
+            outcome = self.pool.offer(best)
+            self.ctx.emit("mle_pool", {"step": step, "offered": best.id, "outcome": outcome, "pool": self.pool.ids()})
+        dropped = [n.id for n in finals if not n.ok]
+        if dropped:
+            self.ctx.emit("mle_dropped", {"step": step, "nodes": dropped})
+
+    def _reward(self, step: int, node: Node) -> None:
+        prompt = (f"Program:\n```\n{clip(node.code, 6000)}\n```\nRecorded metrics: {node.metrics}\n"
+                  f"Output (end):\n{clip(node.stdout[-2000:], 2000)}\nScore it with `score`.")
+        cmd = self._ask(self.reward_system, prompt, [Score], self.ctx.key("mle", node.id, "reward"), "reviewer")
+        node.reward = min(1.0, max(0.0, float(cmd.score)))
+        node.reward_rationale = cmd.rationale
+
+    def _reflect(self, step: int, node: Node) -> None:
+        outcome = (f"succeeded: dev {self.metric_name or 'metric'} {_fmt(node.metric)}, reward {_fmt(node.reward)}"
+                   if node.ok else f"was {node.status}: {node.refusal or clip(node.stderr[-800:], 800)}")
+        prompt = f"Attempt {node.id} ({node.operation}) {outcome}. What does it teach? Reply with `reflect`."
+        cmd = self._ask(self.reflect_system, prompt, [Reflect], self.ctx.key("mle", node.id, "reflect"),
+                        "ml_engineer")
+        node.reflection = cmd.text
+
+    # -- helpers ---------------------------------------------------------------
+    def _ask(self, system: str, prompt: str, commands: list[type], key: str, role: str) -> Any:
+        reply = self.ctx.models.ask(key=key, role=role, system=system,
+                                    messages=merge([{"role": "user", "content": prompt}]), commands=commands)
+        return reply.command
+
+    def _memory(self) -> str:
+        lines = self.journal.recent_reflections()
+        return ("\nLessons from earlier attempts:\n" + "\n".join(f"- {line}" for line in lines)) if lines else ""
+
+    def _plan_context(self) -> str:
+        parts = [f"Plan question: {self.plan.question}", f"Method: {self.plan.method}",
+                 "Baselines: " + ", ".join(self.plan.baselines),
+                 "Metrics: " + ", ".join(f"{m.name} ({'higher' if m.higher_is_better else 'lower'} is better, "
+                                         f"{m.split})" for m in self.plan.metrics),
+                 f"Protocol: {self.plan.protocol}"]
+        if self.data is not None:
+            parts.append(f"Data code (already run; its output is in LABCOAT_DATA_DIR):\n```\n{clip(self.data.code, 3000)}\n```")
+            if self.data.sizes:
+                parts.append(f"Data splits: {self.data.sizes}")
+        return "\n".join(parts)
+
+
+DEV_SPLITS = ("dev", "cv", "val", "validation")
+
+
+def _metric(metrics: list[dict], name: str | None) -> float | None:
+    """The plan's primary dev metric: by exact name, else the one overall metric
+    whose name the plan's name contains (a plan's "mean dev accuracy" is a
+    program's "accuracy"); per-item metrics ("wine/svc/accuracy") never count."""
+    if name is None:
+        return None
+    dev = [m for m in metrics if m.get("split", "dev") in DEV_SPLITS and isinstance(m.get("value"), (int, float))]
+    exact = [m for m in dev if m.get("name") == name]
+    wanted = name.lower()
+    loose = [m for m in dev if "/" not in str(m.get("name")) and str(m.get("name")).lower() in wanted]
+    chosen = exact or (loose if len(loose) == 1 else [])
+    return float(chosen[0]["value"]) if chosen else None
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
