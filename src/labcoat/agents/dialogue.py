@@ -43,9 +43,9 @@ class Transcript:
 
     def messages_for(self, viewer: str, prompt: str) -> list[dict[str, str]]:
         """The message list `viewer` sees, ending with `prompt` from the lab."""
-        older, window = self.turns[:-self.recent] if self.recent else self.turns, \
-            self.turns[-self.recent:] if self.recent else []
-        if len(self.turns) <= self.recent:
+        if self.recent and len(self.turns) > self.recent:
+            older, window = self.turns[:-self.recent], self.turns[-self.recent:]
+        else:
             older, window = [], list(self.turns)
         raw: list[dict[str, str]] = []
         if older:
