@@ -75,6 +75,14 @@ def register(app: typer.Typer) -> None:
         copilot = cfg.get("copilot", {})
         gate = default_gate(copilot.get("enabled", False), copilot.get("auto_approve", False),
                             interactive=lambda: TerminalGate(out))
+        if copilot.get("enabled", False) and not copilot.get("auto_approve", False):
+            # Answerable from the terminal (when there is one) or the dashboard, first answer wins.
+            from labcoat.gate_store import StoreGate
+
+            interactive = isinstance(gate, TerminalGate)
+            gate = StoreGate(directory, terminal=gate if interactive else None,
+                             notify=lambda text: out.print(text, markup=False, highlight=False),
+                             hint=f"Answer it in the dashboard: labcoat serve --runs {directory.parent}")
         ctx = execute(directory, _workflow_factory(), gate=gate, progress=ConsoleProgress(out),
                       attach=_attach(), overrides=overrides, resumed=resumed)
         failure = getattr(ctx, "failure", None)

@@ -139,3 +139,23 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
         now_applied.append(name)
     return now_applied
+
+
+@migration
+def m003_gates(db: sqlite3.Connection) -> None:
+    # Co-pilot questions a run is waiting on, so any process (the terminal, the
+    # dashboard) can answer; `answer` stays NULL while pending.
+    db.executescript(
+        """
+        CREATE TABLE gates (
+            key TEXT PRIMARY KEY,         -- the gate effect's key, e.g. plan_formulation#0/gate
+            phase TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            asked_at REAL NOT NULL,
+            answer TEXT,                  -- JSON {"decision": ..., "notes": ...}
+            answered_at REAL,
+            answered_by TEXT              -- "terminal" or "dashboard"
+        );
+        """
+    )
