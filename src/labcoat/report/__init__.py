@@ -1,0 +1,1 @@
+"""The LaTeX report: scaffold, tables and figures from results, line edits."""

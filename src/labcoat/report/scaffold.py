@@ -1,0 +1,107 @@
+"""The report scaffold: a NeurIPS-like article with the sections a paper needs.
+
+Title, author and section bodies are filled from a template file; the metrics
+table and the figures are generated from recorded results into their own
+files (`metrics_table.tex`, `figures.tex`) that the scaffold `\\input`s, so the
+model edits prose and never retypes a recorded number.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from labcoat.report.tables import figures_tex, latex_escape, metrics_table, safe_figure_name
+from labcoat.tools.latex import cjk_support
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# (key, heading) in paper order; the abstract is its own environment.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("introduction", "Introduction"),
+    ("background", "Background"),
+    ("related_work", "Related Work"),
+    ("methods", "Methods"),
+    ("experimental_setup", "Experimental Setup"),
+    ("results", "Results"),
+    ("discussion", "Discussion"),
+)
+SECTION_KEYS: tuple[str, ...] = ("abstract", *(key for key, _ in SECTIONS))
+
+CJK_LANGUAGES = {"chinese", "japanese", "korean", "中文", "简体中文", "繁體中文", "日本語", "한국어"}
+
+
+def needs_cjk(language: str) -> bool:
+    name = language.strip().lower()
+    return name in CJK_LANGUAGES or any(word in name for word in ("chinese", "japanese", "korean", "mandarin", "cantonese"))
+
+
+def _environment() -> jinja2.Environment:
+    # LaTeX is full of braces and percent signs: use delimiters it never contains.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How a scaffold must be compiled: latexmk's engine flag."""
+
+    name: str  # "pdf" or "xelatex"
+    reason: str = ""  # why compilation cannot happen here, if it cannot
+
+
+def engine_for(language: str) -> Engine:
+    """pdfLaTeX for Latin scripts; xelatex + xeCJK for CJK text when installed."""
+    if not needs_cjk(language):
+        return Engine("pdf")
+    missing = cjk_support()
+    return Engine("xelatex", reason=missing)
+
+
+def render_scaffold(title: str, author: str = "labcoat", *, sections: dict[str, str] | None = None,
+                    language: str = "English", cjk_font: str = "Droid Sans Fallback") -> str:
+    """The full `report.tex` text; sections not given get a comment saying what goes there."""
+    given = dict(sections or {})
+    unknown = sorted(set(given) - set(SECTION_KEYS))
+    if unknown:
+        raise ValueError(f"unknown report sections {unknown}; known: {list(SECTION_KEYS)}")
+    bodies = {key: given.get(key) or f"% Draft the {key.replace('_', ' ')} here." for key in SECTION_KEYS}
+    name = "report_cjk.tex.j2" if needs_cjk(language) else "report.tex.j2"
+    text = _environment().get_template(name).render(
+        title=latex_escape(title), author=latex_escape(author), sections=bodies,
+        headings=SECTIONS, cjk_font=cjk_font,
+    )
+    return text
+
+
+def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None = None,
+                     figures: list[Path] | None = None, main: str = "report.tex") -> Path:
+    """Lay out a compilable report directory: main tex, bib, generated table and figures.
+
+    Figures are copied into `figures/`; only files that exist are included.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / main).write_text(tex, encoding="utf-8")
+    (out_dir / "references.bib").write_text(bib, encoding="utf-8")
+    (out_dir / "metrics_table.tex").write_text(metrics_table(metrics or []), encoding="utf-8")
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    names: list[str] = []
+    for fig in figures or []:
+        fig = Path(fig)
+        if fig.is_file():
+            name = safe_figure_name(fig.name)
+            shutil.copy2(fig, fig_dir / name)
+            names.append(name)
+    (out_dir / "figures.tex").write_text(figures_tex(names), encoding="utf-8")
+    return out_dir / main
