@@ -48,6 +48,8 @@ class RunContext:
     notes: dict[str, list[str]] = field(default_factory=dict)
     artefacts: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The exception that failed the run, if any (the store holds its traceback).
+    failure: BaseException | None = None
 
     def key(self, *parts: object) -> str:
         """The logical position of an effect: phase#attempt/part/part..."""

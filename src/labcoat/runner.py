@@ -74,6 +74,9 @@ def execute(run_dir: Path | str, workflow_factory: WorkflowFactory, *, gate: Gat
         else:
             config = validate_config(raw, source=str(run_dir / "run.db"))
         info = store.info()
+        if info.alive and info.pid != os.getpid():
+            raise LabcoatError(f"run {info.id} is being run by process {info.pid}; "
+                               "wait for it, or stop it before resuming")
         ctx = RunContext(
             config=config, store=store, run_id=info.id, run_dir=run_dir,
             effects=Effects(store), events=EventLog(store),
@@ -110,10 +113,13 @@ def _run(ctx: RunContext, workflow_factory: WorkflowFactory, attach: Attach | No
         store.set_state("failed", message=message)
         store.log("failed", message, traceback=traceback.format_exc())
         ctx.progress.message(f"run failed: {message}", level="error")
-        ctx.failure = exc  # type: ignore[attr-defined]
+        ctx.failure = exc
         return
     finally:
         _close_services(ctx)
+    # A run that diverged from its record and then emitted fewer events leaves
+    # the old run's events past its end: they belong to no transcript now.
+    store.truncate_events(ctx.events.pos)
     summary = (f"finished: {ctx.effects.executed} effects live, {ctx.effects.replayed} replayed"
                + (f", replay diverged at {ctx.effects.diverged_at}" if ctx.effects.diverged_at else ""))
     store.set_state("finished", phase="done", message=summary)

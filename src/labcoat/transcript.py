@@ -28,14 +28,15 @@ def _clip(text: str, n: int = 400) -> str:
 
 def _agent_turn(ev: dict) -> str:
     p = ev["payload"]
-    return f"[bold]{p.get('role', '?')}[/] › {_clip(str(p.get('text', '')), 1200)}"
+    return f"[bold]{escape(str(p.get('role', '?')))}[/] › {_clip(str(p.get('text', '')), 1200)}"
 
 
 RENDERERS: dict[str, Renderer] = {
-    "phase_start": lambda ev: f"[bold cyan]── {ev['phase']} (attempt {ev['payload'].get('attempt', 0)})[/]",
-    "phase_end": lambda ev: f"[cyan]── {ev['phase']} done[/]",
-    "gate": lambda ev: f"[magenta]co-pilot: {ev['payload'].get('decision')}[/] {ev['payload'].get('notes', '')}",
-    "warning": lambda ev: f"[yellow]warning: {ev['payload'].get('message')}[/]",
+    "phase_start": lambda ev: f"[bold cyan]── {escape(str(ev['phase']))} (attempt {ev['payload'].get('attempt', 0)})[/]",
+    "phase_end": lambda ev: f"[cyan]── {escape(str(ev['phase']))} done[/]",
+    "gate": lambda ev: f"[magenta]co-pilot: {_clip(str(ev['payload'].get('decision')))}[/] "
+                      f"{_clip(str(ev['payload'].get('notes', '')))}",
+    "warning": lambda ev: f"[yellow]warning: {_clip(str(ev['payload'].get('message')), 1200)}[/]",
     "agent_turn": _agent_turn,
 }
 
@@ -75,7 +76,7 @@ def render_event(ev: dict) -> str:
         body = renderer(ev)
     else:
         payload = json.dumps(ev["payload"], ensure_ascii=False)
-        body = f"{ev['kind']} {_clip(payload)}"
+        body = f"{escape(ev['kind'])} {_clip(payload)}"
     return f"[dim]{ev['pos']:>5} {stamp}[/] {body}"
 
 

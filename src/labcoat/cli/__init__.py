@@ -36,6 +36,8 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from rich.markup import escape
+
     from labcoat.cli.output import err_console
 
     app = build_app()
@@ -45,10 +47,10 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except ConfigError as exc:
-        err_console().print(f"[bold red]config error:[/] {exc}", highlight=False)
+        err_console().print(f"[bold red]config error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except LabcoatError as exc:
-        err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console().print("interrupted; `labcoat resume RUN` continues the run")

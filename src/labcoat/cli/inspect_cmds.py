@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from labcoat.cli.output import age, console, dollars
@@ -28,11 +29,11 @@ def register(app: typer.Typer) -> None:
                 with open_store(item.run_dir, readonly=True) as store:
                     spent = store.dollars_spent()
                 topic = item.topic if len(item.topic) <= 48 else item.topic[:47] + "…"
-                table.add_row(item.id, topic, item.phase or "-", item.shown_state, dollars(spent),
+                table.add_row(escape(item.id), escape(topic), item.phase or "-", item.shown_state, dollars(spent),
                               age(item.created_at))
             else:
                 path, error = item
-                table.add_row(path.name, f"[red]unreadable: {error}[/]", "-", "?", "-", "-")
+                table.add_row(escape(path.name), f"[red]unreadable: {escape(error)}[/]", "-", "?", "-", "-")
         out = console()
         if not found:
             out.print("no runs yet; start one with `labcoat run CONFIG.yaml`")
@@ -49,14 +50,14 @@ def register(app: typer.Typer) -> None:
         out = console()
         with open_store(directory, readonly=True) as store:
             info = store.info()
-            out.print(f"[bold]{info.id}[/]  {info.topic}")
+            out.print(f"[bold]{escape(info.id)}[/]  {escape(info.topic)}")
             out.print(f"state: {info.shown_state}   phase: {info.phase or '-'}   started {age(info.created_at)} ago")
             if info.message:
-                out.print(f"message: {info.message}")
+                out.print(f"message: {escape(info.message)}")
             out.print(f"spent: {dollars(store.dollars_spent())}, {store.tokens_spent():,} tokens; "
                       f"{store.effect_count()} effects recorded")
             if info.shown_state in ("paused", "failed", "stopped"):
-                out.print(f"continue with: labcoat resume {directory}")
+                out.print(f"continue with: labcoat resume {escape(str(directory))}")
 
     @app.command()
     def show(
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
                 out.print(extra)
             for entry in store.lifecycle():
                 stamp = time.strftime("%H:%M:%S", time.localtime(entry["ts"]))
-                out.print(f"[dim]{stamp} run {entry['kind']}: {entry['message']}[/]", soft_wrap=True)
+                out.print(f"[dim]{stamp} run {entry['kind']}: {escape(entry['message'])}[/]", soft_wrap=True)
 
 
 def _pick(run_ref: str | None, runs_dir: Path | None) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from labcoat.cli.output import dollars
 
@@ -32,4 +33,4 @@ class ConsoleProgress:
 
     def message(self, text: str, *, level: str = "info") -> None:
         style = {"warning": "yellow", "error": "bold red"}.get(level, "")
-        self.console.print(f"[{style}]{text}[/]" if style else text)
+        self.console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from labcoat.cli.output import console, err_console
 from labcoat.cli.progress import ConsoleProgress
@@ -20,10 +21,11 @@ def _finish(run_dir: Path) -> None:
         info = store.info()
     out = console()
     colour = {"finished": "green", "paused": "yellow", "failed": "red"}.get(info.state, "")
-    out.print(f"run [bold]{info.id}[/] is [{colour}]{info.state}[/]: {info.message or ''}")
-    out.print(f"run directory: {run_dir}")
+    state = f"[{colour}]{info.state}[/]" if colour else info.state
+    out.print(f"run [bold]{escape(info.id)}[/] is {state}: {escape(info.message or '')}")
+    out.print(f"run directory: {escape(str(run_dir))}")
     if info.state in ("paused", "failed"):
-        out.print(f"continue with: labcoat resume {run_dir}")
+        out.print(f"continue with: labcoat resume {escape(str(run_dir))}")
         raise typer.Exit(3 if info.state == "paused" else 1)
 
 
@@ -51,9 +53,9 @@ def register(app: typer.Typer) -> None:
         cfg = load_config(config, overrides=set_)
         out = console()
         for note in cfg.compat_notes:
-            out.print(f"[dim]{note}[/]")
+            out.print(f"[dim]{escape(note)}[/]")
         directory = create_run(cfg, run_dir=run_dir, runs=runs)
-        out.print(f"run directory: {directory}  (resume any time with: labcoat resume {directory})")
+        out.print(f"run directory: {escape(str(directory))}  (resume any time with: labcoat resume {escape(str(directory))})")
         _execute(directory, resumed=False)
 
     @app.command()
@@ -64,6 +66,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Continue a stopped, paused, failed or killed run: finished work is replayed from the store at no cost."""
         directory = find_run(run_ref, runs)
+        with open_store(directory, readonly=True) as store:
+            info = store.info()
+        if info.state == "finished" and not set_:
+            console().print(f"run [bold]{escape(info.id)}[/] is already finished: nothing to resume "
+                            f"(see it with `labcoat show {directory}`; `--set` changes the config and continues)")
+            return
         _execute(directory, resumed=True, overrides=set_)
 
     def _execute(directory: Path, *, resumed: bool, overrides: list[str] | None = None) -> None:
@@ -85,7 +93,8 @@ def register(app: typer.Typer) -> None:
                              hint=f"Answer it in the dashboard: labcoat serve --runs {directory.parent}")
         ctx = execute(directory, _workflow_factory(), gate=gate, progress=ConsoleProgress(out),
                       attach=_attach(), overrides=overrides, resumed=resumed)
-        failure = getattr(ctx, "failure", None)
+        failure = ctx.failure
         if failure is not None:
-            err_console().print(f"[red]{type(failure).__name__}: {failure}[/]  (details: labcoat show {directory})")
+            err_console().print(f"[red]{escape(f'{type(failure).__name__}: {failure}')}[/]  "
+                                f"(details: labcoat show {escape(str(directory))})")
         _finish(directory)

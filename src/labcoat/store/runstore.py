@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -78,7 +79,10 @@ class RunInfo:
             return False
         except PermissionError:
             return True
-        return True
+        started = _process_start(self.pid)
+        # A process that started after the run last wrote its state is another
+        # program that inherited the dead run's pid.
+        return started is None or self.heartbeat is None or started <= self.heartbeat + 1.0
 
     @property
     def shown_state(self) -> str:
@@ -86,6 +90,22 @@ class RunInfo:
         if self.state in ("running", "waiting") and not self.alive:
             return "stopped"
         return self.state
+
+
+def _process_start(pid: int) -> float | None:
+    """When `pid` started (epoch seconds), where /proc tells; else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        ticks = int(fields[19])
+    except (IndexError, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 class RunStore:
@@ -121,6 +141,19 @@ class RunStore:
 
     def transaction(self) -> "_Tx":
         return _Tx(self)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the run, however the writer moves on."""
+        with self._lock:
+            if self.db.in_transaction:
+                yield
+                return
+            self.db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.db.execute("COMMIT")
 
     # -- runs -------------------------------------------------------------
     def create_run(self, run_id: str, topic: str, config: dict, version: str) -> None:
