@@ -83,7 +83,12 @@ class Effects:
         return Recorded(key=key, kind=kind, result=json.loads(row["result"]))
 
     def record(self, kind: str, key: str, request: Any, result: Any, duration_s: float = 0.0) -> None:
-        self.store.put_effect(key, kind, request_hash(request), dumps(request), dumps(result), duration_s)
+        self._record(kind, key, request, dumps(result), duration_s)
+
+    def _record(self, kind: str, key: str, request: Any, result_text: str, duration_s: float) -> None:
+        request_text = dumps(request)
+        digest = hashlib.sha256(request_text.encode("utf-8")).hexdigest()
+        self.store.put_effect(key, kind, digest, request_text, result_text, duration_s)
         with self._lock:
             self.executed += 1
 
@@ -98,11 +103,10 @@ class Effects:
         if hit is not None:
             return hit.result
         started = time.monotonic()
-        result = fn()
+        text = dumps(fn())
+        self._record(kind, key, request, text, time.monotonic() - started)
         # Round-trip through JSON so live and replayed runs see identical values.
-        result = json.loads(dumps(result))
-        self.record(kind, key, request, result, time.monotonic() - started)
-        return result
+        return json.loads(text)
 
     def seed(self, key: str) -> int:
         """A recorded random seed: the same on replay, fresh on a live run."""

@@ -208,10 +208,10 @@ class RunStore:
         replay divergence: the old tail (pos and after) is stale and removed.
         """
         text = dumps(payload)
+        row = self.db.execute("SELECT phase, kind, payload FROM events WHERE pos=?", (pos,)).fetchone()
+        if row is not None and (row["phase"], row["kind"], row["payload"]) == (phase, kind, text):
+            return False  # replayed: already written by an earlier process
         with self._lock, self.transaction():
-            row = self.db.execute("SELECT phase, kind, payload FROM events WHERE pos=?", (pos,)).fetchone()
-            if row is not None and (row["phase"], row["kind"], row["payload"]) == (phase, kind, text):
-                return False
             if row is not None:
                 self.db.execute("DELETE FROM events WHERE pos>=?", (pos,))
             self.db.execute(
@@ -256,24 +256,27 @@ class RunStore:
 
     # -- effects -----------------------------------------------------------
     def get_effect(self, key: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM effects WHERE key=?", (key,)).fetchone()
+        return self.db.execute("SELECT kind, request_hash, result FROM effects WHERE key=?", (key,)).fetchone()
 
     def put_effect(self, key: str, kind: str, req_hash: str, request: str, result: str,
                    duration_s: float) -> None:
         now = time.time()
-        with self._lock, self.transaction():
-            old = self.db.execute("SELECT * FROM effects WHERE key=?", (key,)).fetchone()
-            if old is not None:
+        row = (key, kind, req_hash, request, result, now, duration_s)
+        with self._lock:
+            try:
+                # The common case, a new key, is one statement and one commit.
+                self.db.execute("INSERT INTO effects (key, kind, request_hash, request, result, ts, duration_s) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                return
+            except sqlite3.IntegrityError:
+                pass  # the key was recorded before a replay divergence: supersede it
+            with self.transaction():
                 self.db.execute(
                     "INSERT INTO effects_superseded (key, kind, request_hash, request, result, ts, superseded_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (old["key"], old["kind"], old["request_hash"], old["request"], old["result"], old["ts"], now),
-                )
-            self.db.execute(
-                "INSERT OR REPLACE INTO effects (key, kind, request_hash, request, result, ts, duration_s) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, kind, req_hash, request, result, now, duration_s),
-            )
+                    "SELECT key, kind, request_hash, request, result, ts, ? FROM effects WHERE key=?", (now, key))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO effects (key, kind, request_hash, request, result, ts, duration_s) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
     def effect_count(self, kind: str | None = None) -> int:
         if kind:
