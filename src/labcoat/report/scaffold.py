@@ -47,7 +47,7 @@ def _environment() -> jinja2.Environment:
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
         autoescape=False,
     )
 
