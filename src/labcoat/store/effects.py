@@ -75,7 +75,7 @@ class Effects:
                 "replay_diverged",
                 f"replay stopped at {key}: the request differs from the recorded one "
                 "(code or config changed); continuing live from here",
-                key=key, kind=kind,
+                key=key, effect_kind=kind,
             )
             return None
         with self._lock:

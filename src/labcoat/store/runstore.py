@@ -39,18 +39,26 @@ def _default(value: Any) -> Any:
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        if not path.exists():
-            raise StoreError(f"{path} does not exist")
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None,
-                             check_same_thread=False)
-    else:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across process kills in WAL mode (only an OS crash
-        # can lose the last transactions), and much faster than FULL.
-        db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA busy_timeout=30000")
+    if readonly and not path.exists():
+        raise StoreError(f"{path} does not exist")
+    db: sqlite3.Connection | None = None
+    try:
+        if readonly:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                                 check_same_thread=False)
+        else:
+            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across process kills in WAL mode (only an OS crash
+            # can lose the last transactions), and much faster than FULL.
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        # Fails here, not at the first query, when the file is not a database.
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
+        raise StoreError(f"{path} is not a readable labcoat run store: {exc}") from exc
     db.row_factory = sqlite3.Row
     return db
 
