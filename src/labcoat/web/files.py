@@ -1,0 +1,111 @@
+"""Files from a run directory: only inside it, and never as active content.
+
+Experiment programs are written by a model, so anything they leave in the run
+directory (an .html, an .svg with script) is untrusted: such files are served
+as plain text or under a sandboxing Content-Security-Policy, never as pages of
+the dashboard's origin.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import FileResponse, Response
+
+from labcoat.web.errors import PageError
+
+INLINE = {
+    ".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+    ".gif": "image/gif", ".webp": "image/webp", ".svg": "image/svg+xml",
+}
+TEXT = {".txt", ".tex", ".bib", ".json", ".csv", ".log", ".py", ".md", ".yaml", ".yml", ".out", ".err", ".tsv"}
+REPORT_FILES = ("report.pdf", "report.tex", "references.bib", "reviews.json", "integrity.json")
+MAX_PDF_PAGES = 50
+
+
+def inside(run_dir: Path, rel: str) -> Path:
+    """The file `rel` names inside `run_dir`, or a 404; symlinks and '..' cannot leave the directory."""
+    base = run_dir.resolve()
+    if not rel or "\x00" in rel or rel.startswith(("/", "\\")):
+        raise PageError(404, "No such file", f"'{rel}' is not a file of this run")
+    target = (base / rel).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise PageError(404, "No such file", f"'{rel}' is outside this run's directory")
+    if target.name == "run.db" or target.name.startswith("run.db-"):
+        raise PageError(404, "No such file", "the run store is not served; the pages show its content")
+    if not target.is_file():
+        raise PageError(404, "No such file", f"'{rel}' does not exist in this run (yet)")
+    return target
+
+
+def file_response(path: Path) -> Response:
+    suffix = path.suffix.lower()
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if suffix == ".pdf":
+        # The browser's PDF viewer does not run inside a sandboxed document.
+        return FileResponse(path, media_type=INLINE[suffix], headers=headers)
+    headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    if suffix in INLINE:
+        return FileResponse(path, media_type=INLINE[suffix], headers=headers)
+    if suffix in TEXT:
+        return FileResponse(path, media_type="text/plain; charset=utf-8", headers=headers)
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name,
+                        headers=headers, content_disposition_type="attachment")
+
+
+def find_report_file(run_dir: Path, name: str) -> str | None:
+    """Where the report phase left `name`: the run dir, or its report/ folder."""
+    for rel in (name, f"report/{name}"):
+        if (run_dir / rel).is_file():
+            return rel
+    return None
+
+
+def read_json(run_dir: Path, name: str) -> tuple[Any, str | None]:
+    """(data, error): a missing file is (None, None); an unreadable one says why."""
+    rel = find_report_file(run_dir, name)
+    if rel is None:
+        return None, None
+    try:
+        return json.loads((run_dir / rel).read_text(encoding="utf-8")), None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, f"{rel} cannot be read: {exc}"
+
+
+def pdf_page_count(path: Path, lock: threading.Lock) -> int:
+    import pypdfium2 as pdfium
+
+    with lock:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise PageError(422, "Unreadable PDF", f"{path.name} is not a readable PDF: {exc}") from exc
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+
+
+def pdf_page_png(path: Path, page: int, lock: threading.Lock, scale: float = 1.5) -> bytes:
+    """One page rendered to PNG (pdfium is not thread-safe, hence the lock)."""
+    import pypdfium2 as pdfium
+
+    with lock:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise PageError(422, "Unreadable PDF", f"{path.name} is not a readable PDF: {exc}") from exc
+        try:
+            if not 0 <= page < min(len(pdf), MAX_PDF_PAGES):
+                raise PageError(404, "No such page", f"{path.name} has {len(pdf)} pages; page {page + 1} is not shown")
+            bitmap = pdf[page].render(scale=scale)
+            image = bitmap.to_pil()
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            return out.getvalue()
+        finally:
+            pdf.close()

@@ -1,0 +1,150 @@
+"""The mle-solver journal for the dashboard: a tree of nodes, and one node in full.
+
+The journal lives in the `running_experiments` artefact once the phase ends;
+while it runs, the `mle_node` events give the tree without code or output.
+The tree reads only the fields it draws (SQLite extracts them from the JSON),
+so listing 200 nodes does not parse 200 programs; a node's code, output and
+diff to its parent load when the node is opened.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from labcoat.store.runstore import RunStore
+
+ARTEFACT = "running_experiments"
+TREE_FIELDS = ("id", "parent", "repair_of", "step", "candidate", "operation", "status", "metric", "reward",
+               "refusal", "duration_s")
+MAX_DIFF_LINES = 400
+MAX_OUTPUT_CHARS = 6000
+
+
+@dataclass
+class TreeNode:
+    data: dict[str, Any]
+    depth: int
+
+    @property
+    def id(self) -> str:
+        return str(self.data.get("id"))
+
+
+def _has_journal(store: RunStore) -> bool:
+    row = store.db.execute(
+        "SELECT json_type(data, '$.journal') FROM artefacts WHERE name=?", (ARTEFACT,)).fetchone()
+    return row is not None and row[0] == "array"
+
+
+def tree_nodes(store: RunStore) -> tuple[list[TreeNode], str]:
+    """Nodes in tree order with their depth, and where they came from ('artefact' or 'events')."""
+    if _has_journal(store):
+        picks = ", ".join(f"json_extract(j.value, '$.{f}')" for f in TREE_FIELDS)
+        rows = store.db.execute(
+            f"SELECT {picks} FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
+            "WHERE artefacts.name=? ORDER BY j.key", (ARTEFACT,))
+        flat = [dict(zip(TREE_FIELDS, r)) for r in rows]
+        source = "artefact"
+    else:
+        flat = []
+        for r in store.db.execute("SELECT payload FROM events WHERE kind='mle_node' ORDER BY pos"):
+            try:
+                flat.append(json.loads(r[0]))
+            except ValueError:
+                continue  # an unreadable event row; the rest of the tree still shows
+        source = "events"
+    return _order(flat), source
+
+
+def _order(flat: list[dict]) -> list[TreeNode]:
+    """Depth-first order under each node's anchor (the node it repairs, else its parent)."""
+    ids = {str(n.get("id")) for n in flat}
+    children: dict[str | None, list[dict]] = {}
+    for node in flat:
+        anchor = node.get("repair_of") or node.get("parent")
+        key = str(anchor) if anchor is not None and str(anchor) in ids else None
+        children.setdefault(key, []).append(node)
+    out: list[TreeNode] = []
+    seen: set[str] = set()
+    stack: list[tuple[dict, int]] = [(n, 0) for n in reversed(children.get(None, []))]
+    while stack:  # iterative: a chain of 200 repairs must not hit the recursion limit
+        node, depth = stack.pop()
+        node_id = str(node.get("id"))
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        out.append(TreeNode(node, depth))
+        stack.extend((c, depth + 1) for c in reversed(children.get(node_id, [])))
+    # nodes caught in a cycle of anchors still appear, at the top level
+    out.extend(TreeNode(n, 0) for n in flat if str(n.get("id")) not in seen)
+    return out
+
+
+def node(store: RunStore, node_id: str) -> dict | None:
+    row = store.db.execute(
+        "SELECT j.value FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
+        "WHERE artefacts.name=? AND json_extract(j.value, '$.id')=?", (ARTEFACT, node_id)).fetchone()
+    return json.loads(row[0]) if row is not None else None
+
+
+def code_of(store: RunStore, node_id: str | None) -> str | None:
+    if not node_id:
+        return None
+    row = store.db.execute(
+        "SELECT json_extract(j.value, '$.code') FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
+        "WHERE artefacts.name=? AND json_extract(j.value, '$.id')=?", (ARTEFACT, node_id)).fetchone()
+    return row[0] if row is not None else None
+
+
+@dataclass
+class DiffLine:
+    kind: str  # add, del, hunk, ctx, meta
+    text: str
+
+
+def diff_lines(before: str | None, after: str, before_name: str, after_name: str) -> list[DiffLine]:
+    """A unified diff as classed lines (escaped by the template), bounded in length."""
+    lines = difflib.unified_diff((before or "").splitlines(), after.splitlines(),
+                                 fromfile=before_name, tofile=after_name, lineterm="", n=3)
+    out: list[DiffLine] = []
+    for i, line in enumerate(lines):
+        if i >= MAX_DIFF_LINES:
+            out.append(DiffLine("meta", f"… diff cut at {MAX_DIFF_LINES} lines"))
+            break
+        if line.startswith(("+++", "---")):
+            kind = "meta"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            kind = "ctx"
+        out.append(DiffLine(kind, line))
+    return out
+
+
+def clip(text: Any, limit: int = MAX_OUTPUT_CHARS) -> str:
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… ({len(text) - limit} more characters)"
+
+
+def node_view(store: RunStore, node_id: str) -> dict | None:
+    """Everything the node panel shows, or None if the journal has no such node."""
+    data = node(store, node_id)
+    if data is None:
+        return None
+    base_id = data.get("repair_of") or data.get("parent")
+    base_code = code_of(store, base_id)
+    code = str(data.get("code") or "")
+    diff = diff_lines(base_code, code, f"{base_id or 'empty'}", f"{node_id}") if base_id else []
+    metrics = [m for m in data.get("metrics") or [] if isinstance(m, dict)]
+    figures = [f for f in data.get("figures") or [] if isinstance(f, str)]
+    return {"node": data, "base_id": base_id, "diff": diff, "code": code, "metrics": metrics,
+            "figures": figures, "stdout": clip(data.get("stdout")), "stderr": clip(data.get("stderr"))}

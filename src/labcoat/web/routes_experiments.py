@@ -1,0 +1,41 @@
+"""The mle-solver journal as a tree; a node's metrics, output, figures and diff to its parent."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from labcoat.web import journal_view
+from labcoat.web.errors import PageError
+from labcoat.web.pages import artefact_data, dash, header
+
+router = APIRouter()
+
+
+@router.get("/runs/{ref}/experiments", response_class=HTMLResponse)
+def experiments(request: Request, ref: str) -> HTMLResponse:
+    d = dash(request)
+    with d.store(ref) as store:
+        head = header(store, ref)
+        nodes, source = journal_view.tree_nodes(store)
+        results = artefact_data(store, journal_view.ARTEFACT)
+        summary = {k: v for k, v in (results or {}).items() if k not in ("journal", "best_code")}
+        return d.render("experiments.html", tab="experiments", **head, nodes=nodes, source=source,
+                        results=summary if results is not None else None,
+                        best_code=(results or {}).get("best_code") or "")
+
+
+@router.get("/runs/{ref}/experiments/nodes/{node_id}", response_class=HTMLResponse)
+def experiment_node(request: Request, ref: str, node_id: str) -> HTMLResponse:
+    d = dash(request)
+    fragment = request.headers.get("hx-request") == "true"
+    with d.store(ref) as store:
+        view = journal_view.node_view(store, node_id)
+        if view is None:
+            raise PageError(404, "No such node",
+                            f"the journal has no node '{node_id}' (node details appear when the "
+                            "experiments phase has ended)")
+        if fragment:
+            return d.render("_node.html", ref=ref, **view)
+        head = header(store, ref)
+        return d.render("node.html", tab="experiments", **head, **view)

@@ -1,0 +1,194 @@
+"""Run stores with realistic shapes for the dashboard's tests and benchmark (no tests here).
+
+They are written through RunStore exactly as the workflow, the phases and the
+mle-solver write them: events with positions, ledger rows per LLM call,
+artefacts as the phases' pydantic models dump them, report files in the run dir.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from labcoat.artefacts import DataCode, DatasetSpec, LitReview, MetricSpec, MetricValue, PaperRecord, Plan, Results
+from labcoat.config import ResearchConfig
+from labcoat.store import RunStore
+
+PHASES = ("literature_review", "plan_formulation", "data_preparation", "running_experiments",
+          "results_interpretation", "report_writing", "report_refinement")
+SEED_CODE = """import json
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+X, y = load_iris(return_X_y=True)
+Xtr, Xdev, ytr, ydev = train_test_split(X, y, test_size=0.3, random_state=0)
+model = LogisticRegression(C=1.0, max_iter=200)
+model.fit(Xtr, ytr)
+acc = model.score(Xdev, ydev)
+print("dev accuracy", acc)
+json.dump({"metrics": [{"name": "accuracy", "value": acc, "split": "dev"}]}, open("metrics.json", "w"))
+"""
+
+
+def config(budget: float = 5.0, **extra) -> dict:
+    cfg = ResearchConfig(topic="Does label smoothing help small tabular classifiers?",
+                         budget={"dollars": budget}, models={"default": "gpt-4o-mini",
+                                                              "roles": {"reviewer": "claude-3-5-haiku"}}, **extra)
+    return cfg.model_dump(mode="json")
+
+
+def new_run(root: Path, name: str, cfg: dict | None = None) -> RunStore:
+    store = RunStore(root / name)
+    store.create_run(name, (cfg or config())["topic"], cfg or config(), "0.1.0")
+    store.log("started", "started by pid 1")
+    return store
+
+
+class EventWriter:
+    def __init__(self, store: RunStore):
+        self.store, self.pos = store, 0
+
+    def emit(self, phase: str | None, kind: str, payload: dict) -> None:
+        self.store.put_event(self.pos, phase, kind, payload)
+        self.pos += 1
+
+
+def journal(n: int) -> list[dict]:
+    """`n` mle-solver nodes: a seed, then edits of earlier good nodes, some failing and repaired."""
+    nodes: list[dict] = []
+    for i in range(n):
+        parent = None if i == 0 else nodes[(i * 7) % i]["id"]
+        base = SEED_CODE if parent is None else next(x["code"] for x in nodes if x["id"] == parent)
+        failed = i % 9 == 4
+        code = base.replace("C=1.0", f"C={1.0 + i / 10:.1f}") if i % 2 else base + f"\n# variant {i}: scale features\n"
+        if failed:
+            code = code.replace("model.fit", "model.fitt")
+        acc = None if failed else round(0.80 + (i % 17) / 100, 4)
+        nodes.append({
+            "id": f"s{i // 2}c{i % 2}", "step": i // 2, "candidate": i % 2,
+            "operation": "seed" if i == 0 else ("edit" if i % 3 else "replace"),
+            "code": code, "parent": parent, "repair_of": None,
+            "status": "failed" if failed else "ok", "exit_code": 1 if failed else 0, "killed_by": None,
+            "stdout": "" if failed else f"dev accuracy {acc}\n",
+            "stderr": "AttributeError: 'LogisticRegression' object has no attribute 'fitt'" if failed else "",
+            "duration_s": 1.5 + i % 5, "figures": ["figures/confusion.png"] if i == 0 else [],
+            "metrics": [] if failed else [{"name": "accuracy", "value": acc, "split": "dev"}],
+            "metric": acc, "reward": None if failed else round(0.5 + (i % 5) / 10, 2),
+            "reward_rationale": "" if failed else "sound protocol; dev split only",
+            "refusal": "", "reflection": f"step {i // 2}: C matters more than scaling <b>not html</b>",
+        })
+    return nodes
+
+
+def write_figure(run_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (run_dir / "figures").mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(3, 2.4))
+    ax.imshow([[14, 1], [2, 13]], cmap="Blues")
+    ax.set_title("confusion (dev)")
+    fig.savefig(run_dir / "figures" / "confusion.png", dpi=60)
+    plt.close(fig)
+
+
+def write_report(run_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(run_dir / "report.pdf") as pdf:
+        for page, text in enumerate(["Label smoothing for small tabular classifiers", "Results: accuracy 0.9556"]):
+            fig = plt.figure(figsize=(8.27, 11.69))
+            fig.text(0.1, 0.9, text, fontsize=18)
+            fig.text(0.1, 0.85, f"page {page + 1}", fontsize=12)
+            pdf.savefig(fig)
+            plt.close(fig)
+    (run_dir / "report.tex").write_text("\\documentclass{article}\\begin{document}Results\\end{document}\n")
+    (run_dir / "references.bib").write_text("@article{muller2019,title={When does label smoothing help?}}\n")
+    (run_dir / "reviews.json").write_text(json.dumps({"reviews": [
+        {"reviewer": "reviewer 1", "overall": 6, "soundness": 3, "summary": "Clear, small study.",
+         "weaknesses": ["one dataset", "no variance across seeds"], "decision": "accept"},
+        {"reviewer": "reviewer 2", "scores": {"overall": 4, "clarity": 3}, "summary": "Needs baselines.",
+         "decision": "reject"},
+    ], "average_overall": 5.0}))
+    (run_dir / "integrity.json").write_text(json.dumps({"ok": False, "findings": [
+        {"number": "0.9556", "where": "results, line 12", "found_in": "s3c1 stdout", "ok": True},
+        {"number": "97.1", "where": "abstract", "found_in": None, "ok": False},
+    ]}))
+
+
+def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, nodes: int = 8,
+                 report: bool = True, state: str = "finished") -> Path:
+    """A run that went through every phase: dialogue, ledger, artefacts, journal, report files."""
+    store = new_run(root, name)
+    ev = EventWriter(store)
+    run_dir = store.run_dir
+    ev.emit(None, "run_start", {"topic": store.info().topic, "phases": list(PHASES)})
+    per_phase = max(1, turns // len(PHASES))
+    t = 0
+    for phase in PHASES:
+        ev.emit(phase, "phase_start", {"attempt": 0, "notes": []})
+        for step in range(per_phase):
+            role = "phd" if step % 2 == 0 else "postdoc"
+            ev.emit(phase, "agent_turn", {"step": step, "role": role, "command": "dialogue",
+                                          "text": f"{phase} step {step}: <script>alert('x')</script> let us test C"})
+            ev.emit(phase, "lab_feedback", {"step": step, "text": f"tool output for step {step}"})
+            store.put_ledger(f"{phase}#0/step/{step}/{role}/llm/0", phase=phase, role=role,
+                             model="gpt-4o-mini" if role == "phd" else "claude-3-5-haiku",
+                             input_tokens=1200, cached_tokens=300, output_tokens=250, dollars=0.0021, latency_s=1.3)
+            t += 1
+        ev.emit(phase, "phase_end", {"attempt": 0, "artefact": phase})
+    store.put_artefact("literature_review", "LitReview", LitReview(target=2, steps_used=9, papers=[
+        PaperRecord(id="1906.02629", title="When does label smoothing help?", authors=["R. Müller", "S. Kornblith"],
+                    year=2019, url="https://arxiv.org/abs/1906.02629", summary="Label smoothing calibrates <i>networks</i>.",
+                    bibtex_key="muller2019", bibtex="@article{muller2019,\n  title={When does label smoothing help?}\n}"),
+        PaperRecord(id="x", title="A local note", url="javascript:alert(1)", summary="not a link",
+                    bibtex_key="note", bibtex="@misc{note}"),
+    ]).model_dump(mode="json"), phase="literature_review")
+    store.put_artefact("plan_formulation", "Plan", Plan(
+        question="Does label smoothing improve dev accuracy of logistic regression on iris?",
+        hypotheses=["smoothing helps when classes overlap"], datasets=[DatasetSpec(name="iris", source="sklearn")],
+        method="Compare C values and smoothing.", baselines=["majority class"],
+        metrics=[MetricSpec(name="accuracy")], protocol="select on dev, test once").model_dump(mode="json"),
+        phase="plan_formulation")
+    store.put_artefact("data_preparation", "DataCode", DataCode(
+        code="from sklearn.datasets import load_iris\nprint(load_iris().data.shape)", data_source="sklearn iris",
+        data_version="1.4", sizes={"train": 105, "dev": 45}, splits=["train", "dev"],
+        subsampling=["none"], output="(150, 4)", attempts=1).model_dump(mode="json"), phase="data_preparation")
+    if nodes:
+        write_figure(run_dir)
+        store.put_artefact("running_experiments", "Results", Results(
+            best_code=SEED_CODE, metrics=[MetricValue(name="accuracy", value=0.9556, source="s3c1")],
+            test_metrics=[MetricValue(name="accuracy", value=0.9333, split="test", source="s3c1/test")],
+            figures=["figures/confusion.png"], journal=journal(nodes)).model_dump(mode="json"),
+            phase="running_experiments")
+    if report:
+        write_report(run_dir)
+    store.set_state(state, phase="done" if state == "finished" else "report_writing",
+                    message="finished: 40 effects live, 0 replayed" if state == "finished" else "boom")
+    store.close()
+    return run_dir
+
+
+def padded_run(root: Path, name: str, events: int, nodes: int) -> Path:
+    """A finished run whose transcript holds `events` events and whose journal holds `nodes` nodes."""
+    per_turn = 2
+    turns = max(len(PHASES), (events - 2 * len(PHASES) - 1) // per_turn)
+    return finished_run(root, name, turns=turns, nodes=nodes, report=False)
+
+
+def wait_for(predicate, timeout: float = 10.0, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
