@@ -184,7 +184,7 @@ def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: flo
 
 
 _FILE_LINE = re.compile(r"^(?P<file>(?:\.{1,2}/|/)?[^:\s][^:]*\.(?:tex|sty|cls|bbl|clo|def|cfg)):(?P<line>\d+): (?P<msg>.*)$")
-_BANG = re.compile(r"^! (?P<msg>.*)$")
+_BANG = re.compile(r"^!\s?(?P<msg>\S.*)$")
 _SOURCE_LINE = re.compile(r"^l\.(?P<line>\d+) ?(?P<src>.*)$")
 _MISSING_FILE = re.compile(r"File [`'](?P<name>[^']+)' not found")
 _UNDEF = re.compile(r"(?:LaTeX|Package natbib) Warning: (?P<what>Citation|Reference) [`'](?P<key>[^']+)' "

@@ -1,0 +1,1 @@
+"""Reviews of a paper: the NeurIPS-style form, reviewer personas, aggregation, integrity."""
