@@ -1,0 +1,100 @@
+"""Scores of several reviews combined: mean and spread per score, and the notice.
+
+The spread is the population standard deviation (three reviewers are the
+whole panel, not a sample). A tie in decisions counts as reject.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from labcoat.review.form import SCORE_FIELDS, ReviewForm
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# The figures the notice quotes, as records, so the integrity check accepts them.
+NOTICE_FIGURES: tuple[dict[str, Any], ...] = (
+    {"value": 6.1, "source": "Agent Laboratory (arXiv 2501.04227): mean automated review score"},
+    {"value": 3.8, "source": "Agent Laboratory (arXiv 2501.04227): mean human review score"},
+)
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    mean: float
+    spread: float
+    low: int
+    high: int
+
+
+@dataclass
+class ReviewSummary:
+    n: int
+    scores: dict[str, ScoreStats] = field(default_factory=dict)
+    decisions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def decision(self) -> str:
+        return "accept" if self.decisions.get("accept", 0) > self.decisions.get("reject", 0) else "reject"
+
+    @property
+    def overall(self) -> float:
+        return self.scores["overall"].mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "decision": self.decision, "decisions": dict(self.decisions),
+                "scores": {name: asdict(stats) for name, stats in self.scores.items()}}
+
+
+def aggregate(reviews: list[ReviewForm]) -> ReviewSummary:
+    if not reviews:
+        raise ValueError("no reviews to aggregate")
+    summary = ReviewSummary(n=len(reviews))
+    for name in SCORE_FIELDS:
+        values = [getattr(review, name) for review in reviews]
+        summary.scores[name] = ScoreStats(mean=round(statistics.fmean(values), 3),
+                                          spread=round(statistics.pstdev(values), 3),
+                                          low=min(values), high=max(values))
+    for review in reviews:
+        summary.decisions[review.decision] = summary.decisions.get(review.decision, 0) + 1
+    return summary
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined, autoescape=False,
+        block_start_string="((*", block_end_string="*))", variable_start_string="(((", variable_end_string=")))",
+    )
+
+
+def notice(summary: ReviewSummary, fmt: str = "md") -> str:
+    """The statement that reviews are automated and overrate, in Markdown ("md") or LaTeX ("tex")."""
+    if fmt not in ("md", "tex"):
+        raise ValueError(f"notice format must be 'md' or 'tex', not {fmt!r}")
+    stats = summary.scores["overall"]
+    return _environment().get_template(f"review_notice.{fmt}.j2").render(
+        n=summary.n, overall_mean=f"{stats.mean:.1f}", overall_spread=f"{stats.spread:.1f}").strip() + "\n"
+
+
+def notice_records(summary: ReviewSummary) -> list[dict[str, Any]]:
+    """Every number the notice states, as records for the integrity check."""
+    stats = summary.scores["overall"]
+    return [*NOTICE_FIGURES,
+            {"value": stats.mean, "source": "reviews.json: mean overall score"},
+            {"value": stats.spread, "source": "reviews.json: spread of overall scores"}]
+
+
+def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSummary | None = None) -> dict[str, Any]:
+    """What `reviews.json` holds: each (reviewer, form), the aggregate, and the notice."""
+    summary = summary or aggregate([form for _, form in reviews])
+    return {
+        "automated": True,
+        "notice": notice(summary, "md"),
+        "reviews": [{"reviewer": name, **form.model_dump()} for name, form in reviews],
+        "aggregate": summary.to_dict(),
+    }

@@ -1,0 +1,76 @@
+"""The review form validates its ranges; reviews aggregate; the notice is honest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from labcoat.review.aggregate import aggregate, notice, notice_records, reviews_document
+from labcoat.review.form import SCORE_FIELDS, ReviewForm, score_range
+from labcoat.review.integrity import check_integrity
+from labcoat.review.personas import PERSONAS, paper_message, persona, system_prompt
+
+
+def _form(**scores) -> ReviewForm:
+    base = dict(summary="A probe study.", strengths=["clear"], weaknesses=["one dataset"], originality=2, quality=2,
+                clarity=3, significance=2, soundness=2, presentation=3, contribution=2, questions=["why SST-2?"],
+                limitations="not discussed", ethics="none", overall=4, confidence=3, decision="reject")
+    base.update(scores)
+    return ReviewForm(**base)
+
+
+def test_ranges_and_fields_are_validated() -> None:
+    assert _form().overall == 4
+    for field, bad in [("overall", 11), ("overall", 0), ("originality", 5), ("soundness", 0), ("confidence", 6)]:
+        with pytest.raises(ValidationError, match=field):
+            _form(**{field: bad})
+    with pytest.raises(ValidationError, match="decision"):
+        _form(decision="maybe")
+    with pytest.raises(ValidationError, match="extra"):
+        _form(score=3)
+    with pytest.raises(ValidationError, match="summary"):
+        ReviewForm.model_validate({k: v for k, v in _form().model_dump().items() if k != "summary"})
+    assert score_range("overall") == (1, 10) and score_range("confidence") == (1, 5) and score_range("clarity") == (1, 4)
+    schema = ReviewForm.model_json_schema()
+    assert schema["properties"]["overall"]["maximum"] == 10 and set(SCORE_FIELDS) <= set(schema["required"])
+
+
+def test_aggregate_mean_spread_and_decision() -> None:
+    reviews = [_form(overall=3, clarity=2), _form(overall=6, clarity=3, decision="accept"), _form(overall=6, clarity=4, decision="accept")]
+    summary = aggregate(reviews)
+    assert summary.n == 3 and summary.overall == 5.0
+    assert summary.scores["overall"].spread == pytest.approx(1.414, abs=1e-3)
+    assert (summary.scores["clarity"].mean, summary.scores["clarity"].low, summary.scores["clarity"].high) == (3.0, 2, 4)
+    assert summary.decision == "accept" and summary.decisions == {"reject": 1, "accept": 2}
+    assert aggregate([_form(decision="accept"), _form()]).decision == "reject"  # a tie is not an acceptance
+    with pytest.raises(ValueError, match="no reviews"):
+        aggregate([])
+    document = reviews_document([(p.name, r) for p, r in zip(PERSONAS, reviews)])
+    assert document["automated"] is True and [r["reviewer"] for r in document["reviews"]] == ["rigour", "impact", "novelty"]
+    assert document["aggregate"]["scores"]["overall"]["mean"] == 5.0
+
+
+def test_notice_states_overrating_and_passes_the_integrity_check(tmp_path: Path) -> None:
+    summary = aggregate([_form(overall=5), _form(overall=6)])
+    md, tex = notice(summary, "md"), notice(summary, "tex")
+    for text in (md, tex):
+        assert "automated" in text and "6.1/10" in text and "3.8/10" in text and "5.5" in text and "overrate" in text
+    paper = "\\documentclass{article}\n\\begin{document}\n" + tex + "\\end{document}\n"
+    assert check_integrity(paper, "", recorded_numbers=notice_records(summary), retrieved_keys=set(), figure_dir=tmp_path).ok
+    assert not check_integrity(paper, "", recorded_numbers=[], retrieved_keys=set(), figure_dir=tmp_path).ok
+
+
+def test_three_personas_brief_differently() -> None:
+    prompts = [system_prompt(p, language="German") for p in PERSONAS]
+    assert len(set(prompts)) == 3 and len(PERSONAS) == 3
+    for reviewer, prompt in zip(PERSONAS, prompts):
+        assert reviewer.brief in prompt and "overall, 1 to 10" in prompt and "German" in prompt
+    assert persona("novelty").title.startswith("Reviewer 3")
+    with pytest.raises(KeyError, match="personas"):
+        persona("lenient")
+    message = paper_message("x" * 100, max_chars=40)
+    assert "60 more characters were not shown" in message and message.count("x") == 40
+    with pytest.raises(ValueError, match="empty"):
+        paper_message("  ")
