@@ -30,6 +30,7 @@ def experiment_node(request: Request, ref: str, node_id: str) -> HTMLResponse:
     d = dash(request)
     fragment = request.headers.get("hx-request") == "true"
     with d.store(ref) as store:
+        head = header(store, ref)  # also proves the store holds a run
         view = journal_view.node_view(store, node_id)
         if view is None:
             raise PageError(404, "No such node",
@@ -37,5 +38,4 @@ def experiment_node(request: Request, ref: str, node_id: str) -> HTMLResponse:
                             "experiments phase has ended)")
         if fragment:
             return d.render("_node.html", ref=ref, **view)
-        head = header(store, ref)
         return d.render("node.html", tab="experiments", **head, **view)

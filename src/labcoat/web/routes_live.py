@@ -52,6 +52,7 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
                  max_events: int | None = Query(None, ge=1, le=100_000)) -> StreamingResponse:
     d = dash(request)
     with d.store(ref) as probe:  # a missing or unreadable run is a 404/422 page, not a broken stream
+        probe.info()
         start = _start_pos(request, after, probe)
     run_dir = d.run_dir(ref)
     template = d.env.get_template("_event.html")
@@ -68,7 +69,8 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
                 while time.monotonic() < deadline and (max_events is None or sent < max_events):
                     if await request.is_disconnected():
                         break
-                    batch = readmodel.events_after(store, pos, BATCH)
+                    room = BATCH if max_events is None else min(BATCH, max_events - sent)
+                    batch = readmodel.events_after(store, pos, room)
                     for ev in batch:
                         yield sse("ev", template.render(ev=ev, ref=ref), ev["pos"])
                         pos, sent = ev["pos"], sent + 1
@@ -78,7 +80,7 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
                             yield sse("state", now[0])
                             sent += 1
                         state = now
-                    if len(batch) < BATCH:
+                    if len(batch) < room:
                         yield ": idle\n\n"
                         await asyncio.sleep(d.poll_s)
             finally:
