@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from labcoat.config_errors import KeyedValueError, explain, written_as
 from labcoat.errors import ConfigError
 from labcoat.phases_names import PHASES, ROLES, normalise_phase
 
@@ -200,12 +201,18 @@ class ResearchConfig(_Strict):
     @field_validator("phases")
     @classmethod
     def _phases(cls, value: list[str]) -> list[str]:
-        return [_check_name(p, PHASES, "phase") for p in value]
+        out = []
+        for i, name in enumerate(value):
+            try:
+                out.append(_check_name(name, PHASES, "phase"))
+            except KeyedValueError as exc:
+                raise KeyedValueError(str(exc), key=f"[{i}]") from None
+        return out
 
     @model_validator(mode="after")
     def _topic_not_blank(self) -> "ResearchConfig":
         if not self.topic.strip():
-            raise ValueError("topic is empty: say what the research is about")
+            raise KeyedValueError("the research topic is empty: say what the research is about", key="topic")
         return self
 
     def notes_for(self, phase: str) -> list[str]:
@@ -218,7 +225,7 @@ def _check_name(name: str, known: tuple[str, ...], what: str) -> str:
         return norm
     hint = difflib.get_close_matches(norm, known, n=1)
     extra = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(known)})"
-    raise ValueError(f"unknown {what} '{name}'{extra}")
+    raise KeyedValueError(f"unknown {what} '{name}'{extra}", key=name)
 
 
 # -- loading -----------------------------------------------------------------
@@ -266,6 +273,10 @@ def parse_set(assignments: list[str]) -> list[tuple[str, Any]]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        # Only flow syntax makes a collection: `--set topic="Why: a study"` stays text.
+        if isinstance(value, dict) and not raw.strip().startswith("{") or \
+                isinstance(value, list) and not raw.strip().startswith("["):
+            value = raw
         out.append((key, value))
     return out
 
@@ -285,60 +296,19 @@ def apply_set(data: dict, assignments: list[tuple[str, Any]]) -> dict:
     return data
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for p in loc:
-        if isinstance(p, int):
-            parts.append(f"[{p}]")
-        else:
-            parts.append(("." if parts else "") + str(p))
-    return "".join(parts)
-
-
-def _explain(exc: ValidationError, source: str | None) -> ConfigError:
-    err = exc.errors()[0]
-    path = _location(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        parent_loc, bad = err["loc"][:-1], err["loc"][-1]
-        fields = _fields_at(parent_loc)
-        hint = difflib.get_close_matches(str(bad), fields, n=1)
-        msg = f"unknown key '{bad}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-        return ConfigError(msg, path=path, source=source)
-    if kind == "missing":
-        what = "the research topic is missing: add `topic: ...` (or `research-topic:`)" if path == "topic" \
-            else "this key is required"
-        return ConfigError(what, path=path, source=source)
-    value = err.get("input")
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return ConfigError(f"{err['msg']} (got {shown})", path=path, source=source)
-
-
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = ResearchConfig
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        model = field.annotation
-    return list(getattr(model, "model_fields", {}).keys())
-
-
 def validate_config(data: dict, source: str | None = None) -> ResearchConfig:
     secrets = find_secrets(data)
     if secrets:
         raise ConfigError(
             "API keys do not belong in a config file (it is copied into the run store); "
             "remove it and set the provider's environment variable instead, e.g. "
-            "`export OPENAI_API_KEY=...` (see `labcoat models`)",
+            "`export OPENAI_API_KEY=...` (`labcoat doctor` shows which keys are set)",
             path=secrets[0], source=source,
         )
     try:
         return ResearchConfig.model_validate(data)
     except ValidationError as exc:
-        raise _explain(exc, source) from None
+        raise explain(exc, ResearchConfig, source) from None
 
 
 def config_from_mapping(raw: Any, source: str | None = None, overrides: list[str] | None = None,
@@ -353,7 +323,8 @@ def config_from_mapping(raw: Any, source: str | None = None, overrides: list[str
     secrets = find_secrets(raw)
     if secrets:
         validate_config(raw, source)  # raises the secret error with the original key path
-    data = from_agentlab(raw, source)
+    origins: dict[str, str] = {}
+    data = from_agentlab(raw, source, origins)
     env = os.environ if env is None else env
     for var, (section, key) in ENV_OVERRIDES.items():
         if env.get(var):
@@ -362,7 +333,15 @@ def config_from_mapping(raw: Any, source: str | None = None, overrides: list[str
                 data[section].setdefault(key, env[var])
     if overrides:
         data = apply_set(data, parse_set(overrides))
-    return validate_config(data, source)
+    try:
+        return validate_config(data, source)
+    except ConfigError as exc:
+        # Name the key the user wrote, e.g. `copilot-mode`, not only where it maps.
+        written = written_as(exc.path, origins)
+        if written is None:
+            raise
+        mapped = f" (labcoat's {exc.path})" if written.replace("-", "_") != exc.path.replace("-", "_") else ""
+        raise ConfigError(exc.detail + mapped, path=written, source=exc.source) from None
 
 
 def load_config(path: Path | str, overrides: list[str] | None = None,

@@ -59,13 +59,18 @@ def _set(data: dict, path: str, value: Any) -> None:
     node.setdefault(parts[-1], value)
 
 
-def from_agentlab(raw: dict, source: str | None = None) -> dict:
-    """Return a labcoat-shaped dict; labcoat keys pass through untouched."""
+def from_agentlab(raw: dict, source: str | None = None, origins: dict[str, str] | None = None) -> dict:
+    """Return a labcoat-shaped dict; labcoat keys pass through untouched.
+
+    `origins`, if given, receives labcoat path -> the Agent Laboratory key it came from.
+    """
     data: dict = {}
     notes: list[str] = []
+    origins = {} if origins is None else origins
     for key, value in raw.items():
         if key in DIRECT:
             target = DIRECT[key]
+            origins[target] = key
             if target in ("copilot.enabled", "report.compile_latex", "archive.enabled"):
                 value = _truthy(value)
             if target.startswith("budget.") or target == "papers_to_write":
@@ -74,8 +79,10 @@ def from_agentlab(raw: dict, source: str | None = None) -> dict:
         elif key == "task-notes":
             if not isinstance(value, dict):
                 raise ConfigError("task-notes must map phase names to lists of notes", path=key, source=source)
+            origins["task_notes"] = key
             _set(data, "task_notes", value)
         elif key == "parallel-labs":
+            origins["labs"] = key
             value = _truthy(value)
             if value is True:
                 _set(data, "labs", 2)

@@ -18,6 +18,7 @@ class ConfigError(LabcoatError):
     def __init__(self, message: str, path: str | None = None, source: str | None = None):
         self.path = path
         self.source = source
+        self.detail = message
         where = ""
         if source:
             where += f"{source}: "

@@ -12,7 +12,8 @@ def console() -> Console:
 
 
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    # Messages are not hard-wrapped, so a long path or key stays one searchable line.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def age(ts: float | None, now: float | None = None) -> str:
