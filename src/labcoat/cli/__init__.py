@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "labcoat.cli.inspect_cmds",
     "labcoat.cli.doctor",
     "labcoat.cli.serve_cmd",
+    "labcoat.cli.report_cmds",
 ]
 
 

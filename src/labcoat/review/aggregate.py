@@ -94,6 +94,9 @@ def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSumma
     summary = summary or aggregate([form for _, form in reviews])
     return {
         "automated": True,
+        "overall_mean": summary.overall,
+        "overall_spread": summary.scores["overall"].spread,
+        "decision": summary.decision,
         "notice": notice(summary, "md"),
         "reviews": [{"reviewer": name, **form.model_dump()} for name, form in reviews],
         "aggregate": summary.to_dict(),

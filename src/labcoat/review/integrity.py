@@ -47,9 +47,10 @@ class Finding:
     fix: str
     line: int | None = None
     text: str = ""
+    file: str = ""
 
     def describe(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
+        where = f"{self.file + ' ' if self.file else ''}line {self.line}: " if self.line else ""
         return f"{where}{self.message} Fix: {self.fix}"
 
 
@@ -72,8 +73,17 @@ class IntegrityReport:
         return not self.errors
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "counts": self.counts, "findings": [asdict(f) for f in self.findings],
-                "matched": self.matched}
+        return {"ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings), **self.counts,
+                "findings": [asdict(f) for f in self.findings], "matched": self.matched}
+
+    def merge(self, other: "IntegrityReport", file: str) -> None:
+        """Add the findings of an included file, tagged with its name."""
+        for finding in other.findings:
+            finding.file = file
+            self.findings.append(finding)
+        self.matched += [{**m, "file": file} for m in other.matched]
+        for name, count in other.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + count
 
     def feedback(self, limit: int = 12) -> str:
         """The findings as text for the model's next edit."""

@@ -1,0 +1,78 @@
+"""What a run recorded, gathered for the integrity check, and the check of a report folder.
+
+Recorded numbers are the metrics of every program that ran (best and
+others: ablations and baselines are run output too), the numbers printed by
+the programs whose metrics the results report, the data sizes and the
+data-preparation output. Code texts are the best program and the data code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from labcoat.artefacts import DataCode, LitReview, Results
+from labcoat.review.integrity import IntegrityReport, check_integrity
+from labcoat.review.paper_numbers import code_numbers
+
+MAX_LOG_CHARS = 20_000
+_INPUT = re.compile(r"^[^%\n]*\\input\{([^}]+)\}", re.MULTILINE)
+
+
+def recorded_numbers(results: Results | None, data: DataCode | None,
+                     extra: list[dict[str, Any]] | tuple = ()) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    if results is not None:
+        for metric in [*results.metrics, *results.test_metrics]:
+            records.append({"value": metric.value, "source": f"{metric.source or 'results'}: {metric.name} ({metric.split})"})
+        reported = {metric.source.split("/")[0] for metric in results.metrics if metric.source}
+        for node in results.journal:
+            if node.get("status") != "ok":
+                continue
+            for metric in node.get("metrics") or []:
+                if isinstance(metric.get("value"), (int, float)):
+                    records.append({"value": float(metric["value"]), "source": f"node {node.get('id')}: {metric.get('name')}"})
+            if node.get("id") in reported:
+                records += [{"value": v, "source": f"node {node.get('id')} output"}
+                            for v in code_numbers([str(node.get("stdout", ""))[:MAX_LOG_CHARS]])]
+    if data is not None:
+        records += [{"value": float(size), "source": f"data sizes: {split}"} for split, size in data.sizes.items()]
+        records += [{"value": v, "source": "data preparation output"} for v in code_numbers([data.output[:MAX_LOG_CHARS]])]
+    records += list(extra)
+    return records
+
+
+def code_texts(results: Results | None, data: DataCode | None) -> list[str]:
+    return [text for text in ((results.best_code if results else ""), (data.code if data else "")) if text]
+
+
+def retrieved_keys(review: LitReview | None) -> set[str]:
+    return {paper.bibtex_key for paper in review.papers} if review else set()
+
+
+def check_report(report_dir: Path, *, results: Results | None, data: DataCode | None, review: LitReview | None,
+                 main: str = "report.tex", extra_records: list[dict[str, Any]] | tuple = ()) -> IntegrityReport:
+    """Check `report_dir/main` and the files it `\\input`s against what the run recorded."""
+    report_dir = Path(report_dir)
+    tex_path = report_dir / main
+    if not tex_path.is_file():
+        raise FileNotFoundError(f"no report to check: {tex_path} does not exist")
+    bib_path = report_dir / "references.bib"
+    bib = bib_path.read_text(encoding="utf-8", errors="replace") if bib_path.is_file() else ""
+    tex = tex_path.read_text(encoding="utf-8", errors="replace")
+    common = dict(recorded_numbers=recorded_numbers(results, data, extra_records), retrieved_keys=retrieved_keys(review),
+                  figure_dir=report_dir / "figures", code_texts=code_texts(results, data))
+    report = check_integrity(tex, bib, subsampling=list(data.subsampling) if data else [], **common)
+    for name in dict.fromkeys(_INPUT.findall(tex)):
+        included = report_dir / (name if name.endswith(".tex") else name + ".tex")
+        if included.is_file() and report_dir.resolve() in included.resolve().parents:
+            # an included file is a fragment: wrap it so the whole of it is checked as body text
+            body = "\\begin{document}\n" + included.read_text(encoding="utf-8", errors="replace")
+            part = check_integrity(body, bib, **common)
+            for finding in part.findings:
+                finding.line = finding.line - 1 if finding.line else None
+            for matched in part.matched:
+                matched["line"] -= 1
+            report.merge(part, included.name)
+    return report
