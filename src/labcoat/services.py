@@ -24,4 +24,8 @@ def attach_tools(ctx: RunContext) -> None:
 
 
 def attach_executor(ctx: RunContext) -> None:
-    """Executor: filled in by labcoat.executor."""
+    """Executor for sandboxed programs: `config.executor` picks the backend (workers start on first use)."""
+    from labcoat.executor import make_executor
+
+    if ctx.executor is None:
+        ctx.executor = make_executor(ctx.config.executor)

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "labcoat.cli.run_cmds",
     "labcoat.cli.inspect_cmds",
     "labcoat.cli.doctor",
+    "labcoat.cli.exec_cmd",
     "labcoat.cli.serve_cmd",
     "labcoat.cli.report_cmds",
 ]

@@ -1,0 +1,54 @@
+"""`labcoat exec PROGRAM.py`: run one program exactly as an experiment would, print the result as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("exec")
+    def exec_(
+        program: Path = typer.Argument(..., help="the Python program to run"),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="wall-clock seconds (default: the config's)"),
+        memory: Optional[int] = typer.Option(None, "--memory", help="memory limit in MB (default: the config's)"),
+        network: bool = typer.Option(False, "--network", help="let the program reach the network"),
+        inputs: list[Path] = typer.Option([], "--input", help="a directory mounted read-only at inputs/<name>; repeatable"),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="take sandbox settings from a research config"),
+        workdir: Optional[Path] = typer.Option(None, "--workdir", help="where the program runs (default: a new ./exec-<name>-<time>)"),
+    ) -> None:
+        """Run PROGRAM in the sandbox with the experiments' limits and print what happened as JSON."""
+        from labcoat.config import SandboxConfig, load_config
+        from labcoat.errors import ConfigError
+        from labcoat.sandbox import run_program, spec_from_config
+
+        if not program.is_file():
+            raise ConfigError(f"no such program file: {program}", source="labcoat exec")
+        cfg = load_config(config).sandbox if config else SandboxConfig()
+        changes = {k: v for k, v in (("memory_mb", memory), ("network", network or None)) if v is not None}
+        if changes:
+            cfg = cfg.model_copy(update=changes)
+        named: dict[str, str] = {}
+        for d in inputs:
+            if not d.is_dir():
+                raise ConfigError(f"--input {d}: not a directory", source="labcoat exec")
+            if d.resolve().name in named:
+                raise ConfigError(f"--input {d}: another input is already named '{d.resolve().name}'",
+                                  source="labcoat exec")
+            named[d.resolve().name] = str(d.resolve())
+        where = workdir or Path.cwd() / f"exec-{program.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if where.exists() and any(where.iterdir()):
+            raise ConfigError(f"--workdir {where} is not empty; give a new directory", source="labcoat exec")
+        spec = spec_from_config(cfg, where.resolve(), path=str(program.resolve()), inputs=named, timeout=timeout)
+        spec.script_name = program.name
+        result = run_program(spec)
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
+        if not result.ok:
+            raise typer.Exit(1)

@@ -1,0 +1,23 @@
+"""Executors: where the driver sends sandboxed programs (see `protocol`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from labcoat.executor.process import ProcessExecutor
+from labcoat.executor.protocol import Executor
+
+if TYPE_CHECKING:
+    from labcoat.config import ExecutorConfig
+
+__all__ = ["Executor", "ProcessExecutor", "make_executor"]
+
+
+def make_executor(cfg: "ExecutorConfig") -> Executor:
+    """The backend `config.executor` names; the process pool is sized to the machine by default."""
+    if cfg.kind == "process":
+        return ProcessExecutor(cfg.workers)
+    from labcoat.errors import ConfigError
+
+    raise ConfigError(f"executor backend '{cfg.kind}' is not available in this installation; "
+                      "use `executor.kind: process`", path="executor.kind")

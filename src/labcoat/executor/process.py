@@ -1,0 +1,75 @@
+"""The default executor: a local pool of worker processes sized to the machine.
+
+Workers start on first use (a run that executes nothing pays nothing) with
+the `spawn` method, which is safe in a driver that has threads. If a worker
+dies, the pool is rebuilt for the next submission; the futures that were
+running on it fail with `BrokenProcessPool`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from typing import Any, Callable, Iterable, Iterator
+
+
+class ProcessExecutor:
+    def __init__(self, workers: int | None = None, *, start_method: str = "spawn"):
+        self.workers = workers or os.cpu_count() or 1
+        self._start_method = start_method
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _fresh_pool(self, broken: ProcessPoolExecutor | None) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot submit to an executor after shutdown")
+            if self._pool is None or self._pool is broken:
+                if broken is not None:
+                    broken.shutdown(wait=False, cancel_futures=True)
+                self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                                 mp_context=get_context(self._start_method))
+            return self._pool
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        pool = self._fresh_pool(None)
+        try:
+            return pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            return self._fresh_pool(pool).submit(fn, *args, **kwargs)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
+        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def results() -> Iterator[Any]:
+            try:
+                for fut in futures:
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    yield fut.result(timeout=left)
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+        return results()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def close(self) -> None:
+        self.shutdown(wait=True)
+
+    def __enter__(self) -> "ProcessExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)

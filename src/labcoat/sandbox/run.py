@@ -1,0 +1,284 @@
+"""`run_program`: one untrusted program, one fresh process tree, one workdir.
+
+The program gets a scrubbed environment, rlimits, a wall-clock timeout that
+kills its whole process group, an RSS watchdog, capped output capture, and —
+when bubblewrap is on PATH — namespaces (see `bwrap`). Whatever the program
+does, the caller gets a `ProgramResult`; only a sandbox that cannot be set up
+raises `SandboxError`. Picklable and free of shared state, so it runs in the
+driver or in an executor worker alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from labcoat.errors import LabcoatError
+from labcoat.sandbox import artefacts
+from labcoat.sandbox.bwrap import bwrap_argv, python_paths
+from labcoat.sandbox.capture import CappedStream, pump
+from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv, scan_processes
+from labcoat.sandbox.spec import ProgramResult, ProgramSpec
+
+log = logging.getLogger("labcoat.sandbox")
+
+NO_ISOLATION = ("SANDBOX WITHOUT ISOLATION: bubblewrap (bwrap) is not installed, so this program ran with "
+                "resource limits only — it could read your files and reach the network. "
+                "Install it: sudo apt-get install bubblewrap")
+
+
+class SandboxError(LabcoatError):
+    """The sandbox itself cannot be set up (not a failure of the program)."""
+
+
+def sandbox_mode(requested: str = "auto") -> str:
+    """'bwrap' when bubblewrap is usable, else 'rlimits-only'; 'bwrap' demanded but missing raises."""
+    have = shutil.which("bwrap") is not None
+    if requested == "bwrap" and not have:
+        raise SandboxError("sandbox.require_bwrap is set but bwrap is not on PATH: sudo apt-get install bubblewrap")
+    if requested == "rlimits-only":
+        return "rlimits-only"
+    return "bwrap" if have else "rlimits-only"
+
+
+def program_env(spec: ProgramSpec, workdir: str, mode: str) -> dict[str, str]:
+    """The allow-listed environment: nothing from the parent except granted names."""
+    cache = f"{workdir}/.cache"
+    threads = str(spec.threads)
+    env = {
+        "PATH": f"{os.path.dirname(spec.python)}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "HOME": workdir,
+        "TMPDIR": "/tmp" if mode == "bwrap" else f"{workdir}/.tmp",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{cache}/matplotlib",
+        "XDG_CACHE_HOME": cache, "XDG_CONFIG_HOME": f"{workdir}/.config",
+        "HF_HOME": f"{cache}/huggingface", "TORCH_HOME": f"{cache}/torch",
+        "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+        "LABCOAT_SANDBOX": mode,
+    }
+    if not spec.network:
+        env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    if spec.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)
+    env.update(spec.env)
+    env.update(spec.granted_env)
+    return env
+
+
+def prepare_workdir(spec: ProgramSpec, mode: str) -> Path:
+    workdir = Path(os.path.realpath(spec.workdir))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if spec.path is not None:
+        shutil.copyfile(spec.path, workdir / spec.script_name)
+    elif spec.code is not None:
+        (workdir / spec.script_name).write_text(spec.code, encoding="utf-8")
+    else:
+        raise SandboxError("a program needs `code` or `path`")
+    for sub in (".cache", ".config", ".tmp"):
+        (workdir / sub).mkdir(exist_ok=True)
+    for name, content in [*spec.files.items(), *spec.copy_in.items()]:
+        target = (workdir / name).resolve()
+        if not target.is_relative_to(workdir):
+            raise SandboxError(f"file {name!r} would be written outside the working directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name in spec.copy_in:
+            shutil.copyfile(content, target)
+        else:
+            target.write_text(content, encoding="utf-8")
+    if spec.inputs:
+        (workdir / "inputs").mkdir(exist_ok=True)
+    for name, src in spec.inputs.items():
+        if "/" in name or name in ("", ".", ".."):
+            raise SandboxError(f"input name {name!r} must be a plain directory name")
+        if not os.path.exists(src):
+            raise SandboxError(f"input {name!r}: {src} does not exist")
+        mount = workdir / "inputs" / name
+        if mode == "bwrap":
+            mount.mkdir(exist_ok=True)  # the mount point; bwrap binds the input over it
+        elif not mount.exists():
+            mount.symlink_to(os.path.realpath(src))
+    return workdir
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid)
+    for base, dirs, files in os.walk(root):
+        if Path(base) == root:
+            dirs[:] = [d for d in dirs if d != "inputs"]
+        for name in dirs + files:
+            try:
+                os.chown(os.path.join(base, name), uid, gid, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+
+
+def _unreachable(path: str, uid: int) -> str | None:
+    """The first ancestor directory of `path` that `uid` cannot traverse, if any."""
+    cur = Path(os.path.realpath(path))
+    for d in [*reversed(cur.parents)]:
+        st = d.stat()
+        if st.st_uid != uid and not st.st_mode & stat.S_IXOTH:
+            return str(d)
+    return None
+
+
+def _program_argv(spec: ProgramSpec) -> list[str]:
+    return [spec.python, spec.script_name, *spec.argv]
+
+
+def run_program(spec: ProgramSpec) -> ProgramResult:
+    mode = sandbox_mode(spec.mode)
+    workdir = prepare_workdir(spec, mode)
+    before = set(artefacts.written_files(workdir))
+    as_root = os.geteuid() == 0
+    env = program_env(spec, str(workdir), mode)
+    popen_extra: dict = {}
+    warnings: list[str] = []
+    if mode == "bwrap":
+        dirs = spec.python_paths if spec.python_paths is not None else python_paths(spec.python)
+        argv = bwrap_argv(spec, _program_argv(spec), bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
+                          interpreter_dirs=dirs)
+    else:
+        warnings.append(NO_ISOLATION)
+        log.warning(NO_ISOLATION)
+        argv = [*prlimit_argv(spec), *_program_argv(spec)]
+        if as_root:
+            for needed in (str(workdir), spec.python):
+                blocked = _unreachable(needed, spec.uid)
+                if blocked:
+                    raise SandboxError(
+                        f"without bubblewrap, programs run as uid {spec.uid}, which cannot reach {needed} "
+                        f"({blocked} is closed to other users); install bubblewrap, or keep runs and the "
+                        "experiment interpreter (sandbox.python) under world-readable directories")
+            popen_extra = {"user": spec.uid, "group": spec.uid, "extra_groups": []}
+    if as_root:
+        _chown_tree(workdir, spec.uid, spec.uid)
+    try:
+        result = _supervise(spec, argv, workdir, env, popen_extra)
+    finally:
+        if as_root:
+            _chown_tree(workdir, os.geteuid(), os.getegid())
+    result.sandbox = "bwrap" if mode == "bwrap" else "rlimits-only"
+    result.warnings = warnings
+    result.workdir = str(workdir)
+    result.files = artefacts.written_files(workdir, exclude=before)
+    result.figures = artefacts.figures(result.files)
+    result.metrics, result.metrics_errors = artefacts.read_metrics(workdir)
+    return result
+
+
+def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str, str],
+               popen_extra: dict) -> ProgramResult:
+    cap = spec.output_limit_kb * 1024
+    out, err = CappedStream(cap), CappedStream(cap)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+                                start_new_session=True, close_fds=True, **popen_extra)
+    except OSError as exc:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise SandboxError(f"cannot start the sandbox ({argv[0]}): {exc}") from exc
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    pid = proc.pid
+    flags = {"timeout": False, "output": False}
+    seen = [0]
+    lock = threading.Lock()
+    kill_at = spec.output_kill_mb * MB
+
+    def on_chunk(n: int) -> None:
+        with lock:
+            seen[0] += n
+            over = seen[0] > kill_at and not flags["output"]
+            if over:
+                flags["output"] = True
+        if over:
+            kill_all(pid, [])
+
+    def on_timeout() -> None:
+        flags["timeout"] = True
+        kill_all(pid, [])
+
+    pumps = [pump(out_r, out, on_chunk), pump(err_r, err, on_chunk)]
+    watchdog = Watchdog(pid, spec.memory_mb * MB, spec.watchdog_interval_s).start()
+    timer = threading.Timer(spec.timeout_s, on_timeout)
+    timer.daemon = True
+    timer.start()
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    finally:
+        timer.cancel()
+        watchdog.stop()
+    proc.returncode = 0  # reaped here; keeps Popen from waiting on a recycled pid
+    duration = time.monotonic() - started
+    # Background children outlive the program only until now: kill its session.
+    procs = [p for p in scan_processes().values() if p.sid == pid]
+    # bwrap's own helpers may still be tearing the namespaces down: not the program's.
+    leftovers = [p.pid for p in procs if p.comm != "bwrap"]
+    if procs:
+        kill_all(pid, [p.pid for p in procs])
+    for t in pumps:
+        t.join(timeout=10)
+    result = ProgramResult(exit_code=None, duration_s=round(duration, 3),
+                           cpu_s=round(max(usage.ru_utime + usage.ru_stime, watchdog.cpu_s), 3),
+                           peak_rss_mb=round(max(watchdog.peak_bytes, usage.ru_maxrss * 1024) / MB, 1),
+                           stdout=out.text(), stderr=err.text(), stdout_bytes=out.total, stderr_bytes=err.total)
+    _decode_status(result, status, bwrap=argv[0].endswith("bwrap"))
+    result.killed_by = _killed_by(result, spec, flags, watchdog.tripped)
+    if leftovers and result.killed_by is None and not any(flags.values()):
+        result.stderr += f"\n[sandbox: killed {len(leftovers)} process(es) left running after the program exited]"
+    return result
+
+
+def _decode_status(result: ProgramResult, status: int, *, bwrap: bool) -> None:
+    sig = None
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+    else:
+        code = os.WEXITSTATUS(status)
+        # bwrap reports a program killed by signal N as exit status 128 + N.
+        if bwrap and 128 < code < 128 + 65:
+            sig = code - 128
+        else:
+            result.exit_code = code
+    if sig is not None:
+        result.exit_code = -sig
+        try:
+            result.signal = signal.Signals(sig).name
+        except ValueError:
+            result.signal = f"signal {sig}"
+
+
+def _killed_by(result: ProgramResult, spec: ProgramSpec, flags: dict[str, bool], memory_tripped: bool):
+    if flags["timeout"]:
+        return "timeout"
+    if memory_tripped:
+        return "memory"
+    if flags["output"]:
+        return "output"
+    if result.signal == "SIGXCPU" or (result.signal == "SIGKILL" and result.cpu_s >= spec.cpu_s):
+        return "cpu"
+    if result.signal == "SIGXFSZ":
+        return "file_size"
+    if result.exit_code == 0:
+        return None
+    tail = result.stderr[-4000:]
+    if "MemoryError" in tail or "Cannot allocate memory" in tail:
+        return "memory"
+    if "File too large" in tail:
+        return "file_size"
+    if "Resource temporarily unavailable" in tail and ("fork" in tail or "BlockingIOError" in tail):
+        return "processes"
+    return None
