@@ -14,7 +14,7 @@ from labcoat.artefacts import MetricValue
 from labcoat.report.lines import EditError, document_problems, edit_lines, numbered, section_span, set_section
 from labcoat.report.scaffold import SECTIONS, engine_for, render_scaffold, write_report_dir
 from labcoat.tools.latex import compile_latex, cjk_support, parse_log, tex_available, tex_missing
-from labcoat.tools.latex_markdown import render_markdown
+from labcoat.tools.latex_markdown import render_markdown, write_markdown_fallback
 
 needs_tex = pytest.mark.skipif(not tex_available() or shutil.which("pdftotext") is None,
                                reason="latexmk/pdflatex or pdftotext not installed")
@@ -162,6 +162,8 @@ def test_markdown_rendering_of_a_real_paper(fixtures_dir: Path) -> None:
 
 def test_markdown_inlines_generated_table(tmp_path: Path) -> None:
     main = _paper(tmp_path)
-    md = render_markdown(main.read_text(), base_dir=main.parent)
+    written = write_markdown_fallback(main.parent, "compile-latex is false in the config")
+    md = written.read_text()
+    assert written.name == "report.md" and md.startswith("> This report was not compiled to PDF: compile-latex is false")
     assert "## Results" in md and "| dev\\_accuracy" not in md and "| dev_accuracy | dev | 0.8732 |" in md
     assert "[smith2020probe]" in md and "![accuracy_curve.png](accuracy_curve.png)" in md
