@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
+from rich.console import Console
 from rich.table import Table
 
 from labcoat.cli.output import age, console, dollars
@@ -22,23 +23,21 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
     ) -> None:
         """List runs: id, topic, phase, state, cost, age."""
-        table = Table("id", "topic", "phase", "state", "cost", "age")
-        found = list_runs(runs_dir)
-        for item in found:
+        rows = []
+        for item in list_runs(runs_dir):
             if isinstance(item, RunInfo):
                 with open_store(item.run_dir, readonly=True) as store:
                     spent = store.dollars_spent()
-                topic = item.topic if len(item.topic) <= 48 else item.topic[:47] + "…"
-                table.add_row(escape(item.id), escape(topic), item.phase or "-", item.shown_state, dollars(spent),
-                              age(item.created_at))
+                rows.append((item.id, item.topic, item.phase or "-", item.shown_state, dollars(spent),
+                             age(item.created_at)))
             else:
                 path, error = item
-                table.add_row(escape(path.name), f"[red]unreadable: {escape(error)}[/]", "-", "?", "-", "-")
+                rows.append((path.name, f"unreadable: {error}", "-", "?", "-", "-"))
         out = console()
-        if not found:
+        if not rows:
             out.print("no runs yet; start one with `labcoat run CONFIG.yaml`")
             return
-        out.print(table)
+        _print_runs(out, rows)
 
     @app.command()
     def status(
@@ -88,6 +87,34 @@ def register(app: typer.Typer) -> None:
             for entry in store.lifecycle():
                 stamp = time.strftime("%H:%M:%S", time.localtime(entry["ts"]))
                 out.print(f"[dim]{stamp} run {entry['kind']}: {escape(entry['message'])}[/]", soft_wrap=True)
+                if entry["kind"] == "failed" and entry["payload"].get("traceback"):
+                    out.print(escape(entry["payload"]["traceback"].rstrip()), soft_wrap=True, style="dim")
+
+
+def _print_runs(out: Console, rows: list[tuple[str, ...]]) -> None:
+    """A table when the terminal is wide enough for whole ids, else two lines per run.
+
+    The id is what people copy into `labcoat resume`, so it is never cut; the topic is.
+    """
+    headers = ("id", "topic", "phase", "state", "cost", "age")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    borders = 3 * len(headers) + 1
+    topic_room = out.width - borders - sum(w for i, w in enumerate(widths) if i != 1)
+    if topic_room >= 12:
+        table = Table(*headers)
+        for row in rows:
+            cells = [escape(c) for c in row]
+            cells[1] = escape(_cut(row[1], topic_room))
+            table.add_row(*cells)
+        out.print(table)
+        return
+    for run_id, topic, phase, state, cost, old in rows:
+        out.print(f"[bold]{escape(run_id)}[/]")
+        out.print(escape(_cut(f"  {state} · phase {phase} · {cost} · {old} old · {topic}", out.width)))
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _pick(run_ref: str | None, runs_dir: Path | None) -> Path:

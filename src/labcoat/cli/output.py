@@ -8,7 +8,8 @@ from rich.console import Console
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    # Soft wrap: a run directory or a `labcoat resume ...` line is never broken for copy-paste.
+    return Console(highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:

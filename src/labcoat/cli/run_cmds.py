@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from labcoat.cli.output import console, err_console
+from labcoat.cli.output import console
 from labcoat.cli.progress import ConsoleProgress
 from labcoat.config import load_config
 from labcoat.gate import default_gate
@@ -16,7 +16,7 @@ from labcoat.runner import create_run, execute
 from labcoat.store import find_run, open_store
 
 
-def _finish(run_dir: Path) -> None:
+def _finish(run_dir: Path, failed: bool = False) -> None:
     with open_store(run_dir, readonly=True) as store:
         info = store.info()
     out = console()
@@ -24,6 +24,8 @@ def _finish(run_dir: Path) -> None:
     state = f"[{colour}]{info.state}[/]" if colour else info.state
     out.print(f"run [bold]{escape(info.id)}[/] is {state}: {escape(info.message or '')}")
     out.print(f"run directory: {escape(str(run_dir))}")
+    if failed:
+        out.print(f"the error's traceback: labcoat show {escape(str(run_dir))}")
     if info.state in ("paused", "failed"):
         out.print(f"continue with: labcoat resume {escape(str(run_dir))}")
         raise typer.Exit(3 if info.state == "paused" else 1)
@@ -93,8 +95,4 @@ def register(app: typer.Typer) -> None:
                              hint=f"Answer it in the dashboard: labcoat serve --runs {directory.parent}")
         ctx = execute(directory, _workflow_factory(), gate=gate, progress=ConsoleProgress(out),
                       attach=_attach(), overrides=overrides, resumed=resumed)
-        failure = ctx.failure
-        if failure is not None:
-            err_console().print(f"[red]{escape(f'{type(failure).__name__}: {failure}')}[/]  "
-                                f"(details: labcoat show {escape(str(directory))})")
-        _finish(directory)
+        _finish(directory, failed=ctx.failure is not None)
