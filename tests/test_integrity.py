@@ -146,3 +146,6 @@ def test_rounding_tolerance_follows_written_digits(figure_dir: Path) -> None:
     # years, small counts, cross-references and layout are not claims
     assert verdict("In 2024 we ran 4 models (Section 3.2, Figure 12, Table 11) \\vspace{-3mm} arXiv:2501.04227.")
     assert not verdict("We used 4096 examples.")
+    # units and multipliers do not hide a claim; names with digits are not claims
+    assert not verdict("It is 1.5x faster.") and not verdict("Training took 3.2h.") and not verdict("We used 50k examples.")
+    assert verdict("ResNet50 and GPT-4 on the 3rd split, in 2D, top-5.")

@@ -81,6 +81,6 @@ def register(app: typer.Typer) -> None:
             verdict = "passed" if report.ok else "FAILED"
             out.print(f"integrity check {verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s); "
                       f"{report.counts.get('numbers_matched', 0)} of {report.counts.get('numbers_checked', 0)} numbers "
-                      f"matched records; written to {escape(str(report_dir / 'integrity.json'))}")
+                      f"matched records; written to {escape(str(report_dir / 'integrity.json'))}", soft_wrap=True)
         if not report.ok:
             raise typer.Exit(1)

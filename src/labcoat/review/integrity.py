@@ -123,7 +123,7 @@ def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampli
 
 def _check_numbers(tex: str, blanked: str, starts: list[int], pool: list[tuple[float, str]],
                    report: IntegrityReport) -> None:
-    plain = _COMMENT.sub("", tex)
+    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
     checked = 0
     for stated in stated_numbers(blanked):
         if _exempt(stated):

@@ -4,6 +4,8 @@ Text that is not a claim is blanked first (same length, so offsets and line
 numbers survive): comments, the preamble, reference/label/citation/graphics
 commands and their options, environment arguments, lengths, cross-reference
 phrases ("Table 2", "Section 3.1"), ISO dates and arXiv identifiers.
+A number glued to letters is a name (ResNet50, 3rd, 2D), except for the
+units and multipliers a result is stated in (1.5x, 3.2h, 12GB, 50k).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ _SCI_POWER = re.compile(r"(?<![\w.])10\^\{?\s*(-?\d+)\s*\}?")
 _SCI_E = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?!\w|\.\d)")
 _NUMBER = re.compile(
     r"(?<![\w.:/\\^_])(?<![A-Za-z]-)(?P<sign>-)?(?P<num>\d{1,3}(?:(?:,|\{,\}|\\,)\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?P<suffix>[kKM](?![A-Za-z]))?(?P<percent>\s*(?:\\%|\s*percent\b))?(?![A-Za-z0-9_])"
+    r"(?P<suffix>[kKM](?![A-Za-z]))?(?P<unit>(?:x|ms|s|min|h|GB|MB|KB|GiB|MiB|TB|GHz|B)(?![A-Za-z]))?"
+    r"(?P<percent>\s*(?:\\%|\s*percent\b))?(?![A-Za-z0-9_])"
 )
 _CODE_NUMBER = re.compile(r"(?<![\w.])\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
