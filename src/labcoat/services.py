@@ -20,7 +20,21 @@ def attach_models(ctx: RunContext) -> None:
 
 
 def attach_tools(ctx: RunContext) -> None:
-    """Research tools: filled in by labcoat.tools."""
+    """Research tools (arXiv, local library, archive when configured, Hugging Face); nothing opens until used."""
+    from labcoat.tools.research import ResearchTools
+
+    if ctx.tools is not None:
+        return
+    sources = {}
+    if ctx.config.archive.url:
+        try:
+            from labcoat.archive.client import ArchiveClient
+        except ModuleNotFoundError as exc:
+            ctx.warn(f"archive.url is set but the archive client cannot be loaded ({exc}); searching without it")
+        else:
+            make = getattr(ArchiveClient, "from_config", None)
+            sources["archive"] = make(ctx.config) if callable(make) else ArchiveClient(ctx.config.archive.url)
+    ctx.tools = ResearchTools(ctx.config, ctx.effects, sources=sources)
 
 
 def attach_executor(ctx: RunContext) -> None:

@@ -1,0 +1,164 @@
+"""A local folder of PDFs (and optional .bib files) as a searchable literature source (SQLite FTS5)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+from labcoat.tools import bibtex, fulltext
+from labcoat.tools.errors import ToolError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, id TEXT UNIQUE NOT NULL, mtime REAL NOT NULL, size INTEGER NOT NULL,
+    paper TEXT NOT NULL, doc TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(id UNINDEXED, title, authors, abstract, body);
+CREATE TABLE IF NOT EXISTS problems (path TEXT PRIMARY KEY, mtime REAL NOT NULL, message TEXT NOT NULL);
+"""
+MAX_FILES = 5000
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "paper"
+
+
+def fts_query(query: str) -> str:
+    """Free text to an FTS5 query: any of the words, so no user text is FTS5 syntax."""
+    words = re.findall(r"\w+", query.lower())
+    return " OR ".join(f'"{w}"' for w in words[:30])
+
+
+class LocalLibrary:
+    """Index of the PDFs under `folder`; refreshed when files change (by mtime and size)."""
+
+    name = "library"
+
+    def __init__(self, folder: Path, index_path: Path, *, max_pages: int = 300):
+        self.folder = Path(folder).expanduser()
+        self.index_path = Path(index_path)
+        self.max_pages = max_pages
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._fresh = False
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.index_path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.index_path, timeout=30, check_same_thread=False)
+            conn.executescript(SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def refresh(self) -> dict:
+        """Index new or changed PDFs, drop removed ones. Returns counts and per-file problems."""
+        if not self.folder.is_dir():
+            raise ToolError("bad_input", f"library folder {self.folder} does not exist or is not a folder",
+                            source=self.name)
+        with self._lock:
+            db = self._db()
+            pdfs = sorted(p for p in self.folder.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file())[:MAX_FILES]
+            bib = self._bib_entries()
+            known = {row[0]: (row[1], row[2]) for row in db.execute("SELECT path, mtime, size FROM files")}
+            bad = {row[0]: row[1] for row in db.execute("SELECT path, mtime FROM problems")}
+            added = 0
+            for pdf in pdfs:
+                st = pdf.stat()
+                key = str(pdf)
+                if known.get(key) == (st.st_mtime, st.st_size) or bad.get(key) == st.st_mtime:
+                    continue
+                try:
+                    self._index(db, pdf, st, bib)
+                    db.execute("DELETE FROM problems WHERE path=?", (key,))
+                    added += 1
+                except ToolError as exc:
+                    db.execute("INSERT OR REPLACE INTO problems(path, mtime, message) VALUES (?,?,?)",
+                               (key, st.st_mtime, str(exc)))
+            present = {str(p) for p in pdfs}
+            for gone in set(known) - present:
+                row = db.execute("SELECT id FROM files WHERE path=?", (gone,)).fetchone()
+                db.execute("DELETE FROM files WHERE path=?", (gone,))
+                db.execute("DELETE FROM fts WHERE id=?", (row[0],))
+            db.commit()
+            self._fresh = True
+            problems = [{"path": p, "error": m} for p, m in db.execute("SELECT path, message FROM problems")
+                        if p in present]
+            total = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        return {"indexed": total, "added": added, "problems": problems}
+
+    def _bib_entries(self) -> dict[str, dict]:
+        """.bib entries by the PDF stem they describe (their `file` field or their key)."""
+        out: dict[str, dict] = {}
+        for bib in sorted(self.folder.rglob("*.bib"))[:50]:
+            for e in bibtex.parse(bib.read_text(encoding="utf-8", errors="replace")):
+                f = e["fields"].get("file", "")
+                stem = Path(f.split(":")[1] if f.count(":") >= 2 else f).stem if f else e["key"]
+                out[stem.lower()] = e
+        return out
+
+    def _index(self, db: sqlite3.Connection, pdf: Path, st, bib: dict[str, dict]) -> None:
+        rel = pdf.relative_to(self.folder)
+        pid = "lib:" + slug(str(rel.with_suffix("")))
+        doc = fulltext.from_pdf(pdf.read_bytes(), paper_id=pid, max_pages=self.max_pages, what=str(rel))
+        entry = bib.get(pdf.stem.lower())
+        paper = self._paper(pid, pdf, doc, entry)
+        body = "\n".join(s["text"] for s in doc["sections"])
+        db.execute("DELETE FROM fts WHERE id=?", (pid,))
+        db.execute("INSERT OR REPLACE INTO files(path, id, mtime, size, paper, doc) VALUES (?,?,?,?,?,?)",
+                   (str(pdf), pid, st.st_mtime, st.st_size, json.dumps(paper), json.dumps(doc)))
+        db.execute("INSERT INTO fts(id, title, authors, abstract, body) VALUES (?,?,?,?,?)",
+                   (pid, paper["title"], " ".join(paper["authors"]), paper["abstract"], body))
+
+    @staticmethod
+    def _paper(pid: str, pdf: Path, doc: dict, entry: dict | None) -> dict:
+        fields = entry["fields"] if entry else {}
+        sections = {s["name"].lower(): s["text"] for s in doc["sections"]}
+        abstract = sections.get("abstract") or sections.get("front matter", "")
+        authors = [a.strip() for a in re.split(r"\s+and\s+", fields.get("author", "")) if a.strip()]
+        year = fields.get("year", "")
+        return {
+            "id": pid, "version": None,
+            "title": fields.get("title", "").replace("{", "").replace("}", "") or doc["title"] or pdf.stem,
+            "authors": authors, "abstract": " ".join(abstract.split())[:2000],
+            "published": year[:4] if year[:4].isdigit() else None, "updated": None,
+            "categories": [], "primary_category": None, "comment": None,
+            "journal_ref": fields.get("journal") or fields.get("booktitle"), "doi": fields.get("doi"),
+            "url": fields.get("url") or pdf.resolve().as_uri(), "pdf_url": None, "source": "library",
+        }
+
+    def search(self, query: str, *, max_results: int = 5) -> list[dict]:
+        if not self._fresh:
+            self.refresh()
+        q = fts_query(query)
+        if not q:
+            raise ToolError("bad_input", "the search query has no words", source=self.name)
+        with self._lock:
+            rows = self._db().execute(
+                "SELECT f.paper FROM fts JOIN files f ON f.id = fts.id WHERE fts MATCH ? "
+                "ORDER BY bm25(fts, 0, 10.0, 5.0, 3.0, 1.0) LIMIT ?", (q, max(1, int(max_results)))).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def _row(self, paper_id: str, column: str) -> dict | None:
+        if not self._fresh:
+            self.refresh()
+        with self._lock:
+            row = self._db().execute(f"SELECT {column} FROM files WHERE id=?", (paper_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def metadata(self, paper_id: str) -> dict | None:
+        return self._row(paper_id, "paper")
+
+    def full_text(self, paper_id: str) -> dict:
+        doc = self._row(paper_id, "doc")
+        if doc is None:
+            raise ToolError("not_found", f"no paper '{paper_id}' in the library at {self.folder}", source=self.name)
+        return doc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
