@@ -44,7 +44,7 @@ def _check(run_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_check_flags_then_passes_and_writes_integrity_json(tmp_path: Path) -> None:
-    bad = _run(tmp_path, "The MLP reaches 0.873 \\citep{smith2020probe}, and 92.5\\% on test \\citep{jones2019}.\nLoss fell to 0.314.")
+    bad = _run(tmp_path, "The MLP reaches 0.873 \\citep{smith2020probe,jones2019}.\nOn test it reaches 92.5\\%. Loss fell to 0.314.")
     done = _check(bad)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "integrity check FAILED: 2 error(s)" in done.stdout

@@ -35,6 +35,7 @@ _CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
 _BIB_KEY = re.compile(r"@(?!comment|string|preamble)[A-Za-z]+\s*[{(]\s*([^,\s]+)\s*,", re.IGNORECASE)
 _GRAPHICS = re.compile(r"\\includegraphics\*?(?:\[[^\]]*\])?\{([^}]*)\}")
 _COMMENT = re.compile(r"(?<!\\)%[^\n]*")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n")
 _SUBSAMPLE_WINDOW = 600
 _MAX_PAIRWISE = 80
 
@@ -104,10 +105,11 @@ def _line_of(starts: list[int], offset: int) -> int:
     return bisect.bisect_right(starts, offset)
 
 
-def _sentence(text: str, offset: int) -> str:
-    begin = max(text.rfind(". ", 0, offset), text.rfind("\n\n", 0, offset), 0)
-    ends = [i for i in (text.find(". ", offset), text.find("\n\n", offset)) if i >= 0]
-    return text[begin:min(ends) if ends else len(text)]
+def _sentence(text: str, ends: list[int], offset: int) -> str:
+    """The sentence around `offset`, given the sorted offsets where sentences end."""
+    index = bisect.bisect_right(ends, offset)
+    begin = ends[index - 1] if index else 0
+    return text[begin:ends[index] if index < len(ends) else len(text)]
 
 
 def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampling: list[str]) -> list[tuple[float, str]]:
@@ -124,6 +126,7 @@ def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampli
 def _check_numbers(tex: str, blanked: str, starts: list[int], pool: list[tuple[float, str]],
                    report: IntegrityReport) -> None:
     plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
+    ends = [m.end() for m in _SENTENCE_END.finditer(plain)]
     checked = 0
     for stated in stated_numbers(blanked):
         if _exempt(stated):
@@ -134,7 +137,7 @@ def _check_numbers(tex: str, blanked: str, starts: list[int], pool: list[tuple[f
         if source is not None:
             report.matched.append({"number": stated.text, "line": line, "source": source})
             continue
-        cited = r"\cite" in _sentence(plain, stated.start)
+        cited = r"\cite" in _sentence(plain, ends, stated.start)
         report.findings.append(Finding(
             "unsupported_number", "warning" if cited else "error",
             f"'{stated.text}' matches no number the run recorded" + (" (the sentence cites a paper)." if cited else "."),
