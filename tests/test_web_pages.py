@@ -15,7 +15,7 @@ from labcoat.store import RunStore
 from labcoat.web import create_app
 from tests.test_web_support import EventWriter, finished_run, new_run
 
-PAGES = ["", "/header", "/costs", "/literature", "/plan", "/data", "/experiments", "/report", "/gate"]
+PAGES = ["", "/header", "/timeline", "/costs", "/literature", "/plan", "/data", "/experiments", "/report", "/gate"]
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +134,13 @@ def test_journal_tree_and_node_diff(client: TestClient) -> None:
     r = client.get("/runs/done-run/experiments")
     ids = re.findall(r'<details id="node-([^"]+)"', r.text)
     assert len(ids) == 12 and ids[0] == "s0c0"
+    # depth-first: the seed, its child s0c1, that one's child s1c1, and s1c1's child s3c1
+    assert ids[:5] == ["s0c0", "s0c1", "s1c1", "s3c1", "s4c0"]
+    assert r.text.count("margin-left: 2.4em") == 4  # the seed's grandchildren
     assert "0.9556" in r.text and "0.9333" in r.text  # dev and test metrics of the results
     node = client.get("/runs/done-run/experiments/nodes/s1c1", headers={"HX-Request": "true"})
     assert node.status_code == 200 and not node.text.lstrip().startswith("<!doctype")
-    assert 'class="d-del">-model = LogisticRegression(C=1.0' in node.text
+    assert 'class="d-del">-model = LogisticRegression(C=1.1' in node.text
     assert 'class="d-add">+model = LogisticRegression(C=1.3' in node.text
     assert "&lt;b&gt;not html&lt;/b&gt;" in node.text  # the reflection, escaped
     failed = client.get("/runs/done-run/experiments/nodes/s2c0").text

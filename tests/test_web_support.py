@@ -8,6 +8,7 @@ artefacts as the phases' pydantic models dump them, report files in the run dir.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -59,10 +60,10 @@ def journal(n: int) -> list[dict]:
     """`n` mle-solver nodes: a seed, then edits of earlier good nodes, some failing and repaired."""
     nodes: list[dict] = []
     for i in range(n):
-        parent = None if i == 0 else nodes[(i * 7) % i]["id"]
+        parent = None if i == 0 else nodes[(i - 1) // 2]["id"]
         base = SEED_CODE if parent is None else next(x["code"] for x in nodes if x["id"] == parent)
         failed = i % 9 == 4
-        code = base.replace("C=1.0", f"C={1.0 + i / 10:.1f}") if i % 2 else base + f"\n# variant {i}: scale features\n"
+        code = re.sub(r"C=[0-9.]+", f"C={1.0 + i / 10:.1f}", base) if i % 2 else base + f"# variant {i}\n"
         if failed:
             code = code.replace("model.fit", "model.fitt")
         acc = None if failed else round(0.80 + (i % 17) / 100, 4)

@@ -47,6 +47,14 @@ def run_header(request: Request, ref: str) -> HTMLResponse:
         return d.render("_header.html", **header(store, ref))
 
 
+@router.get("/runs/{ref}/timeline", response_class=HTMLResponse)
+def run_timeline(request: Request, ref: str) -> HTMLResponse:
+    d = dash(request)
+    with d.store(ref) as store:
+        store.info()
+        return d.render("_timeline.html", ref=ref, timeline=readmodel.timeline(store))
+
+
 @router.get("/runs/{ref}/costs", response_class=HTMLResponse)
 def run_costs(request: Request, ref: str) -> HTMLResponse:
     d = dash(request)
