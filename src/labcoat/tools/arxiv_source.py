@@ -80,6 +80,7 @@ class ArxivSource:
         self.fetcher = fetcher
         self.retries = retries
         self.max_pages = max_pages
+        self.page_size = page_size
         self.client = arxiv.Client(page_size=page_size, delay_seconds=services.arxiv_delay_s, num_retries=0)
         # The package's documented knob for a different endpoint.
         self.client.query_url_format = services.arxiv_api.rstrip("?") + "?{}"
@@ -94,6 +95,8 @@ class ArxivSource:
         if sort not in SORTS:
             raise ToolError("bad_input", f"unknown sort '{sort}' (use {', '.join(SORTS)})", source=self.name)
         max_results = max(1, min(int(max_results), MAX_RESULTS))
+        # Ask for no more per page than wanted: the API is slow for big pages.
+        self.client.page_size = min(self.page_size, max_results)
         return self._query(arxiv.Search(query=query, max_results=max_results + start, sort_by=SORTS[sort]),
                            start, {"q": query, "n": max_results, "start": start, "sort": sort})
 
@@ -101,6 +104,7 @@ class ArxivSource:
         norm = [normalise_id(i) for i in ids]
         if not norm:
             return []
+        self.client.page_size = self.page_size
         return self._query(arxiv.Search(id_list=norm, max_results=len(norm)), 0, {"ids": norm})
 
     def _query(self, search: arxiv.Search, start: int, cache_key: dict) -> list[dict]:
