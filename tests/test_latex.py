@@ -95,6 +95,16 @@ def test_compile_cannot_read_files_outside_the_paper_and_times_out(tmp_path: Pat
     assert not result.ok and result.errors[0].kind == "missing_file" and result.errors[0].line == 3
     assert "sk-test" not in (doc / "report.log").read_text()
 
+    # a PDF figure beside the document is an input, not a stale output
+    (doc / "report.tex").write_text("\\documentclass{article}\n\\begin{document}\nFigure page.\n\\end{document}\n")
+    assert compile_latex(doc, timeout=60).ok
+    (doc / "figures").mkdir()
+    (doc / "report.pdf").rename(doc / "figures" / "page.pdf")
+    (doc / "report.tex").write_text("\\documentclass{article}\n\\usepackage{graphicx}\n\\begin{document}\n"
+                                    "\\includegraphics[width=3cm]{figures/page.pdf}\n\\end{document}\n")
+    included = compile_latex(doc, timeout=60)
+    assert included.ok, included.feedback()
+
     (doc / "report.tex").write_text("\\documentclass{article}\n\\begin{document}\n\\def\\loop{\\loop}\\loop\n\\end{document}\n")
     result = compile_latex(doc, timeout=3)
     assert result.timed_out and not result.ok and result.errors[0].kind == "timeout"

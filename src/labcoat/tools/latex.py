@@ -139,7 +139,13 @@ def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: flo
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="labcoat-tex-") as scratch:
         work = Path(scratch) / "doc"
-        shutil.copytree(tex_dir, work, ignore=shutil.ignore_patterns("*.pdf", "*.aux", "*.fls", "*.fdb_latexmk"))
+        outputs = {f"{stem}.{ext}" for ext in ("pdf", "aux", "log", "fls", "fdb_latexmk", "bbl", "blg", "out")}
+
+        def stale(directory: str, names: list[str]) -> set[str]:
+            # earlier outputs of this document only; PDF figures in subfolders are inputs
+            return {name for name in names if name in outputs} if Path(directory) == tex_dir else set()
+
+        shutil.copytree(tex_dir, work, ignore=stale)
         home = Path(scratch) / "home"
         home.mkdir()
         cmd = ["latexmk", "-norc", ENGINE_FLAGS[engine], "-interaction=nonstopmode", "-halt-on-error",
