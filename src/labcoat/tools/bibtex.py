@@ -46,7 +46,7 @@ def escape(value: str) -> str:
     return value
 
 
-def entry(paper: dict) -> str:
+def entry(paper: dict, *, key: str | None = None) -> str:
     """One BibTeX entry: @article when a journal is known, else @misc with arXiv eprint fields."""
     base_id = re.sub(r"v\d+$", "", str(paper.get("id") or ""))
     fields: list[tuple[str, str]] = []
@@ -71,7 +71,7 @@ def entry(paper: dict) -> str:
         fields.append(("doi", re.sub(r"[{}\s%]", "", str(paper["doi"]))))
     kind = "article" if journal else "misc"
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
-    return f"@{kind}{{{cite_key(paper)},\n{body}\n}}\n"
+    return f"@{kind}{{{key or cite_key(paper)},\n{body}\n}}\n"
 
 
 def parse(text: str) -> list[dict]:

@@ -47,6 +47,7 @@ class ResearchTools:
         self.max_pages = max_pages
         self._sources: dict[str, LiteratureSource] = dict(sources or {})
         self._papers: dict[str, dict] = {}
+        self._bib_keys: dict[str, Any] = {}
         self._cache: DiskCache | None = None
         self._fetcher = None
         self._hf = None
@@ -215,7 +216,13 @@ class ResearchTools:
         return result
 
     def bibtex(self, paper: dict) -> str:
-        return bib.entry(paper)
+        """The paper's entry; a key another paper of this run already has gets a letter (smith2020deep-b)."""
+        key = bib.cite_key(paper)
+        unique, n = key, 1
+        while self._bib_keys.setdefault(unique, paper.get("id")) != paper.get("id"):
+            n += 1
+            unique = f"{key}-{chr(ord('a') + n - 1)}"
+        return bib.entry(paper, key=unique)
 
     # -- datasets ---------------------------------------------------------------
     @property
