@@ -34,7 +34,9 @@ def _run(tmp_path: Path, results_text: str) -> Path:
     tex = render_scaffold("Probes")
     tex = set_section(tex, "experimental_setup", "We subsample the 67,349 training sentences to 5,000; the MLP has 256 hidden units.")
     tex = set_section(tex, "results", results_text)
-    write_report_dir(run_dir / "report", tex, BIB, metrics=results.metrics)
+    figure = tmp_path / "loss_after_45.png"
+    figure.write_bytes(b"\x89PNG\r\n\x1a\n")
+    write_report_dir(run_dir / "report", tex, BIB, metrics=results.metrics, figures=[figure])
     return run_dir
 
 
@@ -55,6 +57,7 @@ def test_check_flags_then_passes_and_writes_integrity_json(tmp_path: Path) -> No
     sources = {m["number"]: m["source"] for m in written["matched"]}
     assert sources["0.873"].startswith("n7") and sources["0.314"] == "node n7 output" and sources["256"] == "recorded code"
     assert any(m.get("file") == "metrics_table.tex" for m in written["matched"])
+    assert {"number": "45", "line": 4, "source": "figure file loss_after_45.png", "file": "figures.tex"} in written["matched"]
 
     good = _run(tmp_path / "fixed", "The MLP reaches 0.873 dev accuracy \\citep{smith2020probe}, 3.2 points above the 0.841 baseline.")
     done = _check(good)

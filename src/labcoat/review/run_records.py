@@ -61,8 +61,14 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
     bib_path = report_dir / "references.bib"
     bib = bib_path.read_text(encoding="utf-8", errors="replace") if bib_path.is_file() else ""
     tex = tex_path.read_text(encoding="utf-8", errors="replace")
-    common = dict(recorded_numbers=recorded_numbers(results, data, extra_records), retrieved_keys=retrieved_keys(review),
-                  figure_dir=report_dir / "figures", code_texts=code_texts(results, data))
+    figure_dir = report_dir / "figures"
+    # generated captions name their file, and "loss_epoch_30.png" states 30 on the run's behalf
+    named = [{"value": value, "source": f"figure file {path.name}"}
+             for path in (sorted(figure_dir.iterdir()) if figure_dir.is_dir() else [])
+             for value in code_numbers([re.sub(r"[_-]+", " ", path.stem)])]
+    common = dict(recorded_numbers=recorded_numbers(results, data, [*extra_records, *named]),
+                  retrieved_keys=retrieved_keys(review),
+                  figure_dir=figure_dir, code_texts=code_texts(results, data))
     report = check_integrity(tex, bib, subsampling=list(data.subsampling) if data else [], **common)
     for name in dict.fromkeys(_INPUT.findall(tex)):
         included = report_dir / (name if name.endswith(".tex") else name + ".tex")
