@@ -1,0 +1,342 @@
+"""Hostile programs through the real sandbox: each must be contained and named.
+
+Every case runs a real program with small limits (seconds, 512 MB, 64
+processes) under a hard pytest timeout, so a sandbox failure cannot take the
+machine down. Limit cases run in both modes (bwrap and rlimits-only);
+isolation cases need bwrap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import sysconfig
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from labcoat.sandbox import ProgramSpec, run_program
+
+HAVE_BWRAP = shutil.which("bwrap") is not None
+needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed")
+# Without bwrap, a root-run program drops to uid 65534, which needs a world-readable interpreter and workdir.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        h.update(str(path).encode())
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(params=["bwrap", "rlimits-only"])
+def make_spec(request, tmp_path):
+    """Specs for one mode, with small limits; workdirs land where that mode can reach them."""
+    mode = request.param
+    if mode == "bwrap" and not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    python = None
+    root = tmp_path
+    if mode == "rlimits-only" and os.geteuid() == 0:
+        if not os.path.exists(SYSTEM_PYTHON):
+            pytest.skip("rlimits-only as root needs a world-readable /usr/bin/python3")
+        python = SYSTEM_PYTHON
+        root = Path(tempfile.mkdtemp(prefix="labcoat-rl-", dir="/tmp"))
+        root.chmod(0o755)
+        request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+
+    def make(code: str, name: str = "prog", **limits) -> ProgramSpec:
+        base = dict(timeout_s=10.0, cpu_s=30, memory_mb=512, max_processes=64, file_size_mb=16,
+                    output_limit_kb=16, output_kill_mb=32, mode=mode)
+        base.update(limits)
+        spec = ProgramSpec(workdir=str(root / name), code=code, **base)
+        if python:
+            spec.python = python
+        return spec
+
+    make.mode = mode
+    make.root = root
+    return make
+
+
+# -- how programs end -----------------------------------------------------------
+
+def test_sys_exit_code_is_reported(make_spec):
+    r = run_program(make_spec("import sys\nprint('bye')\nsys.exit(3)"))
+    assert (r.exit_code, r.killed_by, r.stdout) == (3, None, "bye\n")
+    assert r.sandbox == make_spec.mode
+
+
+def test_exit_builtin_ends_only_the_program(make_spec):
+    r = run_program(make_spec("print('before')\nexit()\nprint('after')"))
+    assert r.exit_code == 0 and r.stdout == "before\n"
+
+
+def test_infinite_loop_is_killed_by_the_wall_clock(make_spec):
+    started = time.monotonic()
+    r = run_program(make_spec("while True:\n    pass", timeout_s=1.5))
+    assert r.killed_by == "timeout" and r.signal == "SIGKILL"
+    assert 1.4 < time.monotonic() - started < 8
+
+
+def test_cpu_limit_names_cpu(make_spec):
+    r = run_program(make_spec("while True:\n    pass", cpu_s=1, timeout_s=20))
+    assert r.killed_by == "cpu", r
+    assert r.duration_s < 10
+
+
+def test_allocating_64_gb_fails_with_memory_named(make_spec):
+    r = run_program(make_spec("x = bytearray(64 * 1024**3)\nprint('allocated')"))
+    assert r.exit_code != 0 and r.killed_by == "memory"
+    assert "allocated" not in r.stdout
+
+
+def test_memory_spread_over_children_is_caught_by_the_watchdog(make_spec):
+    # Each child stays under RLIMIT_AS; together they pass the limit: only the watchdog sees it.
+    code = (
+        "import os, time\n"
+        "for _ in range(6):\n"
+        "    if os.fork() == 0:\n"
+        "        b = bytearray(150 * 1024 * 1024)\n"
+        "        for i in range(0, len(b), 4096): b[i] = 1\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    r = run_program(make_spec(code, memory_mb=400, timeout_s=20, watchdog_interval_s=0.05))
+    assert r.killed_by == "memory", r
+    assert r.duration_s < 15
+
+
+def test_fork_bomb_is_contained(make_spec):
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    r = run_program(make_spec(code, timeout_s=3, max_processes=32))
+    assert r.killed_by in ("timeout", "processes"), r
+    time.sleep(0.2)
+    # Nothing of the bomb is left on the machine.
+    from labcoat.sandbox.limits import scan_processes
+
+    assert not [p for p in scan_processes().values() if str(make_spec.root) in _cwd(p.pid)]
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def test_500_mb_on_stdout_is_capped_and_killed(make_spec):
+    code = "import sys\nb = b'x' * (1 << 20)\nfor _ in range(500):\n    sys.stdout.buffer.write(b)\n"
+    r = run_program(make_spec(code, output_kill_mb=32, output_limit_kb=16))
+    assert r.killed_by == "output"
+    assert r.stdout_bytes >= 32 * 1024 * 1024
+    assert len(r.stdout) < 20 * 1024 and "bytes of output cut" in r.stdout
+
+
+def test_output_keeps_head_and_tail(make_spec):
+    code = "print('FIRST')\nfor i in range(20000):\n    print('line', i)\nprint('LAST')\n"
+    r = run_program(make_spec(code, output_limit_kb=4))
+    assert r.exit_code == 0
+    assert r.stdout.startswith("FIRST") and r.stdout.rstrip().endswith("LAST")
+    assert "bytes of output cut" in r.stdout
+
+
+def test_killing_the_parent_does_not_reach_the_runner(make_spec):
+    r = run_program(make_spec("import os\nos.kill(os.getppid(), 9)\nprint('still here')"))
+    assert os.getpid() > 0  # the runner is alive and went on
+    assert r.exit_code is not None and r.killed_by is None
+
+
+def test_background_child_is_killed_when_the_program_exits(make_spec, tmp_path):
+    marker = "labcoat-bg-sleeper-" + os.urandom(4).hex()
+    code = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', '{marker}'])\n"
+        "print('left a child behind')\n"
+    )
+    r = run_program(make_spec(code))
+    assert r.exit_code == 0 and "left a child behind" in r.stdout
+    time.sleep(0.3)
+    alive = [p for p in os.listdir("/proc") if p.isdigit() and marker in _read_cmdline(p)]
+    assert alive == []
+
+
+def _read_cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_file_size_limit_names_file_size(make_spec):
+    r = run_program(make_spec("open('big.bin', 'wb').write(b'x' * (4 * 1024 * 1024))", file_size_mb=1))
+    assert r.killed_by == "file_size" and r.exit_code != 0
+
+
+def test_api_key_in_the_parent_environment_is_not_visible(make_spec, monkeypatch):
+    secret = "sk-test-" + os.urandom(8).hex()
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    code = (
+        "import os\n"
+        "print(sorted(os.environ))\n"
+        "for p in ('/proc/1/environ', f'/proc/{os.getppid()}/environ'):\n"
+        "    try:\n        print(open(p, 'rb').read())\n    except OSError as e:\n        print('denied', e)\n"
+    )
+    r = run_program(make_spec(code))
+    assert r.exit_code == 0
+    assert secret not in r.stdout + r.stderr
+    assert "OPENAI_API_KEY" not in r.stdout
+
+
+def test_a_granted_key_is_visible(make_spec):
+    spec = make_spec("import os\nprint(os.environ.get('LABCOAT_GRANTED') == 'yes-granted')")
+    spec.granted_env = {"LABCOAT_GRANTED": "yes-granted"}
+    assert run_program(spec).stdout == "True\n"
+
+
+# -- isolation (bwrap) ----------------------------------------------------------
+
+@pytest.fixture
+def bwrap_spec(tmp_path):
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+
+    def make(code: str, **kw) -> ProgramSpec:
+        return ProgramSpec(workdir=str(tmp_path / "work"), code=code, timeout_s=10, memory_mb=512,
+                           max_processes=64, mode="bwrap", **kw)
+
+    return make
+
+
+@needs_bwrap
+def test_cannot_connect_to_a_server_on_the_host_loopback(bwrap_spec):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted = []
+
+    def accept_loop(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    stop = threading.Event()
+    t = threading.Thread(target=accept_loop, args=(stop,), daemon=True)
+    t.start()
+    try:
+        code = (
+            "import socket\n"
+            f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('CONNECTED')\n"
+            "except OSError as e:\n    print('refused', type(e).__name__)\n"
+        )
+        r = run_program(bwrap_spec(code))
+        # Positive control: the server does accept connections from outside the sandbox.
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join(timeout=2)
+        server.close()
+    assert "refused" in r.stdout and "CONNECTED" not in r.stdout
+    assert len(accepted) == 1  # only the control connection
+
+
+@needs_bwrap
+def test_only_loopback_exists_and_the_system_is_read_only(bwrap_spec):
+    code = (
+        "import os, socket, errno\n"
+        "print('ifaces', [n for _, n in socket.if_nameindex()])\n"
+        "mounts = {l.split()[4]: l.split()[5] for l in open('/proc/self/mountinfo')}\n"
+        "print('usr', mounts['/usr'].split(',')[0], 'etc', mounts['/etc'].split(',')[0])\n"
+        "for p in ('/usr/labcoat-probe', '/etc/labcoat-probe'):\n"
+        "    try:\n        open(p, 'w'); print('WROTE', p)\n"
+        "    except OSError as e:\n        print('denied', errno.errorcode[e.errno])\n"
+    )
+    r = run_program(bwrap_spec(code))
+    lines = r.stdout.splitlines()
+    assert lines[0] == "ifaces ['lo']"
+    assert lines[1] == "usr ro etc ro"
+    assert "WROTE" not in r.stdout and r.stdout.count("denied") == 2
+    assert not os.path.exists("/usr/labcoat-probe") and not os.path.exists("/etc/labcoat-probe")
+
+
+@needs_bwrap
+def test_cannot_read_ssh_keys_or_shadow(bwrap_spec, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY----- fake")
+    monkeypatch.setenv("HOME", str(home))
+    code = (
+        "import os\n"
+        f"for p in [os.path.expanduser('~/.ssh/id_ed25519'), {str(key)!r}, '/etc/shadow', '/root/.ssh']:\n"
+        "    try:\n        print('READ', p, open(p).read()[:40])\n"
+        "    except OSError as e:\n        print('denied', p, type(e).__name__)\n"
+    )
+    r = run_program(bwrap_spec(code))
+    assert r.exit_code == 0
+    assert "READ" not in r.stdout and "PRIVATE KEY" not in r.stdout
+    assert r.stdout.count("denied") == 4
+
+
+@needs_bwrap
+def test_writes_outside_the_workdir_fail_and_change_nothing(bwrap_spec, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("original")
+    purelib = sysconfig.get_paths()["purelib"]
+    before = _tree_digest(outside)
+    code = (
+        "import os\n"
+        f"targets = [{str(outside / 'keep.txt')!r}, {str(outside / 'new.txt')!r}, "
+        f"{os.path.join(purelib, 'labcoat_evil.py')!r}, '/tmp/../etc/evil', os.path.expanduser('~/../evil')]\n"
+        "for p in targets:\n"
+        "    try:\n        open(p, 'w').write('pwned'); print('WROTE', p)\n"
+        "    except OSError as e:\n        print('denied', p, type(e).__name__)\n"
+        "open('inside.txt', 'w').write('fine')\n"
+    )
+    r = run_program(bwrap_spec(code))
+    assert [line for line in r.stdout.splitlines() if line.startswith("WROTE")] == []
+    assert _tree_digest(outside) == before
+    assert not os.path.exists(os.path.join(purelib, "labcoat_evil.py"))
+    assert r.files == ["inside.txt"]
+
+
+@needs_bwrap
+def test_inputs_are_mounted_read_only(bwrap_spec, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.csv").write_text("a,b\n1,2\n")
+    code = (
+        "print(open('inputs/data/train.csv').read().splitlines()[1])\n"
+        "try:\n    open('inputs/data/train.csv', 'w')\n    print('WROTE')\nexcept OSError as e:\n"
+        "    print('denied', type(e).__name__)\n"
+    )
+    spec = bwrap_spec(code)
+    spec.inputs = {"data": str(data)}
+    r = run_program(spec)
+    lines = r.stdout.splitlines()
+    assert lines[0] == "1,2" and lines[1].startswith("denied") and len(lines) == 2
+    assert (data / "train.csv").read_text() == "a,b\n1,2\n"
+
+
+@needs_bwrap
+def test_runs_as_an_unprivileged_user_when_labcoat_is_root(bwrap_spec):
+    r = run_program(bwrap_spec("import os\nprint(os.getuid(), os.geteuid())"))
+    uid = 65534 if os.geteuid() == 0 else os.getuid()
+    assert r.stdout.split() == [str(uid), str(uid)]
