@@ -57,7 +57,13 @@ def check_bwrap() -> Check:
         return Check("sandbox (bubblewrap)", "warn",
                      f"{path} is installed but cannot create namespaces: {probe.stderr.strip()[:200]}",
                      "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run as root")
-    return Check("sandbox (bubblewrap)", "ok", f"{path}: namespaces work (no network, read-only system)")
+    from labcoat.sandbox.selftest import self_test
+
+    isolated, seen = self_test()
+    if not isolated:
+        return Check("sandbox (bubblewrap)", "warn", f"a probe program was not isolated: {seen}",
+                     "check that bwrap can create namespaces here (see `labcoat exec` on a small program)")
+    return Check("sandbox (bubblewrap)", "ok", f"{path}: {seen}")
 
 
 def check_latex() -> Check:
