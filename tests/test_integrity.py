@@ -149,3 +149,18 @@ def test_rounding_tolerance_follows_written_digits(figure_dir: Path) -> None:
     # units and multipliers do not hide a claim; names with digits are not claims
     assert not verdict("It is 1.5x faster.") and not verdict("Training took 3.2h.") and not verdict("We used 50k examples.")
     assert verdict("ResNet50 and GPT-4 on the 3rd split, in 2D, top-5.")
+
+
+def test_real_paper_claims_are_found_and_notation_is_not(fixtures_dir: Path, tmp_path: Path) -> None:
+    tex = (fixtures_dir / "latex" / "neural_fingerprints_1509.09292" / "paper_for_arxiv.tex").read_text()
+    report = check_integrity(tex, "", recorded_numbers=[], retrieved_keys=set(), figure_dir=tmp_path)
+    numbers = {(f.text, f.severity) for f in report.findings if f.kind == "unsupported_number"}
+    # a results-table cell is a claim of its own; a number in a citing sentence is the literature's
+    assert ("4.29", "error") in numbers and ("0.823", "error") in numbers and ("20,000", "error") in numbers
+    assert ("43,000", "warning") in numbers and ("1144", "warning") in numbers
+    # subscripts (EC_{50}), years, figure/table numbers and layout are notation, not claims
+    lines = tex.splitlines()
+    assert any("EC$_{50}$" in line for line in lines)
+    assert all("EC$_{50}$" not in lines[f.line - 1] or f.text != "50" for f in report.findings if f.line)
+    assert not any(text in {"2015", "1", "2"} for text, _ in numbers)
+    assert {f.kind for f in report.findings} == {"unsupported_number", "unknown_citation", "missing_figure"}

@@ -35,7 +35,8 @@ _CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
 _BIB_KEY = re.compile(r"@(?!comment|string|preamble)[A-Za-z]+\s*[{(]\s*([^,\s]+)\s*,", re.IGNORECASE)
 _GRAPHICS = re.compile(r"\\includegraphics\*?(?:\[[^\]]*\])?\{([^}]*)\}")
 _COMMENT = re.compile(r"(?<!\\)%[^\n]*")
-_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n")
+# Sentence ends; table cells and rows, and environment edges, also end a claim's context.
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n|\\\\|(?<!\\)&|\\(?:begin|end)\{")
 _SUBSAMPLE_WINDOW = 600
 _MAX_PAIRWISE = 80
 

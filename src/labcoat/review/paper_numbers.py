@@ -28,6 +28,7 @@ _BLANKED = [
     re.compile(r"(?i)\b(?:tables?|tab\.|figures?|figs?\.|sections?|sec\.|eqs?\.|equations?|algorithms?|alg\.|appendix"
                r"|lines?|chapters?|theorems?|lemmas?|propositions?|corollary|definitions?|steps?|phases?|stages?"
                r"|hypothes[ie]s|rounds?|version|v)[~\s]*\(?\d+(?:\.\d+)*(?:\s*(?:and|to|--?|,)\s*\d+(?:\.\d+)*)*"),
+    re.compile(r"_\{[^{}]*\}|(?<!10)\^\{[^{}]*\}"),  # indices and exponents (EC_{50}, x^{2}); 10^{-3} stays
     re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
     re.compile(r"(?i)arxiv[:\s~]*\d{4}\.\d{4,5}(?:v\d+)?"),
 ]
