@@ -21,20 +21,25 @@ def attach_models(ctx: RunContext) -> None:
 
 def attach_tools(ctx: RunContext) -> None:
     """Research tools (arXiv, local library, archive when configured, Hugging Face); nothing opens until used."""
+    if ctx.tools is None:
+        ctx.tools = research_tools(ctx.config, ctx.effects, warn=ctx.warn)
+
+
+def research_tools(config, effects=None, *, warn=None):
+    """A ResearchTools for `config`, with the archive plugged in when `archive.url` is set."""
     from labcoat.tools.research import ResearchTools
 
-    if ctx.tools is not None:
-        return
     sources = {}
-    if ctx.config.archive.url:
+    if config.archive.url:
         try:
             from labcoat.archive.client import ArchiveClient
         except ModuleNotFoundError as exc:
-            ctx.warn(f"archive.url is set but the archive client cannot be loaded ({exc}); searching without it")
+            if warn is not None:
+                warn(f"archive.url is set but the archive client cannot be loaded ({exc}); searching without it")
         else:
             make = getattr(ArchiveClient, "from_config", None)
-            sources["archive"] = make(ctx.config) if callable(make) else ArchiveClient(ctx.config.archive.url)
-    ctx.tools = ResearchTools(ctx.config, ctx.effects, sources=sources)
+            sources["archive"] = make(config) if callable(make) else ArchiveClient(config.archive.url)
+    return ResearchTools(config, effects, sources=sources)
 
 
 def attach_executor(ctx: RunContext) -> None:
