@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 from pathlib import Path
 
@@ -168,6 +169,9 @@ def test_markdown_rendering_of_a_real_paper(fixtures_dir: Path) -> None:
     assert "\\section" not in md and "\\cite" not in md and "\\begin{itemize}" not in md
     table = render_markdown("\\begin{document}\\begin{tabular}{lr}\\toprule A & B \\\\ \\midrule x & 0.5 \\\\ \\bottomrule\\end{tabular}\\end{document}")
     assert "| A | B |\n|---|---|\n| x | 0.5 |" in table
+    started = time.monotonic()  # unclosed braces cost one pass, not one scan each
+    assert render_markdown("\\begin{document}" + "\\textbf{open " * 5000 + "\\end{document}").count("open") == 5000
+    assert time.monotonic() - started < 5
 
 
 def test_markdown_inlines_generated_table(tmp_path: Path) -> None:

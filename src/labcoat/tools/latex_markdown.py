@@ -34,25 +34,28 @@ def inline_inputs(tex: str, base_dir: Path, depth: int = 0) -> str:
     return re.sub(r"\\(?:input|include)\{([^}]*)\}", include, tex)
 
 
-def _group(text: str, start: int) -> tuple[str, int] | None:
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Offset of each unescaped '{' -> offset of its matching '}' (unclosed ones absent)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for match in re.finditer(r"\\.|[{}]", text, flags=re.DOTALL):
+        token = match.group(0)
+        if token == "{":
+            stack.append(match.start())
+        elif token == "}" and stack:
+            pairs[stack.pop()] = match.start()
+    return pairs
+
+
+def _group(text: str, start: int, pairs: dict[int, int] | None = None) -> tuple[str, int] | None:
     """The balanced {...} starting at `start` (after spaces): (content, index after it)."""
     index = start
     while index < len(text) and text[index] in " \t":
         index += 1
     if index >= len(text) or text[index] != "{":
         return None
-    level = 0
-    for end in range(index, len(text)):
-        char = text[end]
-        if char == "\\":
-            continue
-        if char == "{" and text[end - 1] != "\\":
-            level += 1
-        elif char == "}" and text[end - 1] != "\\":
-            level -= 1
-            if level == 0:
-                return text[index + 1:end], end + 1
-    return None
+    end = (pairs if pairs is not None else _brace_pairs(text)).get(index)
+    return (text[index + 1:end], end + 1) if end is not None else None
 
 
 def _optional(text: str, start: int) -> tuple[str, int]:
@@ -68,6 +71,7 @@ def replace_command(text: str, names: str, render: Callable[[list[str], str], st
     pattern = re.compile(r"\\(?:" + names + r")\*?(?![A-Za-z])")
     out: list[str] = []
     position = 0
+    pairs = _brace_pairs(text)
     for _ in range(len(text)):  # bounded: each pass consumes one command
         match = pattern.search(text, position)
         if not match:
@@ -75,7 +79,7 @@ def replace_command(text: str, names: str, render: Callable[[list[str], str], st
         option, index = _optional(text, match.end())
         args: list[str] = []
         for _arg in range(nargs):
-            group = _group(text, index)
+            group = _group(text, index, pairs)
             if group is None:
                 break
             args.append(group[0])
