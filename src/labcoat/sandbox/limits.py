@@ -136,10 +136,7 @@ class Watchdog:
         return sum(self.cpu_by_pid.values())
 
     def _loop(self) -> None:
-        # First look early: short programs finish within one interval.
-        wait = min(0.02, self.interval_s)
-        while not self._stop.wait(wait):
-            wait = self.interval_s
+        while not self._stop.wait(self.interval_s):
             procs = scan_processes()
             if self.root not in procs:
                 return

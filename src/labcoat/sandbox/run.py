@@ -40,6 +40,10 @@ class SandboxError(LabcoatError):
 
 def sandbox_mode(requested: str = "auto") -> str:
     """'bwrap' when bubblewrap is usable, else 'rlimits-only'; 'bwrap' demanded but missing raises."""
+    tools = ["prlimit"] + (["setpriv"] if os.geteuid() == 0 else [])
+    missing = [t for t in tools if not shutil.which(t, path="/usr/local/bin:/usr/bin:/bin")]
+    if missing:
+        raise SandboxError(f"the sandbox needs {' and '.join(missing)} (util-linux): sudo apt-get install util-linux")
     have = shutil.which("bwrap") is not None
     if requested == "bwrap" and not have:
         raise SandboxError("sandbox.require_bwrap is set but bwrap is not on PATH: sudo apt-get install bubblewrap")
@@ -82,8 +86,8 @@ def prepare_workdir(spec: ProgramSpec, mode: str) -> Path:
         (workdir / spec.script_name).write_text(spec.code, encoding="utf-8")
     else:
         raise SandboxError("a program needs `code` or `path`")
-    for sub in (".cache", ".config", ".tmp"):
-        (workdir / sub).mkdir(exist_ok=True)
+    if mode != "bwrap":
+        (workdir / ".tmp").mkdir(exist_ok=True)  # TMPDIR: without bwrap there is no private /tmp
     for name, content in [*spec.files.items(), *spec.copy_in.items()]:
         target = (workdir / name).resolve()
         if not target.is_relative_to(workdir):
@@ -224,11 +228,13 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     proc.returncode = 0  # reaped here; keeps Popen from waiting on a recycled pid
     duration = time.monotonic() - started
     # Background children outlive the program only until now: kill its session.
-    procs = [p for p in scan_processes().values() if p.sid == pid]
-    # bwrap's own helpers may still be tearing the namespaces down: not the program's.
-    leftovers = [p.pid for p in procs if p.comm != "bwrap"]
-    if procs:
-        kill_all(pid, [p.pid for p in procs])
+    if argv[0].endswith("bwrap"):
+        # The pid namespace died with the program: nothing of it can be left running.
+        leftovers: list[int] = []
+        kill_all(pid, [])
+    else:
+        leftovers = [p.pid for p in scan_processes().values() if p.sid == pid]
+        kill_all(pid, leftovers)
     for t in pumps:
         t.join(timeout=10)
     result = ProgramResult(exit_code=None, duration_s=round(duration, 3),
