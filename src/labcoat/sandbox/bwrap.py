@@ -74,13 +74,13 @@ def _dirs_to(path: str, made: set[str], bound: list[str]) -> list[str]:
     return args
 
 
-def gpu_args(gpus: list[int]) -> list[str]:
+def gpu_args(gpus: list[int], devices: list[str] | None = None) -> list[str]:
     """Bind the NVIDIA device files (the granted GPUs and the shared control nodes)."""
     if not gpus:
         return []
     args: list[str] = []
     wanted = {f"/dev/nvidia{i}" for i in gpus}
-    for dev in sorted(glob.glob("/dev/nvidia*")):
+    for dev in sorted(glob.glob("/dev/nvidia*") if devices is None else devices):
         numbered = dev[len("/dev/nvidia"):].isdigit()
         if numbered and dev not in wanted:
             continue
