@@ -128,6 +128,7 @@ class SandboxConfig(_Strict):
     python: str | None = Field(None, description="interpreter for experiments; default: the one running labcoat")
     gpus: list[int] = Field(default_factory=list)
     require_bwrap: bool = False
+    threads: int = Field(1, ge=1, description="OMP/BLAS threads per program (candidates already run in parallel)")
 
 
 class ExecutorConfig(_Strict):

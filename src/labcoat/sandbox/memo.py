@@ -50,7 +50,7 @@ def spec_from_config(cfg: "SandboxConfig", workdir: str | Path, *, code: str | N
         timeout_s=float(timeout or cfg.timeout_s), cpu_s=cfg.cpu_s, memory_mb=cfg.memory_mb,
         file_size_mb=cfg.file_size_mb, max_processes=cfg.max_processes, max_open_files=cfg.max_open_files,
         output_limit_kb=cfg.output_limit_kb, network=cfg.network, env=dict(env or {}), granted_env=granted,
-        python=python, python_paths=python_dirs, gpus=list(cfg.gpus),
+        python=python, python_paths=python_dirs, gpus=list(cfg.gpus), threads=cfg.threads,
         mode="bwrap" if cfg.require_bwrap else "auto",
     )
 

@@ -222,6 +222,10 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     timer.start()
     try:
         _, status, usage = os.wait4(pid, 0)
+    except BaseException:
+        # Interrupted (Ctrl-C, a dying worker): the program must not outlive its supervisor.
+        kill_all(pid, [p.pid for p in scan_processes().values() if p.sid == pid])
+        raise
     finally:
         timer.cancel()
         watchdog.stop()
