@@ -178,3 +178,17 @@ def test_bad_ids_and_queries_are_clear_errors(tools, arxiv_replay):
     assert tools.search(None, "x", source="nowhere")["kind"] == "bad_input"
     assert "library.path" in tools.search(None, "x", source="library")["error"]
     assert arxiv_replay.requests == []
+
+
+def test_stale_cached_search_is_asked_again(httpserver, arxiv_replay, tmp_path):
+    import sqlite3
+
+    tools = ResearchTools(make_config(httpserver), cache_dir=tmp_path)
+    tools.search(None, "testing", max_results=10)
+    tools.close()
+    with sqlite3.connect(tmp_path / "tools.db") as db:
+        db.execute("UPDATE cache SET created = created - 8 * 24 * 3600 WHERE ns = 'arxiv-search'")
+    tools = ResearchTools(make_config(httpserver), cache_dir=tmp_path)
+    assert len(tools.search(None, "testing", max_results=10)["papers"]) == 10
+    tools.close()
+    assert len(arxiv_replay.requests) == 2

@@ -18,6 +18,8 @@ SORTS = {"relevance": arxiv.SortCriterion.Relevance, "submitted": arxiv.SortCrit
          "updated": arxiv.SortCriterion.LastUpdatedDate}
 ID_RE = re.compile(r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z\-]+(?:\.[A-Z]{2})?/\d{7}))(v\d+)?$", re.I)
 MAX_RESULTS = 200
+# New papers appear daily; a cached search older than this is asked again.
+SEARCH_MAX_AGE_S = 7 * 24 * 3600
 
 
 class _Session(requests.Session):
@@ -86,6 +88,7 @@ class ArxivSource:
         self.client.query_url_format = services.arxiv_api.rstrip("?") + "?{}"
         self.session = _Session((services.connect_timeout_s, services.read_timeout_s))
         self.session.headers["User-Agent"] = USER_AGENT
+        # The package has no timeout setting; its session is the one place to put ours.
         self.client._session = self.session
 
     # -- search ------------------------------------------------------------
@@ -109,7 +112,7 @@ class ArxivSource:
 
     def _query(self, search: arxiv.Search, start: int, cache_key: dict) -> list[dict]:
         key = repr(sorted(cache_key.items()))
-        cached = self.cache.get("arxiv-search", key)
+        cached = self.cache.get("arxiv-search", key, max_age_s=SEARCH_MAX_AGE_S)
         if cached is not None:
             return cached
         papers = self._with_retries(lambda: [to_paper(r) for r in self.client.results(search, offset=start)])

@@ -51,11 +51,13 @@ class DiskCache:
             self._conn = conn
         return self._conn
 
-    def get(self, ns: str, key: str) -> Any | None:
+    def get(self, ns: str, key: str, *, max_age_s: float | None = None) -> Any | None:
+        """The cached value, or None when absent or older than `max_age_s` (default: the cache's)."""
         with self._lock:
             row = self._db().execute("SELECT value, created FROM cache WHERE ns=? AND key=?",
                                      (ns, key)).fetchone()
-        if row is None or (self.max_age_s is not None and time.time() - row[1] > self.max_age_s):
+        limit = max_age_s if max_age_s is not None else self.max_age_s
+        if row is None or (limit is not None and time.time() - row[1] > limit):
             self.misses += 1
             return None
         self.hits += 1

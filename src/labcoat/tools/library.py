@@ -20,6 +20,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(id UNINDEXED, title, authors, 
 CREATE TABLE IF NOT EXISTS problems (path TEXT PRIMARY KEY, mtime REAL NOT NULL, message TEXT NOT NULL);
 """
 MAX_FILES = 5000
+MAX_PDF_BYTES = 200 * 1024 * 1024
 
 
 def slug(text: str) -> str:
@@ -101,6 +102,9 @@ class LocalLibrary:
 
     def _index(self, db: sqlite3.Connection, pdf: Path, st, bib: dict[str, dict]) -> None:
         rel = pdf.relative_to(self.folder)
+        if st.st_size > MAX_PDF_BYTES:
+            raise ToolError("too_large", f"{rel} is {st.st_size} bytes, over the library's cap of {MAX_PDF_BYTES}",
+                            source=self.name)
         pid = "lib:" + slug(str(rel.with_suffix("")))
         doc = fulltext.from_pdf(pdf.read_bytes(), paper_id=pid, max_pages=self.max_pages, what=str(rel))
         entry = bib.get(pdf.stem.lower())
