@@ -340,3 +340,31 @@ def test_runs_as_an_unprivileged_user_when_labcoat_is_root(bwrap_spec):
     r = run_program(bwrap_spec("import os\nprint(os.getuid(), os.geteuid())"))
     uid = 65534 if os.geteuid() == 0 else os.getuid()
     assert r.stdout.split() == [str(uid), str(uid)]
+
+
+def test_interrupting_the_runner_kills_the_program(make_spec):
+    import dataclasses
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    spec = make_spec("import os, time\nopen('pid', 'w').write(str(os.getpid()))\nwhile True:\n    time.sleep(0.1)\n",
+                     timeout_s=60)
+    driver = subprocess.Popen([sys.executable, "-c", (
+        "import json, sys\nfrom labcoat.sandbox import ProgramSpec, run_program\n"
+        "run_program(ProgramSpec(**json.loads(sys.argv[1])))\n"), json.dumps(dataclasses.asdict(spec))])
+    pid_file = Path(spec.workdir) / "pid"
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid_file.exists(), "the program never started"
+    time.sleep(0.3)
+    program_cmdline = [p for p in os.listdir("/proc") if p.isdigit() and "main.py" in _read_cmdline(p)
+                       and _cwd(int(p)) == os.path.realpath(spec.workdir)]
+    assert program_cmdline, "cannot see the sandboxed program from outside"
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=30) != 0
+    time.sleep(0.5)
+    assert not [p for p in program_cmdline if os.path.exists(f"/proc/{p}") and
+                Path(f"/proc/{p}/stat").read_text().split(")")[-1].split()[0] != "Z"]
