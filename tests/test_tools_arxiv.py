@@ -192,3 +192,22 @@ def test_stale_cached_search_is_asked_again(httpserver, arxiv_replay, tmp_path):
     assert len(tools.search(None, "testing", max_results=10)["papers"]) == 10
     tools.close()
     assert len(arxiv_replay.requests) == 2
+
+
+def test_slow_server_times_out_as_timeout(httpserver, tmp_path):
+    def slow(request):
+        time.sleep(1.0)
+        return Response(b"late", status=200)
+
+    httpserver.expect_request("/api/query").respond_with_handler(slow)
+    httpserver.expect_request("/e-print/1509.09292").respond_with_handler(slow)
+    config = make_config(httpserver)
+    config.services.read_timeout_s = 0.3
+    tools = ResearchTools(config, cache_dir=tmp_path, retries=1, backoff_s=0.01)
+    started = time.monotonic()
+    search = tools.search(None, "slow")
+    text = tools.full_text(None, "1509.09292")
+    assert search["kind"] == "timeout" and "timed out" in search["error"]
+    assert text["kind"] == "timeout" and "e-print of 1509.09292" in text["error"]
+    assert time.monotonic() - started < 8
+    tools.close()

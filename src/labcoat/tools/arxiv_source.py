@@ -186,7 +186,7 @@ class ArxivSource:
             if doc is None:  # a PDF-only submission: the e-print is the PDF
                 doc = fulltext.from_pdf(data, paper_id=pid, max_pages=self.max_pages)
         except ToolError as exc:
-            if exc.kind in ("unreachable", "too_large", "encrypted"):
+            if exc.kind in ("unreachable", "timeout", "too_large", "encrypted"):
                 raise
             note = f"LaTeX source unusable ({exc}); text taken from the PDF"
         if doc is None:
