@@ -144,3 +144,30 @@ def test_cli_lit_commands(httpserver, fixtures_dir, tmp_path, monkeypatch, capsy
     junk.write_bytes(b"\x00" * 100)
     code, out, err = _cli(capsys, "lit", "text", str(junk))
     assert code == 1 and "not a PDF" in err
+
+
+class DownArchive(ShelfArchive):
+    def search(self, query, *, max_results=5):
+        from labcoat.errors import LabcoatError
+
+        raise LabcoatError("archive answered 503")
+
+
+def test_a_failing_source_does_not_sink_all_and_a_bad_cache_dir_is_a_config_error(httpserver, fixtures_dir,
+                                                                                 tmp_path):
+    import pytest
+
+    from labcoat.errors import ConfigError
+
+    ArxivReplay(httpserver, fixtures_dir)
+    tools = ResearchTools(make_config(httpserver), cache_dir=tmp_path / "ok", sources={"archive": DownArchive()})
+    result = tools.search(None, "testing", source="all", max_results=10)
+    assert len(result["papers"]) == 10 and result["errors"] == ["archive: archive answered 503"]
+    assert tools.search(None, "x", source="archive") == {"error": "archive answered 503", "kind": "source",
+                                                         "source": "archive"}
+    tools.close()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    broken = ResearchTools(make_config(httpserver), cache_dir=blocker / "cache")
+    with pytest.raises(ConfigError, match="LABCOAT_CACHE_DIR"):
+        broken.search(None, "testing")

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from labcoat.errors import ConfigError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache (
     ns TEXT NOT NULL,
@@ -44,10 +46,14 @@ class DiskCache:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(SCHEMA)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(SCHEMA)
+            except (OSError, sqlite3.Error) as exc:
+                raise ConfigError(f"cannot open the tool cache {self.path}: {exc}; point LABCOAT_CACHE_DIR at a "
+                                  "writable folder", path="LABCOAT_CACHE_DIR") from None
             self._conn = conn
         return self._conn
 

@@ -11,13 +11,23 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from labcoat.errors import LabcoatError, RunPaused
+from labcoat.errors import ConfigError, LabcoatError, RunPaused, StoreError
 from labcoat.tools import bibtex as bib
 from labcoat.tools import fulltext, pdftext
 from labcoat.tools.cache import DiskCache, default_cache_dir
 from labcoat.tools.errors import ToolError
 
 SOURCES = ("arxiv", "library", "archive")
+
+
+def as_tool_error(exc: LabcoatError, source: str | None) -> dict | None:
+    """A tool's failure as data for the agent; None for errors that must stop or pause the run."""
+    if isinstance(exc, (RunPaused, ConfigError, StoreError)):
+        return None
+    if isinstance(exc, ToolError):
+        return exc.as_result()
+    # A plugged-in source's own deliberate error.
+    return {"error": str(exc), "kind": getattr(exc, "kind", "source"), "source": source}
 
 
 @runtime_checkable
@@ -106,13 +116,11 @@ class ResearchTools:
         def guarded() -> Any:
             try:
                 return fn()
-            except ToolError as exc:
-                return exc.as_result()
-            except RunPaused:
-                raise
-            except LabcoatError as exc:  # a plugged-in source's deliberate error
-                return {"error": str(exc), "kind": getattr(exc, "kind", "source"),
-                        "source": request.get("source")}
+            except LabcoatError as exc:
+                result = as_tool_error(exc, request.get("source"))
+                if result is None:
+                    raise
+                return result
 
         if self.effects is None or key is None:
             return guarded()
@@ -141,9 +149,12 @@ class ResearchTools:
         for name in self.available_sources():
             try:
                 papers.extend(self.source(name).search(query, max_results=max_results))
-            except ToolError as exc:
+            except LabcoatError as exc:
+                failed = as_tool_error(exc, name)
+                if failed is None:
+                    raise
                 errors.append(f"{name}: {exc}")
-                if exc.kind in ("unreachable", "timeout"):
+                if failed["kind"] in ("unreachable", "timeout"):
                     unavailable.append(name)
         if errors and not papers and len(errors) == len(self.available_sources()):
             kind = "unreachable" if len(unavailable) == len(errors) else "source"
