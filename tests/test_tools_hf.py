@@ -140,3 +140,17 @@ def test_dead_hub_fails_fast(tmp_path):
     assert tools.hf_search(None, "mnist")["kind"] == "unreachable"
     assert tools.hf_info(None, "mnist")["kind"] == "unreachable"
     assert time.monotonic() - started < 5
+
+
+def test_cli_data_commands(httpserver, hub, tmp_path, monkeypatch, capsys):
+    from tests.test_tools_research import _cli
+
+    monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("LABCOAT_CACHE_DIR", str(tmp_path / "cache"))
+    code, out, err = _cli(capsys, "data", "search", "tomato", "--filter", "language:en")
+    assert code == 0 and "rotten_tomatoes" in out and "downloads 65361" in out, err
+    code, out, err = _cli(capsys, "data", "info", "rotten_tomatoes")
+    assert code == 0 and "train: 8530 rows" in out and "class_label" in out, err
+    code, out, err = _cli(capsys, "data", "info", "nobody/nothing")
+    assert code == 1 and "not_found" in err and "no such dataset" in err
