@@ -55,6 +55,13 @@ def make_spec(request, tmp_path):
         root.chmod(0o755)
         request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
 
+    # Every case: nothing beside the workdir changes (a sibling directory with a file in it).
+    outside = root / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("original")
+    digest = _tree_digest(outside)
+    request.addfinalizer(lambda: _assert_unchanged(outside, digest))
+
     def make(code: str, name: str = "prog", **limits) -> ProgramSpec:
         base = dict(timeout_s=10.0, cpu_s=30, memory_mb=512, max_processes=64, file_size_mb=16,
                     output_limit_kb=16, output_kill_mb=32, mode=mode)
@@ -67,6 +74,10 @@ def make_spec(request, tmp_path):
     make.mode = mode
     make.root = root
     return make
+
+
+def _assert_unchanged(outside: Path, digest: str) -> None:
+    assert _tree_digest(outside) == digest, f"{outside} changed"
 
 
 # -- how programs end -----------------------------------------------------------
@@ -368,3 +379,16 @@ def test_interrupting_the_runner_kills_the_program(make_spec):
     time.sleep(0.5)
     assert not [p for p in program_cmdline if os.path.exists(f"/proc/{p}") and
                 Path(f"/proc/{p}/stat").read_text().split(")")[-1].split()[0] != "Z"]
+
+
+def test_overwriting_files_beside_the_workdir_and_the_python_install_fails(make_spec):
+    code = (
+        "import os, sysconfig\n"
+        f"targets = [{str(make_spec.root / 'outside' / 'keep.txt')!r}, "
+        "os.path.join(sysconfig.get_paths()['purelib'], 'labcoat_evil.py'), os.__file__]\n"
+        "for p in targets:\n"
+        "    try:\n        open(p, 'a').write('pwned'); print('WROTE', p)\n"
+        "    except OSError as e:\n        print('denied', type(e).__name__)\n"
+    )
+    r = run_program(make_spec(code))
+    assert r.exit_code == 0 and r.stdout.count("denied") == 3, r.stdout
