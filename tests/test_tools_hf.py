@@ -154,3 +154,31 @@ def test_cli_data_commands(httpserver, hub, tmp_path, monkeypatch, capsys):
     assert code == 0 and "train: 8530 rows" in out and "class_label" in out, err
     code, out, err = _cli(capsys, "data", "info", "nobody/nothing")
     assert code == 1 and "not_found" in err and "no such dataset" in err
+
+
+def test_prefetch_replays_only_while_the_files_are_there(httpserver, hub, tmp_path, monkeypatch):
+    import shutil
+
+    from labcoat.store import Effects, RunStore
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    services = ServicesConfig(hf_endpoint=httpserver.url_for("/").rstrip("/"), connect_timeout_s=2)
+    dest = tmp_path / "run" / "datasets" / "rotten_tomatoes"
+
+    def prefetch() -> tuple[dict, Effects]:
+        with RunStore(tmp_path / "run") as store:
+            effects = Effects(store)
+            tools = ResearchTools(ResearchConfig(topic="t", services=services), effects, cache_dir=tmp_path / "c")
+            result = tools.prefetch("data_preparation#0/prefetch/0", "rotten_tomatoes", str(dest))
+            tools.close()
+            return result, effects
+
+    first, _ = prefetch()
+    downloads = sum("/resolve/" in r for r in hub.requests)
+    again, effects = prefetch()
+    assert again == first and effects.replayed == 1
+    assert sum("/resolve/" in r for r in hub.requests) == downloads
+    shutil.rmtree(dest)
+    third, effects = prefetch()
+    assert effects.executed == 1 and (dest / "data" / "train.csv").is_file()
+    assert sum("/resolve/" in r for r in hub.requests) > downloads
