@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import re
 import shutil
@@ -155,11 +154,10 @@ def test_single_file_gz_eprint_and_pdf_fallbacks(httpserver, fixtures_dir, tmp_p
 
 
 def _papers(fixtures_dir: Path) -> list[dict]:
-    from tests.test_tools_arxiv import recorded_feeds
-    import arxiv
+    from arxiv import _feed
 
     from labcoat.tools.arxiv_source import to_paper
-    from arxiv import _feed
+    from tests.test_tools_arxiv import recorded_feeds
 
     status, body = recorded_feeds(fixtures_dir)[("testing", "", "0", "100")]
     return [to_paper(r) for r in _feed.parse(body).results]
