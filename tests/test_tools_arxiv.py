@@ -211,3 +211,14 @@ def test_slow_server_times_out_as_timeout(httpserver, tmp_path):
     assert text["kind"] == "timeout" and "e-print of 1509.09292" in text["error"]
     assert time.monotonic() - started < 8
     tools.close()
+
+
+def test_legacy_2016_feed_format(tools, arxiv_replay, fixtures_dir):
+    body = (fixtures_dir / "arxiv_api" / "arxivpy2016_search_au_del_maestro.xml").read_bytes()
+    arxiv_replay.overrides["au:del_maestro"] = (200, body)
+    papers = tools.search(None, "au:del_maestro", max_results=10)["papers"]
+    assert len(papers) == 10 and all(p["comment"] for p in papers)
+    assert sum(1 for p in papers if (p["version"] or 0) >= 2) == 4
+    assert all("Del Maestro" in " ".join(p["authors"]) for p in papers)
+    assert all(not p["abstract"].startswith(" ") and "\n" not in p["abstract"] for p in papers)
+    assert any(p["doi"] for p in papers) and any(p["journal_ref"] for p in papers)
