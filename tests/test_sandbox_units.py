@@ -105,3 +105,18 @@ def test_interpreter_dirs_are_outermost_and_skip_usr():
 def test_safe_keys_are_unique_plain_names():
     a, b = safe_key("running#0/mle/1/cand/0"), safe_key("running#0/mle/1/cand_0")
     assert a != b and "/" not in a and "#" not in a
+
+
+def test_a_sandbox_that_cannot_be_set_up_raises_instead_of_blaming_the_program(tmp_path):
+    import shutil
+
+    import pytest
+
+    from labcoat.sandbox import SandboxError, run_program
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    spec = ProgramSpec(workdir=str(tmp_path / "w"), code="print(1)", mode="bwrap",
+                       python_paths=[str(tmp_path / "no-such-python-dir")])
+    with pytest.raises(SandboxError, match="bubblewrap could not set up the sandbox: .*no-such-python-dir"):
+        run_program(spec)

@@ -185,17 +185,25 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     out, err = CappedStream(cap), CappedStream(cap)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    bwrap = argv[0].endswith("bwrap")
+    # bwrap reports the program's exit status on this pipe; without it, the sandbox never came up.
+    status_r, status_w = os.pipe() if bwrap else (-1, -1)
+    if bwrap:
+        argv = [argv[0], "--json-status-fd", str(status_w), *argv[1:]]
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-                                start_new_session=True, close_fds=True, **popen_extra)
+                                start_new_session=True, close_fds=True, pass_fds=(status_w,) if bwrap else (),
+                                **popen_extra)
     except OSError as exc:
-        for fd in (out_r, err_r):
-            os.close(fd)
+        for fd in (out_r, err_r, status_r):
+            if fd >= 0:
+                os.close(fd)
         raise SandboxError(f"cannot start the sandbox ({argv[0]}): {exc}") from exc
     finally:
-        os.close(out_w)
-        os.close(err_w)
+        for fd in (out_w, err_w, status_w):
+            if fd >= 0:
+                os.close(fd)
     pid = proc.pid
     flags = {"timeout": False, "output": False}
     seen = [0]
@@ -232,10 +240,21 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     proc.returncode = 0  # reaped here; keeps Popen from waiting on a recycled pid
     duration = time.monotonic() - started
     # Background children outlive the program only until now: kill its session.
-    if argv[0].endswith("bwrap"):
+    if bwrap:
         # The pid namespace died with the program: nothing of it can be left running.
         leftovers: list[int] = []
         kill_all(pid, [])
+        os.set_blocking(status_r, False)
+        try:
+            status_json = os.read(status_r, 1 << 16)
+        except BlockingIOError:
+            status_json = b""
+        os.close(status_r)
+        if b'"exit-code"' not in status_json and not any(flags.values()) and not watchdog.tripped:
+            for t in pumps:
+                t.join(timeout=5)
+            raise SandboxError("bubblewrap could not set up the sandbox: "
+                               + err.text().strip()[-500:] + " (run `labcoat doctor`)")
     else:
         leftovers = [p.pid for p in scan_processes().values() if p.sid == pid]
         kill_all(pid, leftovers)
@@ -245,7 +264,7 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
                            cpu_s=round(max(usage.ru_utime + usage.ru_stime, watchdog.cpu_s), 3),
                            peak_rss_mb=round(max(watchdog.peak_bytes, usage.ru_maxrss * 1024) / MB, 1),
                            stdout=out.text(), stderr=err.text(), stdout_bytes=out.total, stderr_bytes=err.total)
-    _decode_status(result, status, bwrap=argv[0].endswith("bwrap"))
+    _decode_status(result, status, bwrap=bwrap)
     result.killed_by = _killed_by(result, spec, flags, watchdog.tripped)
     if leftovers and result.killed_by is None and not any(flags.values()):
         result.stderr += f"\n[sandbox: killed {len(leftovers)} process(es) left running after the program exited]"
