@@ -42,7 +42,7 @@ class Prompts:
         task = self.render(f"phases/{phase}.j2", role=role, topic=topic, **(extra or {}))
         return self.render(
             "system.j2",
-            title=r.title, persona=persona, task=task, topic=topic, language=language,
+            title=r.title, role=role, phase=phase, persona=persona, task=task, topic=topic, language=language,
             notes=notes, commands=[describe_command(c) for c in commands], artefacts=artefacts,
         )
 
