@@ -317,3 +317,9 @@ def test_nearest_ranks_stored_vectors_by_cosine():
     assert [h[0] for h in hits] == [4, 9]
     assert hits[0][1] > hits[1][1] > 0.6
     assert embed.nearest(unit([1, 0, 0]).tobytes(), [], None, 3) == []
+
+
+def test_embeddings_setting_is_checked():
+    assert embed.choose("off") is None
+    with pytest.raises(ValueError, match="auto, on, off"):
+        embed.choose("maybe")
