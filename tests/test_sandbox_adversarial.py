@@ -164,9 +164,20 @@ def test_output_keeps_head_and_tail(make_spec):
 
 
 def test_killing_the_parent_does_not_reach_the_runner(make_spec):
-    r = run_program(make_spec("import os\nos.kill(os.getppid(), 9)\nprint('still here')"))
-    assert os.getpid() > 0  # the runner is alive and went on
-    assert r.exit_code is not None and r.killed_by is None
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+
+    # The runner is a process of its own here, so its survival is observable.
+    spec = make_spec("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('still here')")
+    driver = subprocess.run([sys.executable, "-c", (
+        "import json, sys\nfrom labcoat.sandbox import ProgramSpec, run_program\n"
+        "r = run_program(ProgramSpec(**json.loads(sys.argv[1])))\nprint(json.dumps(r.to_json()))\n"),
+        json.dumps(dataclasses.asdict(spec))], capture_output=True, text=True, timeout=60)
+    assert driver.returncode == 0, driver.stderr
+    result = json.loads(driver.stdout)
+    assert result["killed_by"] is None and result["exit_code"] is not None
 
 
 def test_background_child_is_killed_when_the_program_exits(make_spec, tmp_path):

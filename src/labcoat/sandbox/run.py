@@ -34,6 +34,9 @@ NO_ISOLATION = ("SANDBOX WITHOUT ISOLATION: bubblewrap (bwrap) is not installed,
                 "Install it: sudo apt-get install bubblewrap")
 
 
+SHIELD = ["/bin/sh", "-c", '"$@"; exit $?', "labcoat-sandbox"]
+
+
 class SandboxError(LabcoatError):
     """The sandbox itself cannot be set up (not a failure of the program)."""
 
@@ -153,7 +156,8 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
     else:
         warnings.append(NO_ISOLATION)
         log.warning(NO_ISOLATION)
-        argv = [*prlimit_argv(spec), *_program_argv(spec)]
+        # A shell stays between us and the program, so `kill(getppid())` cannot reach the runner.
+        argv = [*SHIELD, *prlimit_argv(spec), *_program_argv(spec)]
         if as_root:
             for needed in (str(workdir), spec.python):
                 blocked = _unreachable(needed, spec.uid)
@@ -264,21 +268,21 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
                            cpu_s=round(max(usage.ru_utime + usage.ru_stime, watchdog.cpu_s), 3),
                            peak_rss_mb=round(max(watchdog.peak_bytes, usage.ru_maxrss * 1024) / MB, 1),
                            stdout=out.text(), stderr=err.text(), stdout_bytes=out.total, stderr_bytes=err.total)
-    _decode_status(result, status, bwrap=bwrap)
+    _decode_status(result, status)
     result.killed_by = _killed_by(result, spec, flags, watchdog.tripped)
     if leftovers and result.killed_by is None and not any(flags.values()):
         result.stderr += f"\n[sandbox: killed {len(leftovers)} process(es) left running after the program exited]"
     return result
 
 
-def _decode_status(result: ProgramResult, status: int, *, bwrap: bool) -> None:
+def _decode_status(result: ProgramResult, status: int) -> None:
     sig = None
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
     else:
         code = os.WEXITSTATUS(status)
-        # bwrap reports a program killed by signal N as exit status 128 + N.
-        if bwrap and 128 < code < 128 + 65:
+        # bwrap and the shell report a program killed by signal N as exit status 128 + N.
+        if 128 < code < 128 + 65:
             sig = code - 128
         else:
             result.exit_code = code
