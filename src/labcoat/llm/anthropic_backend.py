@@ -1,0 +1,80 @@
+"""Anthropic messages through the official `anthropic` SDK.
+
+`max_tokens` is always sent; the system prompt is the top-level `system`
+parameter, one text block marked `cache_control: ephemeral` so the stable
+prefix (tools, then system) is cached across a phase's turns. Messages are
+made to alternate user/assistant starting with a user turn (adjacent turns of
+one role are joined; a stray system message becomes user text). Commands are
+tools; `tool_choice` is `any` unless a command carries a fenced body, which
+needs the model's text before the call (forced tool use suppresses it), then
+`auto`. Input tokens reported here exclude cache reads and writes; the layer's
+`input_tokens` is their sum, `cached_tokens` the reads.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anthropic
+
+from labcoat.llm.presets import ModelRef
+from labcoat.llm.types import Usage, completion
+
+
+class AnthropicBackend:
+    def __init__(self, ref: ModelRef, *, base_url: str | None, api_key: str, timeout_s: float):
+        self.ref = ref
+        self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+    @staticmethod
+    def _messages(messages: list[dict]) -> list[dict]:
+        out: list[dict] = []
+        for m in messages:
+            role = "assistant" if m["role"] == "assistant" else "user"
+            text = str(m["content"])
+            if out and out[-1]["role"] == role:
+                out[-1]["content"] += "\n\n" + text
+            else:
+                out.append({"role": role, "content": text})
+        if not out or out[0]["role"] != "user":
+            out.insert(0, {"role": "user", "content": "Begin."})
+        return out
+
+    def request(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
+                max_tokens: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.ref.name, "max_tokens": max_tokens,
+                                  "messages": self._messages(messages)}
+        if system:
+            params["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+        if temperature is not None:
+            params["temperature"] = temperature
+        if wire:
+            params["tools"] = [{"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
+                               for t in wire["tools"]]
+            params["tool_choice"] = {"type": "auto"} if wire.get("bodies") else {"type": "any"}
+        return params
+
+    def call(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
+             max_tokens: int) -> dict[str, Any]:
+        params = self.request(system, messages, wire, temperature, max_tokens)
+        started = time.monotonic()
+        resp = self.client.messages.create(**params)
+        latency = time.monotonic() - started
+        texts, calls = [], []
+        for block in resp.content:
+            if block.type == "text":
+                texts.append(block.text)
+            elif block.type == "tool_use":
+                calls.append({"name": block.name, "arguments": json.dumps(block.input, ensure_ascii=False)})
+        u = resp.usage
+        reads = getattr(u, "cache_read_input_tokens", None) or 0
+        writes = getattr(u, "cache_creation_input_tokens", None) or 0
+        usage = Usage(input_tokens=(u.input_tokens or 0) + reads + writes, cached_tokens=reads,
+                      cache_write_tokens=writes, output_tokens=u.output_tokens or 0)
+        return completion("\n".join(texts), tool_calls=calls, finish_reason=resp.stop_reason, usage=usage,
+                          model=resp.model or self.ref.name, latency_s=latency)

@@ -1,0 +1,92 @@
+"""OpenAI-compatible chat completions through the official `openai` SDK.
+
+Serves OpenAI, DeepSeek, Gemini's compatible endpoint, OpenRouter, Ollama,
+vLLM, llama.cpp and the embedded local server. Commands travel as function
+tools (strict on OpenAI itself) or, in `json` mode, as a `json_schema`
+response format. Reasoning models (o1/o3/o4, gpt-5): no temperature,
+`max_completion_tokens`, the system prompt as a `developer` message; o1-mini
+and o1-preview take neither system/developer messages nor tools nor response
+formats, so their instructions lead the first user message and the command
+is read from the JSON in their text. Reasoning and cached tokens come from
+the usage details.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+
+from labcoat.llm.presets import ModelRef
+from labcoat.llm.types import Usage, completion
+
+
+class OpenAIBackend:
+    def __init__(self, ref: ModelRef, *, base_url: str | None, api_key: str, timeout_s: float,
+                 served_name: str | None = None):
+        self.ref = ref
+        self.served_name = served_name or ref.name
+        self.client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _messages(self, system: str, messages: list[dict]) -> list[dict]:
+        out = [{"role": m["role"], "content": m["content"]} for m in messages]
+        if not system:
+            return out
+        if self.ref.legacy_reasoning:
+            for m in out:
+                if m["role"] == "user":
+                    m["content"] = f"{system}\n\n{m['content']}"
+                    return out
+            return [{"role": "user", "content": system}, *out]
+        role = "developer" if self.ref.reasoning and self.ref.preset.name == "openai" else "system"
+        return [{"role": role, "content": system}, *out]
+
+    def request(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
+                max_tokens: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.served_name, "messages": self._messages(system, messages)}
+        if self.ref.reasoning or self.ref.preset.name == "openai":
+            params["max_completion_tokens"] = max_tokens
+        else:
+            params["max_tokens"] = max_tokens
+        if temperature is not None and not self.ref.reasoning:
+            params["temperature"] = temperature
+        if wire and wire["mode"] == "tools":
+            strict = self.ref.preset.strict_tools
+            params["tools"] = [{"type": "function", "function": {
+                "name": t["name"], "description": t["description"], "parameters": t["parameters"],
+                **({"strict": True} if strict else {})}} for t in wire["tools"]]
+            params["tool_choice"] = "auto" if wire.get("bodies") else "required"
+            if self.ref.preset.name == "openai":
+                params["parallel_tool_calls"] = False
+        elif wire and not self.ref.legacy_reasoning:
+            params["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "reply", "schema": wire["schema"], "strict": True}}
+        return params
+
+    def call(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
+             max_tokens: int) -> dict[str, Any]:
+        params = self.request(system, messages, wire, temperature, max_tokens)
+        started = time.monotonic()
+        resp = self.client.chat.completions.create(**params)
+        latency = time.monotonic() - started
+        choice = resp.choices[0] if resp.choices else None
+        message = choice.message if choice else None
+        calls = [{"name": c.function.name, "arguments": c.function.arguments or ""}
+                 for c in (getattr(message, "tool_calls", None) or []) if getattr(c, "function", None)]
+        return completion(getattr(message, "content", None), tool_calls=calls,
+                          finish_reason=choice.finish_reason if choice else None,
+                          usage=_usage(resp.usage), model=resp.model or self.served_name, latency_s=latency)
+
+
+def _usage(u: Any) -> Usage:
+    if u is None:
+        return Usage()
+    prompt_details = getattr(u, "prompt_tokens_details", None)
+    output_details = getattr(u, "completion_tokens_details", None)
+    return Usage(input_tokens=u.prompt_tokens or 0, output_tokens=u.completion_tokens or 0,
+                 cached_tokens=getattr(prompt_details, "cached_tokens", None) or 0,
+                 reasoning_tokens=getattr(output_details, "reasoning_tokens", None) or 0)

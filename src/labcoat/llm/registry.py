@@ -1,0 +1,187 @@
+"""`ModelRegistry`: the one door agents and phases use to talk to models.
+
+`ctx.models.ask(key=..., role=..., system=..., messages=..., commands=...)`
+picks the model with `config.models.for_agent(ctx.phase, role)` (`auto` goes
+through `labcoat.llm.auto.resolve_auto`), and makes each attempt a memoised
+effect of kind `llm` at `<key>/llm/<attempt>`. The recorded request is the
+model string, system text, messages, wire schema and parameters, never a key,
+so a resumed or replayed run serves the recorded completion: 0 tokens, $0, no
+ledger row. A live call first checks the budget (`BudgetExceeded` when the
+estimate would pass `budget.dollars`), then writes a ledger row and reports
+spend to `ctx.progress`. A malformed reply is answered with the parser's exact
+error and asked again, up to `config.models.reply_retries` times; each attempt
+is its own effect and its own `llm_reply_error` event. Local models
+(`local:NAME`) start a `LocalServer` on first use; `close()` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from labcoat.errors import BudgetExceeded, ConfigError, LabcoatError
+from labcoat.llm.commands import CommandSet, ReplyError
+from labcoat.llm.faults import Backoff
+from labcoat.llm.model import Model, to_reply
+from labcoat.llm.presets import PRESETS, ModelRef, api_key_for, base_url_for, parse_model
+from labcoat.llm.pricing import Pricer
+from labcoat.llm.types import Reply, Usage
+
+
+class MalformedReply(LabcoatError):
+    """The model kept sending invalid commands past `models.reply_retries`."""
+
+
+class ModelRegistry:
+    def __init__(self, ctx: Any, *, env: Mapping[str, str] | None = None, backoff: Backoff | None = None,
+                 sleep: Callable[[float], None] | None = None, local_server_factory: Callable[[str], Any] | None = None):
+        self.ctx = ctx
+        self.config = ctx.config
+        self.env = dict(os.environ if env is None else env)
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+        self.local_server_factory = local_server_factory
+        self.pricer = Pricer(self.config.prices, warn=self._note)
+        self._models: dict[str, Model] = {}
+        self._servers: dict[str, Any] = {}
+        self._auto: str | None = None
+
+    # -- choosing and building models -----------------------------------------
+    def secrets(self) -> list[str]:
+        """Every key value this registry could send, for scrubbing."""
+        names = {p.key_env for p in PRESETS.values() if p.key_env}
+        return [self.env[n] for n in names if self.env.get(n, "").strip()]
+
+    def model_for(self, role: str | None) -> str:
+        configured = self.config.models.for_agent(self.ctx.phase, role)
+        if configured.strip().lower() != "auto":
+            return parse_model(configured).id
+        if self._auto is None:
+            try:
+                from labcoat.llm.auto import resolve_auto
+            except ImportError as exc:
+                raise ConfigError(f"model: auto cannot be resolved here ({exc}); name a model such as "
+                                  "openai:gpt-4o-mini", path="models.default") from None
+            choice = resolve_auto(self.env)
+            self._auto = parse_model(choice[0]).id
+            self._note(choice[1])
+        return self._auto
+
+    def get(self, model: str) -> Model:
+        ref = parse_model(model)
+        if ref.id not in self._models:
+            self._models[ref.id] = self._build(ref)
+        return self._models[ref.id]
+
+    def _build(self, ref: ModelRef) -> Model:
+        served = None
+        if ref.preset.name == "local":
+            server = self._local_server(ref.name)
+            base_url, served = server.base_url, getattr(server, "model_alias", ref.name)
+        else:
+            base_url = base_url_for(ref.preset, self.config.services.provider_base_urls, self.env)
+        m = self.config.models
+        return Model(ref, base_url=base_url, api_key=api_key_for(ref, self.env), timeout_s=m.request_timeout_s,
+                     retries=m.retries, backoff=self.backoff, pricer=self.pricer, secrets=tuple(self.secrets()),
+                     served_name=served, sleep=self.sleep, on_retry=self._note)
+
+    def _local_server(self, name: str) -> Any:
+        if name not in self._servers:
+            if self.local_server_factory is not None:
+                server = self.local_server_factory(name)
+            else:
+                from labcoat.llm.local_server import LocalServer
+                server = LocalServer(model=name)
+            server.start()
+            self._servers[name] = server
+        return self._servers[name]
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+
+    def _note(self, text: str) -> None:
+        # Live-only notices go to the log and terminal, not the transcript (replays must emit the same events).
+        self.ctx.store.log("llm", text)
+        self.ctx.progress.message(text, level="warning")
+
+    # -- asking -----------------------------------------------------------------
+    def ask(self, *, key: str, role: str, system: str, messages: Sequence[Mapping[str, str]],
+            commands: Sequence[type] | None = None, temperature: float | None = None,
+            max_tokens: int | None = None) -> Reply:
+        model = self.get(self.model_for(role))
+        cmdset = CommandSet(commands) if commands else None
+        wire = cmdset.wire(model.mode) if cmdset else None  # type: ignore[arg-type]
+        full_system = model.system_for(system, cmdset)
+        temperature = self.config.models.temperature if temperature is None else temperature
+        max_tokens = max_tokens or self.config.models.max_tokens
+        convo = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+        usage, dollars, replayed, last_error = Usage(), 0.0, True, None
+        for attempt in range(self.config.models.reply_retries + 1):
+            effect_key = f"{key}/llm/{attempt}"
+            request = {"model": model.id, "system": full_system, "messages": convo, "schema": wire,
+                       "temperature": temperature, "max_tokens": max_tokens}
+            live: list[bool] = []
+
+            def call(request=request, effect_key=effect_key, live=live) -> dict:
+                live.append(True)
+                return self._live(model, effect_key, role, request)
+
+            raw = self.ctx.effects.run("llm", effect_key, request, call)
+            replayed = replayed and not live
+            usage, dollars = usage + Usage.from_dict(raw.get("usage")), dollars + float(raw.get("dollars") or 0)
+            if cmdset is None:
+                return to_reply(raw, None, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
+            try:
+                command = cmdset.parse(raw, model.mode)  # type: ignore[arg-type]
+            except ReplyError as err:
+                last_error = err
+                self.ctx.emit("llm_reply_error", {"key": effect_key, "role": role, "model": model.id,
+                                                  "kind": err.kind, "feedback": err.feedback})
+                convo = [*convo, {"role": "assistant", "content": render_attempt(raw)},
+                         {"role": "user", "content": f"Error: {err.feedback}"}]
+                continue
+            return to_reply(raw, command, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
+        raise MalformedReply(f"{model.id} sent no valid command at {key} in "
+                             f"{self.config.models.reply_retries + 1} attempts; last error: {last_error.feedback}")
+
+    def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
+        self._check_budget(model, effect_key, request)
+        raw = model.call(request["system"], request["messages"], request["schema"],
+                         temperature=request["temperature"], max_tokens=request["max_tokens"])
+        usage = Usage.from_dict(raw["usage"])
+        self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
+                                  input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
+                                  output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
+                                  dollars=raw["dollars"], latency_s=raw["latency_s"])
+        self.ctx.progress.spend(usage.total, raw["dollars"])
+        return raw
+
+    def _check_budget(self, model: Model, effect_key: str, request: dict) -> None:
+        cap = self.config.budget.dollars
+        if cap is None:
+            return
+        chars = len(request["system"]) + sum(len(m["content"]) for m in request["messages"])
+        if request["schema"]:
+            chars += len(str(request["schema"]))
+        estimate = self.pricer.estimate(model.ref, chars, request["max_tokens"])
+        spent = self.ctx.store.dollars_spent()
+        if spent + estimate > cap:
+            suggest = max(cap * 2, spent + estimate * 10)
+            raise BudgetExceeded(
+                f"budget reached: ${spent:.4f} of ${cap:.4f} spent, and the next call ({model.id} at "
+                f"{effect_key}) could cost up to ${estimate:.4f}",
+                hint=f"labcoat resume {self.ctx.run_id} --set budget.dollars={suggest:.2f}")
+
+
+def render_attempt(raw: dict) -> str:
+    """A rejected reply as plain assistant text (no tool-call blocks, valid for every wire)."""
+    parts = [raw.get("text") or ""]
+    for call in raw.get("tool_calls") or []:
+        parts.append(f"[called {call.get('name')} with {call.get('arguments')}]")
+    return "\n".join(p for p in parts if p) or "(empty reply)"
