@@ -62,12 +62,26 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # usage errors arrive here in non-standalone mode
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
+        if type(exc).__name__ == "Abort":  # typer's or click's: the user cancelled a prompt
             sys.exit(1)
         raise
+
+
+def _click_errors() -> tuple[type[BaseException], ...]:
+    """Click's exception bases: typer's vendored copy (newer typer) and click itself (older)."""
+    bases: list[type[BaseException]] = [typer.TyperException] if hasattr(typer, "TyperException") else []
+    try:
+        import click
+
+        bases.append(click.exceptions.ClickException)
+    except ImportError:
+        pass
+    return tuple(bases)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    return isinstance(exc, _click_errors()) and callable(getattr(exc, "show", None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from labcoat.cli.output import console
@@ -21,8 +22,9 @@ def register(app: typer.Typer) -> None:
         failed = 0
         for check in results:
             mark = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[check.status]
-            detail = check.detail + (f"\n[bold]fix:[/] {check.fix}" if check.fix and check.status != "ok" else "")
-            table.add_row(check.name, mark, detail)
+            detail = escape(check.detail) + (f"\n[bold]fix:[/] {escape(check.fix)}"
+                                             if check.fix and check.status != "ok" else "")
+            table.add_row(escape(check.name), mark, detail)
             failed += check.status == "fail"
         out = console()
         out.print(table)
