@@ -16,7 +16,11 @@ def attach(ctx: RunContext) -> None:
 
 
 def attach_models(ctx: RunContext) -> None:
-    """LLM layer: filled in by labcoat.llm."""
+    """LLM layer: a ModelRegistry (models are built, and local servers started, on first use)."""
+    from labcoat.llm.registry import ModelRegistry
+
+    if ctx.models is None:
+        ctx.models = ModelRegistry(ctx)
 
 
 def attach_tools(ctx: RunContext) -> None:
