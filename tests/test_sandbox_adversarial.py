@@ -403,3 +403,17 @@ def test_overwriting_files_beside_the_workdir_and_the_python_install_fails(make_
     )
     r = run_program(make_spec(code))
     assert r.exit_code == 0 and r.stdout.count("denied") == 3, r.stdout
+
+
+def test_links_to_outside_files_do_not_become_metrics_or_figures(make_spec):
+    secret = make_spec.root / "outside" / "keep.txt"
+    code = (
+        "import os\n"
+        f"os.symlink({str(secret)!r}, 'metrics.json')\n"
+        f"os.symlink({str(secret)!r}, 'figure.png')\n"
+        "open('real.png', 'wb').write(b'png')\n"
+    )
+    r = run_program(make_spec(code))
+    assert r.exit_code == 0
+    assert r.metrics == [] and "symbolic link" in r.metrics_errors[0]
+    assert r.figures == ["real.png"] and r.files == ["real.png"]

@@ -26,6 +26,9 @@ MAX_FILES = 2000
 def read_metrics(workdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Valid metric entries and one error per problem found."""
     path = workdir / METRICS_FILE
+    if path.is_symlink():
+        # Read by the driver outside the sandbox: a link could point at any file of the user's.
+        return [], [f"{METRICS_FILE} is a symbolic link; write the file itself"]
     if not path.is_file():
         return [], []
     if path.stat().st_size > MAX_METRICS_BYTES:
@@ -85,7 +88,8 @@ def written_files(workdir: Path, exclude: set[str] | None = None) -> list[str]:
         dirs.sort()
         for name in sorted(files):
             rel = name if rel_root == "." else os.path.join(rel_root, name)
-            if rel not in exclude:
+            # Links are not artefacts: outside the sandbox they could resolve to any of the user's files.
+            if rel not in exclude and not os.path.islink(os.path.join(root, name)):
                 found.append(rel)
             if len(found) >= MAX_FILES:
                 return found
