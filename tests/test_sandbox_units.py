@@ -120,3 +120,16 @@ def test_a_sandbox_that_cannot_be_set_up_raises_instead_of_blaming_the_program(t
                        python_paths=[str(tmp_path / "no-such-python-dir")])
     with pytest.raises(SandboxError, match="bubblewrap could not set up the sandbox: .*no-such-python-dir"):
         run_program(spec)
+
+
+def test_an_input_through_a_symbolic_link_is_refused(tmp_path):
+    import pytest
+
+    from labcoat.sandbox import SandboxError, run_program
+
+    planted = tmp_path / "earlier-program" / "data"
+    planted.parent.mkdir()
+    planted.symlink_to("/")
+    spec = ProgramSpec(workdir=str(tmp_path / "w"), code="print(1)", inputs={"data": str(planted)})
+    with pytest.raises(SandboxError, match="symbolic link"):
+        run_program(spec)

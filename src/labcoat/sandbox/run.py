@@ -107,6 +107,10 @@ def prepare_workdir(spec: ProgramSpec, mode: str) -> Path:
             raise SandboxError(f"input name {name!r} must be a plain directory name")
         if not os.path.exists(src):
             raise SandboxError(f"input {name!r}: {src} does not exist")
+        if os.path.realpath(src) != os.path.abspath(src):
+            # An input may come from an earlier program's workdir: a link there could expose any host path.
+            raise SandboxError(f"input {name!r}: {src} goes through a symbolic link (to {os.path.realpath(src)}); "
+                               "give the real path")
         mount = workdir / "inputs" / name
         if mode == "bwrap":
             mount.mkdir(exist_ok=True)  # the mount point; bwrap binds the input over it
