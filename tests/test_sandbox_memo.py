@@ -142,3 +142,41 @@ def test_require_bwrap_without_bwrap_is_a_clear_error(no_bwrap):
         run_in_sandbox(ctx, ctx.key("w"), "print(1)")
     assert ctx.store.effect_count("exec") == 0
     ctx.store.close()
+
+
+class _DiesOnSecondSubmit(ProcessExecutor):
+    """A pool whose second task is lost, as when a worker is killed."""
+
+    def __init__(self):
+        super().__init__(2)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        if self.submitted == 2:
+            from concurrent.futures import Future
+            from concurrent.futures.process import BrokenProcessPool
+
+            fut: Future = Future()
+            fut.set_exception(BrokenProcessPool("a worker died"))
+            return fut
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_lost_program_is_rerun_on_resume_and_the_others_are_kept(tmp_path):
+    from concurrent.futures.process import BrokenProcessPool
+
+    run_dir = tmp_path / "run"
+    jobs = lambda ctx: [(ctx.key("cand", i), f"print({i})", {}) for i in range(3)]  # noqa: E731
+    with _DiesOnSecondSubmit() as pool:
+        first = _ctx(run_dir, pool)
+        with pytest.raises(BrokenProcessPool):
+            run_batch_in_sandbox(first, jobs(first))
+        assert first.store.effect_count("exec") == 2
+        first.store.close()
+    with ProcessExecutor(2) as pool:
+        second = _ctx(run_dir, pool)
+        results = run_batch_in_sandbox(second, jobs(second))
+    assert [r["stdout"] for r in results] == ["0\n", "1\n", "2\n"]
+    assert (second.effects.replayed, second.effects.executed) == (2, 1)
+    second.store.close()
