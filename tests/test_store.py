@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.errors import LabcoatError, StoreError
+from labcoat.errors import BudgetExceeded, LabcoatError, StoreError
 from labcoat.runner import create_run, execute
 from labcoat.store import Effects, RunStore, list_runs
 from labcoat.store.migrations import MIGRATIONS
@@ -84,6 +84,26 @@ def test_shorter_run_after_divergence_leaves_no_stale_events(tmp_path: Path) -> 
     assert [e["pos"] for e in after] == list(range(len(after)))
     assert after[-1]["kind"] == "run_end"
     assert [e["kind"] for e in after].count("run_end") == 1
+
+
+def test_run_that_diverges_then_pauses_keeps_no_events_from_the_old_path(tmp_path: Path) -> None:
+    def steps(ctx):
+        for i in range(10):
+            if ctx.config.seed == 1 and i == 3:
+                raise BudgetExceeded("cap reached")
+            out = ctx.effects.run("tool", ctx.key("step", i), {"i": i, "seed": ctx.config.seed}, lambda i=i: i)
+            ctx.emit("tool_result", {"i": out})  # the same on both paths: only the requests differ
+        return {}
+
+    run_dir, ctx = _plain_run(tmp_path, steps)
+    assert ctx.failure is None
+    factory = lambda config: Workflow([Phase("literature_review", steps)])  # noqa: E731
+    ctx = execute(run_dir, factory, overrides=["seed=1"], resumed=True)
+    with RunStore(run_dir, readonly=True) as store:
+        assert store.info().state == "paused"
+        events = store.events()
+    assert ctx.effects.diverged_at == "literature_review#0/step/0"
+    assert [e["kind"] for e in events] == ["run_start", "phase_start"] + ["tool_result"] * 3
 
 
 def test_resume_without_changes_replays_everything_and_runs_nothing(tmp_path: Path) -> None:

@@ -99,6 +99,7 @@ def _run(ctx: RunContext, workflow_factory: WorkflowFactory, attach: Attach | No
         workflow = workflow_factory(ctx.config)
         workflow.run(ctx)
     except RunPaused as pause:
+        _drop_stale_tail(ctx)
         message = f"{pause}" + (f" — {pause.hint}" if pause.hint else "")
         store.set_state("paused", message=message)
         store.log("paused", message, reason=pause.reason)
@@ -109,6 +110,7 @@ def _run(ctx: RunContext, workflow_factory: WorkflowFactory, attach: Attach | No
         store.log("paused", "interrupted by the user", reason="interrupt")
         raise
     except Exception as exc:  # a failed run is recorded, then reported by the caller
+        _drop_stale_tail(ctx)
         message = f"{type(exc).__name__}: {exc}"
         store.set_state("failed", message=message)
         store.log("failed", message, traceback=traceback.format_exc())
@@ -124,6 +126,12 @@ def _run(ctx: RunContext, workflow_factory: WorkflowFactory, attach: Attach | No
                + (f", replay diverged at {ctx.effects.diverged_at}" if ctx.effects.diverged_at else ""))
     store.set_state("finished", phase="done", message=summary)
     store.log("finished", summary, executed=ctx.effects.executed, replayed=ctx.effects.replayed)
+
+
+def _drop_stale_tail(ctx: RunContext) -> None:
+    """After a replay divergence, events past where this run stopped came from the old path."""
+    if ctx.effects.diverged_at is not None:
+        ctx.store.truncate_events(ctx.events.pos)
 
 
 def _close_services(ctx: RunContext) -> None:
