@@ -49,7 +49,7 @@ class ProgramSpec:
     # -- sandbox ----------------------------------------------------------------
     mode: Literal["auto", "bwrap", "rlimits-only"] = "auto"
     uid: int = NOBODY  # used only when labcoat runs as root
-    watchdog_interval_s: float = 0.1
+    watchdog_interval_s: float = 0.25  # each look scans /proc (~3 ms of CPU)
 
     def describe(self) -> dict[str, Any]:
         """The spec as JSON without secret values (granted keys by name only)."""
