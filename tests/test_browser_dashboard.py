@@ -66,6 +66,7 @@ def test_inspect_a_finished_run(browser, tmp_path: Path) -> None:
         assert "reviewer 1" in page.inner_text("body")
         page.locator("#pdf-page-1").screenshot(path=str(shots / "report-page-1.png"))
         assert not errors, errors
+        page.close()
     assert (shots / "journal.png").stat().st_size > 10_000
 
 
@@ -105,8 +106,9 @@ def test_steer_a_run_paused_at_a_copilot_gate(browser, tmp_path: Path) -> None:
         assert "Plan: does C matter?" in page.inner_text("#gate")
         page.fill("#gate-notes", "add a majority-class baseline")
         page.screenshot(path=str(shots / "gate.png"), full_page=True)
-        page.click("#gate-revise")
-        page.wait_for_selector("#gate-sent", timeout=10_000)
+        with page.expect_response(lambda r: r.url.endswith("/runs/copilot-run/gate")) as sent:
+            page.click("#gate-revise")
+        assert sent.value.status == 200 and "Answer sent" in sent.value.text()
 
         # the run continues: attempt 1 runs with the note, then asks again; the page follows by SSE
         page.wait_for_selector("text=(revision 1)", timeout=15_000)
@@ -120,6 +122,7 @@ def test_steer_a_run_paused_at_a_copilot_gate(browser, tmp_path: Path) -> None:
         assert "revise: add a majority-class baseline" in page.inner_text("#timeline")
         page.screenshot(path=str(shots / "continued.png"), full_page=True)
         assert not errors, errors
+        page.close()  # ends its event stream before the server stops
     runner.join(15)
     assert not runner.is_alive()
     assert seen == [[], ["add a majority-class baseline"]]

@@ -232,3 +232,16 @@ def test_sse_stream_sends_events_with_positions(client: TestClient) -> None:
                        headers={"Last-Event-ID": "10"}) as r:
         again = "".join(r.iter_text())
     assert re.findall(r"^id: (\d+)$", again, flags=re.M) == ["11", "12"]
+
+
+def test_a_long_journal_loads_in_bounded_pieces(tmp_path: Path) -> None:
+    finished_run(tmp_path, "long", turns=7, nodes=130, report=False)
+    c = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    first = c.get("/runs/long/experiments").text
+    assert len(re.findall(r'<details id="node-', first)) == 100
+    assert "130 nodes" in text_of(first) and "show the next 30 of 30 more nodes" in first
+    rest = c.get("/runs/long/experiments?offset=100", headers={"HX-Request": "true"})
+    assert rest.status_code == 200 and "<html" not in rest.text
+    ids = re.findall(r'<details id="node-([^"]+)"', rest.text)
+    assert len(ids) == 30 and "more nodes" not in rest.text
+    assert not set(ids) & set(re.findall(r'<details id="node-([^"]+)"', first))

@@ -132,7 +132,7 @@ def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, node
     ev = EventWriter(store)
     run_dir = store.run_dir
     ev.emit(None, "run_start", {"topic": store.info().topic, "phases": list(PHASES)})
-    per_phase = max(1, turns // len(PHASES))
+    per_phase = turns // len(PHASES)
     t = 0
     for phase in PHASES:
         ev.emit(phase, "phase_start", {"attempt": 0, "notes": []})
@@ -178,13 +178,6 @@ def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, node
     return run_dir
 
 
-def padded_run(root: Path, name: str, events: int, nodes: int) -> Path:
-    """A finished run whose transcript holds `events` events and whose journal holds `nodes` nodes."""
-    per_turn = 2
-    turns = max(len(PHASES), (events - 2 * len(PHASES) - 1) // per_turn)
-    return finished_run(root, name, turns=turns, nodes=nodes, report=False)
-
-
 def wait_for(predicate, timeout: float = 10.0, every: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -221,3 +214,21 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def sized_run(root: Path, name: str, events: int, nodes: int) -> Path:
+    """A finished run whose transcript holds exactly `events` events (at least 15) and `nodes` journal nodes."""
+    run_dir = finished_run(root, name, turns=0, nodes=nodes, report=False)
+    store = RunStore(run_dir)
+    have = store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    # the dialogue grows inside the experiments phase, as a long mle-solver search does
+    start = store.db.execute("SELECT MAX(pos) FROM events").fetchone()[0] + 1
+    for i in range(max(0, events - have)):
+        payload = ({"step": i, "role": "ml_engineer", "command": "edit", "text": f"edit lines 3-5 (turn {i}) " * 20}
+                   if i % 2 == 0 else {"step": i, "text": f"ran candidate {i}: dev accuracy 0.9{i % 10}" * 10})
+        store.put_event(start + i, "running_experiments", "agent_turn" if i % 2 == 0 else "lab_feedback", payload)
+        if i % 2 == 0:
+            store.put_ledger(f"running_experiments#0/mle/{i}/llm", phase="running_experiments", role="ml_engineer",
+                             model="gpt-4o-mini", input_tokens=3000, output_tokens=400, dollars=0.0007)
+    store.close()
+    return run_dir

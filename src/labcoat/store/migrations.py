@@ -142,11 +142,13 @@ def migrate(db: sqlite3.Connection) -> list[str]:
 
 
 @migration
-def m003_gates(db: sqlite3.Connection) -> None:
+def m003_gates_and_event_kinds(db: sqlite3.Connection) -> None:
     # Co-pilot questions a run is waiting on, so any process (the terminal, the
-    # dashboard) can answer; `answer` stays NULL while pending.
+    # dashboard) can answer; `answer` stays NULL while pending. The kind index
+    # lets readers find phase boundaries without scanning a long transcript.
     db.executescript(
         """
+        CREATE INDEX events_kind ON events(kind, pos);
         CREATE TABLE gates (
             key TEXT PRIMARY KEY,         -- the gate effect's key, e.g. plan_formulation#0/gate
             phase TEXT NOT NULL,

@@ -20,6 +20,7 @@ ARTEFACT = "running_experiments"
 TREE_FIELDS = ("id", "parent", "repair_of", "step", "candidate", "operation", "status", "metric", "reward",
                "refusal", "duration_s")
 MAX_DIFF_LINES = 400
+TREE_PAGE = 100  # nodes per request; the page loads more on demand, in tree order
 MAX_OUTPUT_CHARS = 6000
 
 
@@ -42,11 +43,12 @@ def _has_journal(store: RunStore) -> bool:
 def tree_nodes(store: RunStore) -> tuple[list[TreeNode], str]:
     """Nodes in tree order with their depth, and where they came from ('artefact' or 'events')."""
     if _has_journal(store):
-        picks = ", ".join(f"json_extract(j.value, '$.{f}')" for f in TREE_FIELDS)
+        # one json_extract with many paths parses each node once and returns a small JSON array
+        paths = ", ".join(f"'$.{f}'" for f in TREE_FIELDS)
         rows = store.db.execute(
-            f"SELECT {picks} FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
+            f"SELECT json_extract(j.value, {paths}) FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
             "WHERE artefacts.name=? ORDER BY j.key", (ARTEFACT,))
-        flat = [dict(zip(TREE_FIELDS, r)) for r in rows]
+        flat = [dict(zip(TREE_FIELDS, json.loads(r[0]))) for r in rows]
         source = "artefact"
     else:
         flat = []

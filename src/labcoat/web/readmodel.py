@@ -84,15 +84,13 @@ def timeline(store: RunStore) -> list[PhaseSpan]:
             elif ev["kind"] == "revisit":
                 span.ended = span.ended or ev["ts"]
                 span.decision = f"back to {ev['payload'].get('to')}"
-    spent = {
-        r["head"]: r for r in store.db.execute(
-            "SELECT substr(effect_key, 1, instr(effect_key || '/', '/') - 1) AS head, SUM(dollars) AS dollars, "
-            "SUM(input_tokens + output_tokens) AS tokens, COUNT(*) AS calls FROM ledger GROUP BY head")
-    }
     for span in spans:
-        row = spent.get(f"{span.phase}#{span.attempt}")
-        if row is not None:
-            span.dollars, span.tokens, span.calls = float(row["dollars"] or 0), int(row["tokens"] or 0), row["calls"]
+        # effect keys start with "phase#attempt/": a range over the ledger's primary key
+        head = f"{span.phase}#{span.attempt}/"
+        row = store.db.execute(
+            "SELECT COALESCE(SUM(dollars), 0), COALESCE(SUM(input_tokens + output_tokens), 0), COUNT(*) "
+            "FROM ledger WHERE effect_key >= ? AND effect_key < ?", (head, head[:-1] + "0")).fetchone()
+        span.dollars, span.tokens, span.calls = float(row[0]), int(row[1]), int(row[2])
     return spans
 
 
@@ -135,7 +133,7 @@ def last_pos(store: RunStore) -> int:
 
 def phases_seen(store: RunStore) -> list[str]:
     return [r[0] for r in store.db.execute(
-        "SELECT phase FROM events WHERE phase IS NOT NULL GROUP BY phase ORDER BY MIN(pos)")]
+        "SELECT phase FROM events WHERE kind='phase_start' AND phase IS NOT NULL GROUP BY phase ORDER BY MIN(pos)")]
 
 
 def models_used(config: dict, store: RunStore) -> list[str]:

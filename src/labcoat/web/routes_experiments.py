@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from labcoat.web import journal_view
@@ -13,14 +13,19 @@ router = APIRouter()
 
 
 @router.get("/runs/{ref}/experiments", response_class=HTMLResponse)
-def experiments(request: Request, ref: str) -> HTMLResponse:
+def experiments(request: Request, ref: str, offset: int = Query(0, ge=0)) -> HTMLResponse:
     d = dash(request)
     with d.store(ref) as store:
         head = header(store, ref)
         nodes, source = journal_view.tree_nodes(store)
         results = artefact_data(store, journal_view.ARTEFACT)
         summary = {k: v for k, v in (results or {}).items() if k not in ("journal", "best_code")}
-        return d.render("experiments.html", tab="experiments", **head, nodes=nodes, source=source,
+        page = nodes[offset:offset + journal_view.TREE_PAGE]
+        if request.headers.get("hx-request") == "true" and offset:
+            return d.render("_tree_page.html", ref=ref, nodes=page, source=source, node_total=len(nodes),
+                            offset=offset, page_size=journal_view.TREE_PAGE)
+        return d.render("experiments.html", tab="experiments", **head, nodes=page, source=source,
+                        node_total=len(nodes), offset=offset, page_size=journal_view.TREE_PAGE,
                         results=summary if results is not None else None,
                         best_code=(results or {}).get("best_code") or "")
 
