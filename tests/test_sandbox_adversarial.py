@@ -417,3 +417,21 @@ def test_links_to_outside_files_do_not_become_metrics_or_figures(make_spec):
     assert r.exit_code == 0
     assert r.metrics == [] and "symbolic link" in r.metrics_errors[0]
     assert r.figures == ["real.png"] and r.files == ["real.png"]
+
+
+@needs_bwrap
+def test_network_flag_lets_the_program_reach_a_loopback_server(bwrap_spec):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'hi')\n"
+        r = run_program(bwrap_spec(code, network=True))
+        server.settimeout(5)
+        conn, _ = server.accept()
+        assert conn.recv(2) == b"hi"
+        conn.close()
+    finally:
+        server.close()
+    assert r.exit_code == 0, r.stderr
