@@ -107,7 +107,10 @@ def test_killed_at_random_points_and_resumed_matches_uninterrupted_run(tmp_path:
         markers = _markers(counter)[seen_before:]
         now_recorded = _recorded(run_dir)
         started = Counter(k for what, k in markers if what == "start")
+        ended = {k for what, k in markers if what == "end"}
         for key, n in started.items():
+            if key in now_recorded:
+                assert key in ended, f"attempt {attempt}: {key} was recorded before its work completed"
             # A key recorded before this attempt must have been replayed, not run.
             assert key not in recorded, f"attempt {attempt}: recorded effect {key} ran live again"
             assert n == 1, f"attempt {attempt}: {key} ran {n} times in one process"
