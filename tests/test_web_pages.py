@@ -172,7 +172,7 @@ def test_report_pdf_reviews_and_integrity(client: TestClient) -> None:
     assert '<iframe class="pdf" src="/runs/done-run/files/report.pdf"' in r.text
     assert "2 pages" in page and 'src="/runs/done-run/report/pages/2.png"' in r.text
     assert "reviewer 1" in page and "soundness" in page and "no variance across seeds" in page
-    assert "clarity" in page and "average_overall" in page
+    assert "clarity" in page and "average overall" in page
     assert "97.1" in page and "abstract" in page  # the integrity finding
     png = client.get("/runs/done-run/report/pages/1.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -245,3 +245,32 @@ def test_a_long_journal_loads_in_bounded_pieces(tmp_path: Path) -> None:
     ids = re.findall(r'<details id="node-([^"]+)"', rest.text)
     assert len(ids) == 30 and "more nodes" not in rest.text
     assert not set(ids) & set(re.findall(r'<details id="node-([^"]+)"', first))
+
+
+def test_report_page_reads_what_the_review_and_integrity_code_write(tmp_path: Path) -> None:
+    import json
+
+    from labcoat.review.aggregate import reviews_document
+    from labcoat.review.form import ReviewForm
+    from labcoat.review.integrity import Finding, IntegrityReport
+
+    run_dir = finished_run(tmp_path, "real-shapes", turns=7, nodes=0, report=False)
+    form = dict(summary="A small <b>study</b>.", strengths=["clear"], weaknesses=["one dataset"], originality=2,
+                quality=3, clarity=3, significance=2, soundness=3, presentation=3, contribution=2,
+                questions=["why iris?"], limitations="few", ethics="none", overall=5, confidence=3,
+                decision="reject")
+    doc = reviews_document([("reviewer A", ReviewForm(**form)), ("reviewer B", ReviewForm(**{**form, "overall": 7,
+                                                                                          "decision": "accept"}))])
+    (run_dir / "reviews.json").write_text(json.dumps(doc))
+    report = IntegrityReport(findings=[Finding(kind="unsupported_number", severity="error",
+                                               message="97.1 appears in no recorded output", fix="use 95.56",
+                                               line=12, text="accuracy of 97.1%")])
+    (run_dir / "integrity.json").write_text(json.dumps(report.to_dict()))
+    r = TestClient(create_app(tmp_path), base_url="http://127.0.0.1").get("/runs/real-shapes/report")
+    assert r.status_code == 200
+    page = text_of(r.text)
+    assert "reviewer A" in page and "reviewer B" in page and "why iris?" in page
+    assert "overall mean : 6" in page  # the aggregate's headline
+    assert re.search(r"overall 6 1 5 7", page)  # mean, spread, low, high of the overall score
+    assert "&lt;b&gt;study&lt;/b&gt;" in r.text
+    assert "unsupported_number" in page and "97.1 appears in no recorded output" in page and "use 95.56" in page

@@ -25,6 +25,8 @@ class Review:
 class Reviews:
     items: list[Review] = field(default_factory=list)
     summary: list[tuple[str, Any]] = field(default_factory=list)
+    notice: str = ""
+    aggregate: list[tuple[str, dict]] = field(default_factory=list)  # score -> mean, spread, low, high
     raw: Any = None
 
 
@@ -60,8 +62,12 @@ def reviews(data: Any) -> Reviews | None:
     items = data
     if isinstance(data, dict):
         items = data.get("reviews") if isinstance(data.get("reviews"), list) else []
+        out.notice = str(data.get("notice") or "")
         out.summary = [(k, v) for k, v in data.items()
-                       if k != "reviews" and (_is_number(v) or isinstance(v, (str, bool)))]
+                       if k not in ("reviews", "notice") and (_is_number(v) or isinstance(v, (str, bool)))]
+        scores = (data.get("aggregate") or {}).get("scores") if isinstance(data.get("aggregate"), dict) else None
+        if isinstance(scores, dict):
+            out.aggregate = [(k, v) for k, v in scores.items() if isinstance(v, dict) and "mean" in v]
     if isinstance(items, list):
         out.items = [_review(r, i) for i, r in enumerate(items)]
     return out
