@@ -23,7 +23,7 @@ from labcoat.store import RunStore
 from tests.support import pipeline_app
 
 APP = Path(pipeline_app.__file__)
-DELAY = 0.02  # seconds per live effect: the whole run takes about a second live
+DELAY = 0.04  # seconds per live effect: about 1.2 s of live work, more than 15 short kills get through
 
 
 def _start(run_dir: Path, counter: Path, *, create: bool = False) -> subprocess.Popen:
