@@ -7,12 +7,14 @@ made to alternate user/assistant starting with a user turn (adjacent turns of
 one role are joined; a stray system message becomes user text). Commands are
 tools; `tool_choice` is `any` unless a command carries a fenced body, which
 needs the model's text before the call (forced tool use suppresses it), then
-`auto`. Input tokens reported here exclude cache reads and writes; the layer's
+`auto`. Temperature is sent only when the installed SDK still takes it
+(recent Messages APIs dropped it; sending it anyway would be refused). Input tokens reported here exclude cache reads and writes; the layer's
 `input_tokens` is their sum, `cached_tokens` the reads.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from typing import Any
@@ -27,6 +29,7 @@ class AnthropicBackend:
     def __init__(self, ref: ModelRef, *, base_url: str | None, api_key: str, timeout_s: float):
         self.ref = ref
         self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+        self._takes_temperature = "temperature" in inspect.signature(self.client.messages.create).parameters
 
     def close(self) -> None:
         self.client.close()
@@ -51,7 +54,7 @@ class AnthropicBackend:
                                   "messages": self._messages(messages)}
         if system:
             params["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
-        if temperature is not None:
+        if temperature is not None and self._takes_temperature:
             params["temperature"] = temperature
         if wire:
             params["tools"] = [{"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}

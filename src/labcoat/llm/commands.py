@@ -216,6 +216,11 @@ class CommandSet:
                                              f"{type(data).__name__}.")
         if len(self.by_name) == 1 and "command" not in data:
             data = {**data, "command": self.names[0]}
+        cls = self.by_name.get(data.get("command"))  # type: ignore[arg-type]
+        bodies = fenced_fields(cls) if cls is not None else {}
+        if bodies and any(f not in data for f in bodies) and len(fenced_blocks(text)) > 1:
+            # A model answering in text may put the body beside the JSON, as a block of its own.
+            data = {**data, **self._bodies(data["command"], bodies, text, data)}
         return self._validate(data.get("command"), data)
 
     def _parse_tools(self, completion: dict) -> Command:

@@ -1,0 +1,203 @@
+"""Wire formats of the scripted provider: what the real APIs refuse, and how a reply is rendered.
+
+Refusals mirror the real services' HTTP 400s (messages as they word them):
+Anthropic without `max_tokens` or with a `system` role inside `messages`;
+OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens` or a non-default
+temperature, and o1-mini/o1-preview given a system/developer message, tools or
+a response format; any strict schema (json_schema response format or strict
+tool) whose objects do not list every property in `required` with
+`additionalProperties: false`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+REASONING = re.compile(r"^(o\d|gpt-5)")
+LEGACY = ("o1-mini", "o1-preview")
+
+
+@dataclass
+class CommandReply:
+    """A command the scripted model sends; fields absent from the tool's parameters travel as fenced blocks."""
+
+    name: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    body: str | None = None
+    lang: str = "python"
+    text: str = ""
+
+
+def reply_command(name: str, *, body: str | None = None, lang: str = "python", text: str = "",
+                  **fields: Any) -> CommandReply:
+    """A policy's answer: `reply_command("run_code", body="print(1)")` or `reply_command("search", query="x")`."""
+    return CommandReply(name, dict(fields), body, lang, text)
+
+
+@dataclass
+class Truncated:
+    """The model hits max_tokens mid-reply: finish_reason length / stop_reason max_tokens, output cut."""
+
+    reply: Any
+
+
+@dataclass
+class Fault:
+    """An HTTP-level fault: a status with headers, a hang, or a 200 whose JSON body is cut."""
+
+    kind: str  # "status", "hang", "broken_body"
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = "The server had an error while processing your request."
+    seconds: float = 5.0
+
+
+def rate_limited(retry_after: float | None = 0.01) -> Fault:
+    headers = {} if retry_after is None else {"retry-after": str(retry_after)}
+    return Fault("status", 429, headers, "Rate limit reached. Please try again later.")
+
+
+def server_error(status: int = 500) -> Fault:
+    return Fault("status", status)
+
+
+def hang(seconds: float = 5.0) -> Fault:
+    return Fault("hang", seconds=seconds)
+
+
+BROKEN_BODY = Fault("broken_body", 200)
+
+
+# -- refusals ------------------------------------------------------------------
+def _strict_problem(schema: Any, where: str = "") -> str | None:
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" or "properties" in schema:
+            props = list((schema.get("properties") or {}).keys())
+            if schema.get("additionalProperties") is not False:
+                return f"In context=({where}), 'additionalProperties' is required to be supplied and to be false."
+            missing = [p for p in props if p not in (schema.get("required") or [])]
+            if missing:
+                return (f"In context=({where}), 'required' is required to be supplied and to be an array including "
+                        f"every key in properties. Missing '{missing[0]}'.")
+        for key, value in schema.items():
+            found = _strict_problem(value, f"{where}, '{key}'" if where else f"'{key}'")
+            if found:
+                return found
+    elif isinstance(schema, list):
+        for i, item in enumerate(schema):
+            found = _strict_problem(item, f"{where}, {i}")
+            if found:
+                return found
+    return None
+
+
+def openai_refusal(body: dict) -> tuple[str, str | None] | None:
+    """(message, param) of the 400 OpenAI would send, or None."""
+    model = str(body.get("model", "")).rsplit("/", 1)[-1]
+    if not body.get("messages"):
+        return "[] is too short - 'messages'", "messages"
+    if REASONING.match(model):
+        if "max_tokens" in body:
+            return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                    "Use 'max_completion_tokens' instead."), "max_tokens"
+        temp = body.get("temperature")
+        if temp is not None and temp != 1:
+            return (f"Unsupported value: 'temperature' does not support {temp} with this model. "
+                    "Only the default (1) value is supported."), "temperature"
+        if model.startswith(LEGACY):
+            if any(m.get("role") in ("system", "developer") for m in body["messages"]):
+                return ("Unsupported value: 'messages[0].role' does not support 'system' with this model."), \
+                    "messages[0].role"
+            for param in ("tools", "response_format"):
+                if param in body:
+                    return f"Unsupported parameter: '{param}' is not supported with this model.", param
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema" and fmt.get("json_schema", {}).get("strict"):
+        problem = _strict_problem(fmt["json_schema"].get("schema"))
+        if problem:
+            return f"Invalid schema for response_format '{fmt['json_schema'].get('name')}': {problem}", \
+                "response_format"
+    for tool in body.get("tools") or []:
+        fn = tool.get("function", {})
+        if fn.get("strict"):
+            problem = _strict_problem(fn.get("parameters"))
+            if problem:
+                return f"Invalid schema for function '{fn.get('name')}': {problem}", "tools"
+    return None
+
+
+def anthropic_refusal(body: dict) -> str | None:
+    if "max_tokens" not in body:
+        return "max_tokens: Field required"
+    for i, m in enumerate(body.get("messages") or []):
+        if m.get("role") not in ("user", "assistant"):
+            return (f"messages.{i}.role: Unexpected role \"{m.get('role')}\". The Messages API accepts a top-level "
+                    "`system` parameter, not \"system\" as an input message role.")
+    if not body.get("messages"):
+        return "messages: at least one message is required"
+    temp = body.get("temperature")
+    if temp is not None and not 0 <= temp <= 1:
+        return "temperature: range: 0..1"
+    return None
+
+
+# -- rendering -----------------------------------------------------------------
+def tool_properties(request_tools: list[dict], name: str, api: str) -> set[str] | None:
+    for tool in request_tools or []:
+        spec = tool.get("function", tool) if api == "openai" else tool
+        if spec.get("name") == name:
+            params = spec.get("parameters") if api == "openai" else spec.get("input_schema")
+            return set((params or {}).get("properties", {}))
+    return None
+
+
+def json_document(reply: CommandReply, schema: dict | None) -> dict:
+    doc = {"command": reply.name, **reply.fields}
+    if reply.body is not None:
+        variants = (schema or {}).get("properties", {}).get("reply", {}).get("anyOf") or [schema or {}]
+        for variant in variants:
+            props = variant.get("properties", {})
+            if props.get("command", {}).get("const") in (reply.name, None):
+                free = [p for p in props if p not in doc]
+                if free:
+                    doc[free[0]] = reply.body
+                    break
+        else:
+            doc["body"] = reply.body
+    if schema and "reply" in schema.get("properties", {}):
+        return {"reply": doc}
+    return doc
+
+
+def split_fields(reply: CommandReply, props: set[str] | None) -> tuple[dict, list[tuple[str, str]]]:
+    """(tool arguments, fenced blocks) for tools mode."""
+    args, blocks = {}, []
+    for key, value in reply.fields.items():
+        if props is None or key in props:
+            args[key] = value
+        else:
+            blocks.append((reply.lang, str(value)))
+    if reply.body is not None:
+        blocks.append((reply.lang, reply.body))
+    return args, blocks
+
+
+def fenced_text(text: str, blocks: list[tuple[str, str]]) -> str:
+    parts = [text] if text else []
+    parts += [f"```{lang}\n{body}\n```" for lang, body in blocks]
+    return "\n\n".join(parts)
+
+
+def approx_tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def cut(text: str) -> str:
+    return text[: max(1, len(text) // 2)]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
