@@ -34,6 +34,10 @@ class ProcessExecutor:
                     broken.shutdown(wait=False, cancel_futures=True)
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                                  mp_context=get_context(self._start_method))
+                # The pool spawns a worker only when none is idle: start them all now, so
+                # the first batch runs in parallel instead of waiting for spawns one by one.
+                for _ in range(self.workers):
+                    self._pool.submit(int)
             return self._pool
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
