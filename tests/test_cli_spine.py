@@ -150,6 +150,8 @@ def test_show_prints_agent_text_literally(cli, runs_dir: Path) -> None:
     assert '"[italic]kept[/italic]"' in shown
     assert "warning: [blink]careful[/blink]" in shown
     assert "a [bold]topic[/bold]" in cli("status", run_dir).output
+    typo = cli("show", run_dir, "--phase", "literature-reveiw")
+    assert typo.exit_code == 2 and "did you mean 'literature_review'?" in typo.output
 
 
 def test_runs_lists_whole_ids_even_in_a_narrow_terminal(cli, monkeypatch, runs_dir: Path) -> None:

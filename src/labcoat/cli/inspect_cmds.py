@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from pathlib import Path
@@ -66,10 +67,14 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs"),
     ) -> None:
         """The run's transcript: every event in order (agents' turns, tool calls, results, gates)."""
-        from labcoat.phases_names import normalise_phase
+        from labcoat.phases_names import PHASES, normalise_phase
 
         directory = find_run(run_ref, runs_dir)
         wanted = normalise_phase(phase) if phase else None
+        if wanted is not None and wanted not in PHASES:
+            hint = difflib.get_close_matches(wanted, PHASES, n=1)
+            raise typer.BadParameter(f"unknown phase '{phase}'" + (f"; did you mean '{hint[0]}'?" if hint else
+                                     f"; phases: {', '.join(PHASES)}"), param_hint="--phase")
         out = console()
         with open_store(directory, readonly=True) as store:
             events = store.events(phase=wanted)
