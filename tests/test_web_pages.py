@@ -274,3 +274,21 @@ def test_report_page_reads_what_the_review_and_integrity_code_write(tmp_path: Pa
     assert re.search(r"overall 6 1 5 7", page)  # mean, spread, low, high of the overall score
     assert "&lt;b&gt;study&lt;/b&gt;" in r.text
     assert "unsupported_number" in page and "97.1 appears in no recorded output" in page and "use 95.56" in page
+
+
+def test_odd_store_contents_render_instead_of_failing(tmp_path: Path) -> None:
+    store = new_run(tmp_path, "odd")
+    store.db.execute("UPDATE runs SET config_json=?", ('{"topic": "t", "budget": 5, "models": ["x"]}',))
+    store.put_event(0, "plan_formulation", "phase_start", ["not", "a", "dict"])  # type: ignore[arg-type]
+    store.db.execute("INSERT INTO events (pos, ts, phase, kind, payload) VALUES (1, 0, 'plan_formulation', "
+                     "'agent_turn', '{broken')")
+    store.put_artefact("plan_formulation", "Plan", ["a list, not a plan"])
+    store.put_artefact("running_experiments", "Results", {"journal": [{"id": "a", "parent": "b"},
+                                                                     {"id": "b", "parent": "a"}, "junk"]})
+    store.close()
+    c = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    for page in PAGES + ["/phases/plan_formulation", "/experiments/nodes/a"]:
+        r = c.get(f"/runs/odd{page}")
+        assert r.status_code == 200, (page, r.text[:300])
+    assert c.get("/").status_code == 200
+    assert "unreadable payload" in c.get("/runs/odd/phases/plan_formulation").text

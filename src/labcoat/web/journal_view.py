@@ -47,7 +47,7 @@ def tree_nodes(store: RunStore) -> tuple[list[TreeNode], str]:
         paths = ", ".join(f"'$.{f}'" for f in TREE_FIELDS)
         rows = store.db.execute(
             f"SELECT json_extract(j.value, {paths}) FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
-            "WHERE artefacts.name=? ORDER BY j.key", (ARTEFACT,))
+            "WHERE artefacts.name=? AND j.type='object' ORDER BY j.key", (ARTEFACT,))
         flat = [dict(zip(TREE_FIELDS, json.loads(r[0]))) for r in rows]
         source = "artefact"
     else:
@@ -88,7 +88,8 @@ def _order(flat: list[dict]) -> list[TreeNode]:
 def node(store: RunStore, node_id: str) -> dict | None:
     row = store.db.execute(
         "SELECT j.value FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
-        "WHERE artefacts.name=? AND json_extract(j.value, '$.id')=?", (ARTEFACT, node_id)).fetchone()
+        "WHERE artefacts.name=? AND j.type='object' AND json_extract(j.value, '$.id')=?",
+        (ARTEFACT, node_id)).fetchone()
     return json.loads(row[0]) if row is not None else None
 
 
@@ -97,7 +98,8 @@ def code_of(store: RunStore, node_id: str | None) -> str | None:
         return None
     row = store.db.execute(
         "SELECT json_extract(j.value, '$.code') FROM artefacts, json_each(artefacts.data, '$.journal') AS j "
-        "WHERE artefacts.name=? AND json_extract(j.value, '$.id')=?", (ARTEFACT, node_id)).fetchone()
+        "WHERE artefacts.name=? AND j.type='object' AND json_extract(j.value, '$.id')=?",
+        (ARTEFACT, node_id)).fetchone()
     return row[0] if row is not None else None
 
 

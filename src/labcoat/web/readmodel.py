@@ -54,11 +54,14 @@ class CostTable:
 
 
 def _event(row: sqlite3.Row) -> dict:
+    kind = row["kind"]
     try:
         payload = json.loads(row["payload"])
     except ValueError:
-        payload = {"unreadable payload": row["payload"][:200]}
-    return {"pos": row["pos"], "ts": row["ts"], "phase": row["phase"], "kind": row["kind"], "payload": payload}
+        payload, kind = {"unreadable payload": row["payload"][:200]}, f"{kind} (unreadable)"
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    return {"pos": row["pos"], "ts": row["ts"], "phase": row["phase"], "kind": kind, "payload": payload}
 
 
 def timeline(store: RunStore) -> list[PhaseSpan]:
@@ -141,9 +144,9 @@ def models_used(config: dict, store: RunStore) -> list[str]:
     seen = [r[0] for r in store.db.execute("SELECT model FROM ledger GROUP BY model ORDER BY SUM(dollars) DESC")]
     if seen:
         return seen
-    models = config.get("models") or {}
-    named = [models.get("default")] + list((models.get("phases") or {}).values()) \
-        + list((models.get("roles") or {}).values())
+    models = _section(config, "models")
+    named = [models.get("default")] + list(_section(models, "phases").values()) \
+        + list(_section(models, "roles").values())
     return sorted({str(m) for m in named if m})
 
 
@@ -163,8 +166,13 @@ def live_state(store: RunStore) -> tuple[Any, ...]:
     return (info.shown_state, info.phase, info.message, gate.key if gate else None, store.dollars_spent())
 
 
+def _section(data: dict, key: str) -> dict:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def budget_of(config: dict) -> float | None:
-    value = (config.get("budget") or {}).get("dollars")
+    value = _section(config, "budget").get("dollars")
     return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -180,5 +188,7 @@ def run_row(store: RunStore) -> RunRow:
     try:
         config = store.config()
     except ValueError:
+        config = {}
+    if not isinstance(config, dict):
         config = {}
     return RunRow(info=info, dollars=store.dollars_spent(), models=models_used(config, store))
