@@ -16,7 +16,7 @@ import pytest
 
 from labcoat.errors import BudgetExceeded, LabcoatError, StoreError
 from labcoat.runner import create_run, execute
-from labcoat.store import Effects, RunStore, list_runs
+from labcoat.store import RunStore, list_runs
 from labcoat.store.migrations import MIGRATIONS
 from labcoat.workflow import Phase, Workflow
 from tests.support import pipeline_app

@@ -26,6 +26,7 @@ from labcoat.config import ResearchConfig, config_from_mapping
 from labcoat.context import RunContext
 from labcoat.gate import GateAnswer, ScriptedGate
 from labcoat.runner import create_run, execute
+from labcoat.store import RunStore
 from labcoat.workflow import Phase, Workflow
 
 LIT_STEPS = 12
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     print("ready", flush=True)
     ctx = run(args.run_dir, args.counter, delay_s=args.delay, overrides=args.overrides or None,
               resumed=not args.create)
-    with ctx.store.__class__(args.run_dir, readonly=True) as store:
+    with RunStore(args.run_dir, readonly=True) as store:
         state = store.info().state
     print(state, flush=True)
     return 0 if state == "finished" else 1
