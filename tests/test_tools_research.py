@@ -171,3 +171,26 @@ def test_a_failing_source_does_not_sink_all_and_a_bad_cache_dir_is_a_config_erro
     broken = ResearchTools(make_config(httpserver), cache_dir=blocker / "cache")
     with pytest.raises(ConfigError, match="LABCOAT_CACHE_DIR"):
         broken.search(None, "testing")
+
+
+def test_the_real_archive_plugs_in_through_research_tools(tmp_path, monkeypatch):
+    from labcoat.archive.service import create_app
+    from labcoat.services import research_tools
+    from tests.test_archive_live import LiveServer, publish_one
+
+    with LiveServer(create_app(tmp_path / "archive")) as live:
+        ids = [publish_one(live.url, i) for i in range(3)]
+        dead = ServicesConfig(arxiv_api="http://127.0.0.1:9/api/query", arxiv_delay_s=0, connect_timeout_s=1)
+        monkeypatch.setenv("LABCOAT_CACHE_DIR", str(tmp_path / "cache"))
+        tools = research_tools(ResearchConfig(topic="t", services=dead, archive={"url": live.url}))
+        found = tools.search(None, "grokking modular arithmetic weight decay", source="all", max_results=3)
+        assert found["papers"][0]["id"] == ids[1] and found["unavailable"] == ["arxiv"]
+        whole = tools.full_text(None, ids[1], max_chars=500)
+        assert whole["sections"] == ["Abstract", "Introduction", "Grokking", "Conclusion"]
+        assert whole["source"] == "archive" and whole["section"] is None
+        part = tools.full_text(None, ids[1], section="Grokking")
+        assert part["section"] == "Grokking" and "chance to perfect" in part["text"]
+        assert tools.full_text(None, ids[1], section="Nowhere")["kind"] in ("not_found", "bad_input")
+        entry = tools.bibtex(tools.paper(ids[1]))
+        assert f"note = {{labcoat archive {live.url}/papers/000002}}" in entry and "eprint" not in entry
+        tools.close()

@@ -66,6 +66,8 @@ def entry(paper: dict, *, key: str | None = None) -> str:
             fields.append(("primaryClass", escape(paper["primary_category"])))
     if paper.get("url"):
         fields.append(("url", str(paper["url"]).replace("%", r"\%")))
+    if paper.get("bibtex_note"):
+        fields.append(("note", escape(paper["bibtex_note"])))
     if paper.get("doi"):
         # DOIs go to \doi or \url verbatim: drop only what would break the .bib file.
         fields.append(("doi", re.sub(r"[{}\s%]", "", str(paper["doi"]))))

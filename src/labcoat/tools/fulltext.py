@@ -59,6 +59,11 @@ def select(doc: dict, section: str | None = None, *, max_chars: int = DEFAULT_MA
     else:
         text = "\n\n".join(f"{s['name']}\n{s['text']}" for s in doc["sections"])
         name = None
+    return cut(doc, names, name, text, max_chars=max_chars, chunk=chunk)
+
+
+def cut(doc: dict, names: list[str], name: str | None, text: str, *, max_chars: int, chunk: int) -> dict:
+    """Chunk `chunk` of `text` (one section, or the whole paper when `name` is None)."""
     max_chars = max(200, int(max_chars))
     chunks = max(1, -(-len(text) // max_chars))
     if chunk < 0 or chunk >= chunks:

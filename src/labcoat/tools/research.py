@@ -33,7 +33,8 @@ def as_tool_error(exc: LabcoatError, source: str | None) -> dict | None:
 @runtime_checkable
 class LiteratureSource(Protocol):
     """What a literature source offers. `full_text` returns a document:
-    {"paper_id", "title", "sections": [{"name", "text"}]} (or {"text"}, split here)."""
+    {"paper_id", "title", "sections": [{"name", "text"}]}; or {"sections": [names], "text"}
+    when the source also takes `full_text(paper_id, section=name)`; or just {"text"}, split here."""
 
     name: str
 
@@ -189,11 +190,21 @@ class ResearchTools:
 
         def fetch() -> dict:
             name = self._route(paper_id)
-            doc = self.source(name).full_text(paper_id)
-            if "sections" not in doc:
-                doc = {**doc, "sections": pdftext.split_sections(pdftext.normalise(doc.get("text", "")))}
-            doc.setdefault("paper_id", paper_id)
-            return {**fulltext.select(doc, section, max_chars=max_chars, chunk=chunk), "source": name}
+            src = self.source(name)
+            doc = {"paper_id": paper_id, **src.full_text(paper_id)}
+            sections = doc.get("sections")
+            if sections and all(isinstance(s, dict) for s in sections):
+                out = fulltext.select(doc, section, max_chars=max_chars, chunk=chunk)
+            elif sections:
+                # A source that serves one named section at a time (the archive).
+                names = [str(s) for s in sections]
+                part = src.full_text(paper_id, section=section) if section else doc
+                out = fulltext.cut(doc, names, part.get("section") if section else None, part.get("text", ""),
+                                   max_chars=max_chars, chunk=chunk)
+            else:
+                doc["sections"] = pdftext.split_sections(pdftext.normalise(doc.get("text", "")))
+                out = fulltext.select(doc, section, max_chars=max_chars, chunk=chunk)
+            return {**out, "source": name}
 
         return self._effect(key, request, fetch)
 
