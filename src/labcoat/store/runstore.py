@@ -264,7 +264,7 @@ class RunStore:
 
     # -- effects -----------------------------------------------------------
     def get_effect(self, key: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT kind, request_hash, result FROM effects WHERE key=?", (key,)).fetchone()
+        return self.db.execute("SELECT * FROM effects WHERE key=?", (key,)).fetchone()
 
     def put_effect(self, key: str, kind: str, req_hash: str, request: str, result: str,
                    duration_s: float) -> None:
