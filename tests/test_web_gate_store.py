@@ -75,6 +75,16 @@ def test_an_answer_given_while_the_process_was_down_is_used_on_resume(tmp_path: 
     assert time.monotonic() - started < 1.0
 
 
+def test_an_answer_to_a_different_summary_is_stale(tmp_path: Path) -> None:
+    run_dir = _run_store(tmp_path)
+    key = gate_key("plan_formulation", 0)
+    with RunStore(run_dir) as store:
+        gates.ask(store.db, key, "plan_formulation", 0, "plan A")
+        assert gates.answer(store.db, key, {"decision": "approve", "notes": ""}, "dashboard")
+        again = gates.ask(store.db, key, "plan_formulation", 0, "plan B")  # the phase came out differently
+    assert again.pending and again.summary == "plan B" and again.answered_by is None
+
+
 class _SlowTerminal:
     """A terminal gate whose user answers after `delay` seconds, or never (None)."""
 

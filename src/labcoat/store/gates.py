@@ -47,10 +47,16 @@ def has_table(db: sqlite3.Connection) -> bool:
 
 
 def ask(db: sqlite3.Connection, key: str, phase: str, attempt: int, summary: str) -> GateRow:
-    """Record that the run waits at `key`; an existing row (answered or not) is kept."""
+    """Record that the run waits at `key`.
+
+    An answer already given to this same question (while the run's process was
+    down) is kept and returned; an answer to a different summary (the phase
+    came out differently this time) is stale, and the gate is pending again.
+    """
     db.execute(
         "INSERT INTO gates (key, phase, attempt, summary, asked_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET summary=excluded.summary WHERE gates.answer IS NULL",
+        "ON CONFLICT(key) DO UPDATE SET summary=excluded.summary, asked_at=excluded.asked_at, answer=NULL, "
+        "answered_at=NULL, answered_by=NULL WHERE gates.answer IS NULL OR gates.summary IS NOT excluded.summary",
         (key, phase, attempt, summary, time.time()),
     )
     row = get(db, key)
