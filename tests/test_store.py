@@ -301,3 +301,13 @@ def test_readers_never_block_the_writer_nor_see_torn_state(tmp_path: Path) -> No
     with RunStore(run_dir, readonly=True) as store:
         assert store.effect_count() == n and len(store.events()) == n
     assert elapsed < 150
+
+
+def test_replay_benchmark_runs_and_replays_everything() -> None:
+    bench = Path(__file__).resolve().parents[1] / "bench" / "replay.py"
+    proc = subprocess.run([sys.executable, str(bench), "--effects", "300"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    name, value = last.split(": ")
+    assert name == "ratio" and float(value) > 0
