@@ -235,7 +235,10 @@ class ScriptedProvider:
             if api == "anthropic":  # the SDK sends x-api-key or, in newer versions, a bearer token
                 given.add(req.headers.get("x-api-key", ""))
             if self.api_key not in given:
-                self._error(h, req, 401, "invalid x-api-key" if api == "anthropic" else "Incorrect API key provided.")
+                # Echoes the key it was given (worse than the real services) so scrubbing is put to the test.
+                shown = ", ".join(sorted(g for g in given if g))
+                self._error(h, req, 401, f"invalid x-api-key: {shown}" if api == "anthropic"
+                            else f"Incorrect API key provided: {shown}.")
                 return
         if api == "openai":
             refusal = wire.openai_refusal(req.body)

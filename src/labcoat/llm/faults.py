@@ -1,7 +1,8 @@
 """Provider faults: which to retry, how long to wait, and key scrubbing.
 
 Retried: 429 (waiting what Retry-After / retry-after-ms says, capped), 408, 409,
-5xx (Anthropic's 529 included), connection errors and timeouts; with
+5xx (Anthropic's 529 included), connection errors, timeouts and a response
+body cut short (the SDK fails to decode it); with
 exponential backoff and jitter otherwise. The SDKs' own retries are off so the
 count here is the only one. After `retries` retries the call raises
 `ProviderUnavailable` (the run pauses; resume repeats the call). An
@@ -13,6 +14,7 @@ and raised without its SDK cause (whose request carries the key in a header).
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -46,7 +48,7 @@ def _status(exc: BaseException) -> int | None:
 
 
 def retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
+    if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError, json.JSONDecodeError)):
         return True  # timeouts are connection errors in both SDKs
     status = _status(exc)
     return status is not None and (status in RETRY_STATUS or status >= 500)
@@ -88,12 +90,14 @@ def describe(exc: BaseException) -> str:
     status = _status(exc)
     kind = type(exc).__name__
     message = getattr(exc, "message", None) or str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"the response body is not valid JSON ({exc.msg}); it was probably cut short"
     return f"{kind} ({status}): {message}" if status else f"{kind}: {message}"
 
 
 def call_with_retries(fn: Callable[[], Any], *, what: str, retries: int, secrets: Iterable[str],
                       backoff: Backoff, sleep: Callable[[float], None] = time.sleep,
-                      on_retry: Callable[[str], None] | None = None) -> Any:
+                      on_retry: Callable[[str], None] | None = None, key_env: str | None = None) -> Any:
     secrets = list(secrets)
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -106,7 +110,7 @@ def call_with_retries(fn: Callable[[], Any], *, what: str, retries: int, secrets
                                  reraise=True)
     try:
         return retrying(fn)
-    except (openai.APIError, anthropic.APIError) as exc:
+    except (openai.APIError, anthropic.APIError, json.JSONDecodeError) as exc:
         detail = scrub(describe(exc), secrets)
         status = _status(exc)
         if retryable(exc):
@@ -115,5 +119,6 @@ def call_with_retries(fn: Callable[[], Any], *, what: str, retries: int, secrets
                                            "provider answers again") from None
         if status in (401, 403):
             raise ProviderUnavailable(f"{what} was refused: {detail}",
-                                      hint="check the API key variable, then `labcoat resume RUN`") from None
+                                      hint=f"check {key_env or 'the API key variable'}, then "
+                                           "`labcoat resume RUN`") from None
         raise ProviderError(f"{what} was refused: {detail}") from None

@@ -59,7 +59,8 @@ class Model:
         kwargs = {} if self.sleep is None else {"sleep": self.sleep}
         raw = call_with_retries(lambda: self.backend.call(system, messages, wire, temperature, max_tokens),
                                 what=f"the call to {self.id}", retries=self.retries, secrets=self.secrets,
-                                backoff=self.backoff, on_retry=self.on_retry, **kwargs)
+                                backoff=self.backoff, on_retry=self.on_retry, key_env=self.ref.preset.key_env,
+                                **kwargs)
         raw["dollars"] = self.pricer.dollars(self.ref, Usage.from_dict(raw["usage"]))
         return raw
 

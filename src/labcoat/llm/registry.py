@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from labcoat.errors import BudgetExceeded, ConfigError, LabcoatError
+from labcoat.errors import BudgetExceeded, ConfigError, LabcoatError, RunPaused
 from labcoat.llm.commands import CommandSet, ReplyError
 from labcoat.llm.faults import Backoff
 from labcoat.llm.model import Model, to_reply
@@ -152,8 +152,12 @@ class ModelRegistry:
 
     def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
         self._check_budget(model, effect_key, request)
-        raw = model.call(request["system"], request["messages"], request["schema"],
-                         temperature=request["temperature"], max_tokens=request["max_tokens"])
+        try:
+            raw = model.call(request["system"], request["messages"], request["schema"],
+                             temperature=request["temperature"], max_tokens=request["max_tokens"])
+        except RunPaused as pause:
+            pause.hint = pause.hint.replace("labcoat resume RUN", f"labcoat resume {self.ctx.run_id}")
+            raise
         usage = Usage.from_dict(raw["usage"])
         self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
                                   input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
