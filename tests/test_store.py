@@ -311,3 +311,33 @@ def test_replay_benchmark_runs_and_replays_everything() -> None:
     last = proc.stdout.strip().splitlines()[-1]
     name, value = last.split(": ")
     assert name == "ratio" and float(value) > 0
+
+
+def test_replay_reads_ahead_in_batches_and_still_serves_each_key_its_own_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labcoat.context import EventLog
+    from labcoat.store import Effects, effects as effects_module
+
+    monkeypatch.setattr(effects_module, "READ_AHEAD", 3)
+    monkeypatch.setattr(EventLog, "READ_AHEAD", 4)
+    with RunStore(tmp_path) as store:
+        live, log = Effects(store), EventLog(store)
+        for i in range(10):
+            log.emit("step", {"i": live.run("tool", f"k/{i}", {"i": i}, lambda i=i: i * i)})
+        first = store.events()
+        # Replayed out of order: every key still gets its own recorded result.
+        again, log = Effects(store), EventLog(store)
+        order = [9, 0, 1, 2, 5, 4, 3, 8, 7, 6]
+        assert [again.run("tool", f"k/{i}", {"i": i}, lambda: -1) for i in order] == [i * i for i in order]
+        assert again.executed == 0
+        for i in range(10):
+            log.emit("step", {"i": i * i})
+        assert store.events() == first  # identical events are not rewritten (same timestamps)
+        # A different event mid-way replaces the tail; later events are written fresh.
+        log = EventLog(store)
+        for i in range(6):
+            log.emit("step", {"i": i * i if i < 5 else "changed"})
+        log.emit("step", {"i": "after"})
+        events = store.events()
+    assert events[:5] == first[:5]
+    assert [e["payload"]["i"] for e in events[5:]] == ["changed", "after"]

@@ -10,21 +10,46 @@ from labcoat.config import ResearchConfig
 from labcoat.gate import AutoApprove, Gate
 from labcoat.progress import Progress, SilentProgress
 from labcoat.store import Effects, RunStore
+from labcoat.store.runstore import dumps
 
 
 class EventLog:
     """Appends to the deterministic transcript; positions count from 0 every run,
-    so a replayed run rewrites nothing it already wrote."""
+    so a replayed run rewrites nothing it already wrote.
+
+    Replayed events are compared against rows read ahead in batches; once the
+    stored transcript's end is known, new events are written in one statement.
+    Positions are contiguous, and after any write nothing is stored past it.
+    """
+
+    READ_AHEAD = 256
 
     def __init__(self, store: RunStore):
         self.store = store
         self.pos = 0
+        self._ahead: dict[int, tuple[str | None, str, str]] = {}
+        self._stored_end: int | None = None  # first position with no stored event, once known
 
     def emit(self, kind: str, payload: dict | None = None, *, phase: str | None = None) -> int:
         pos = self.pos
-        self.store.put_event(pos, phase, kind, payload or {})
+        payload = payload or {}
+        stored = self._stored(pos)
+        if stored is None or stored != (phase, kind, dumps(payload)):
+            self.store.put_event(pos, phase, kind, payload, fresh=stored is None)
+            self._ahead.clear()
+            self._stored_end = pos + 1
         self.pos += 1
         return pos
+
+    def _stored(self, pos: int) -> tuple[str | None, str, str] | None:
+        if self._stored_end is not None and pos >= self._stored_end:
+            return None
+        if pos not in self._ahead:
+            rows = self.store.event_rows(pos, self.READ_AHEAD)
+            self._ahead = {r[0]: (r[1], r[2], r[3]) for r in rows}
+            if len(rows) < self.READ_AHEAD:
+                self._stored_end = pos + len(rows)
+        return self._ahead.pop(pos, None)
 
 
 @dataclass

@@ -22,6 +22,9 @@ from labcoat.errors import StoreError
 from labcoat.store.runstore import RunStore, dumps
 
 
+READ_AHEAD = 64  # rows; bounded because results (program output) can be large
+
+
 def request_hash(request: Any) -> str:
     return hashlib.sha256(dumps(request).encode("utf-8")).hexdigest()
 
@@ -43,6 +46,8 @@ class Effects:
         self.executed = 0
         self._seen: set[str] = set()
         self._lock = threading.Lock()
+        # Rows read ahead: a replay asks for effects in about the order they were recorded.
+        self._ahead: dict[str, Any] = {}
 
     @property
     def replaying(self) -> bool:
@@ -64,11 +69,12 @@ class Effects:
         self._claim(key)
         if self.diverged_at is not None:
             return None
-        row = self.store.get_effect(key)
+        row = self._stored(key)
         if row is None:
             return None
         if row["request_hash"] != request_hash(request) or row["kind"] != kind:
             with self._lock:
+                self._ahead.clear()
                 if self.diverged_at is None:
                     self.diverged_at = key
             self.store.log(
@@ -82,6 +88,18 @@ class Effects:
             self.replayed += 1
         return Recorded(key=key, kind=kind, result=json.loads(row["result"]))
 
+    def _stored(self, key: str) -> Any:
+        with self._lock:
+            row = self._ahead.pop(key, None)
+        if row is not None:
+            return row
+        rows = self.store.effect_rows_from(key, READ_AHEAD)
+        if not rows:
+            return None
+        with self._lock:
+            self._ahead = {r["key"]: r for r in rows[1:]}
+        return rows[0]
+
     def record(self, kind: str, key: str, request: Any, result: Any, duration_s: float = 0.0) -> None:
         self._record(kind, key, request, dumps(result), duration_s)
 
@@ -90,6 +108,7 @@ class Effects:
         digest = hashlib.sha256(request_text.encode("utf-8")).hexdigest()
         self.store.put_effect(key, kind, digest, request_text, result_text, duration_s)
         with self._lock:
+            self._ahead.pop(key, None)
             self.executed += 1
 
     def run(self, kind: str, key: str, request: Any, fn: Callable[[], Any]) -> Any:

@@ -13,19 +13,20 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from labcoat.errors import RunNotFound, StoreError
 from labcoat.store.migrations import migrate
+from labcoat.store.runinfo import RunInfo
 
 DB_NAME = "run.db"
 
 
 def dumps(value: Any) -> str:
     """Canonical JSON: sorted keys, no NaN surprises, UTF-8 kept readable."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+    # One encoder (it holds no state between calls) spares building one per effect and event.
+    return _CANONICAL.encode(value)
 
 
 def _default(value: Any) -> Any:
@@ -36,6 +37,9 @@ def _default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -61,59 +65,6 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         raise StoreError(f"{path} is not a readable labcoat run store: {exc}") from exc
     db.row_factory = sqlite3.Row
     return db
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: str
-    topic: str
-    state: str
-    phase: str | None
-    created_at: float
-    updated_at: float
-    message: str | None
-    pid: int | None
-    heartbeat: float | None
-    run_dir: Path
-
-    @property
-    def alive(self) -> bool:
-        """True when the process that claims the run still exists."""
-        if self.state not in ("running", "waiting") or not self.pid:
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        started = _process_start(self.pid)
-        # A process that started after the run last wrote its state is another
-        # program that inherited the dead run's pid.
-        return started is None or self.heartbeat is None or started <= self.heartbeat + 1.0
-
-    @property
-    def shown_state(self) -> str:
-        """The state a person should see: a 'running' run whose process died is 'stopped'."""
-        if self.state in ("running", "waiting") and not self.alive:
-            return "stopped"
-        return self.state
-
-
-def _process_start(pid: int) -> float | None:
-    """When `pid` started (epoch seconds), where /proc tells; else None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    try:
-        ticks = int(fields[19])
-    except (IndexError, ValueError):
-        return None
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 class RunStore:
@@ -209,13 +160,27 @@ class RunStore:
     def event_at(self, pos: int) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM events WHERE pos=?", (pos,)).fetchone()
 
-    def put_event(self, pos: int, phase: str | None, kind: str, payload: dict) -> bool:
+    def event_rows(self, start: int, limit: int) -> list[tuple[int, str | None, str, str]]:
+        """Raw (pos, phase, kind, payload JSON) from `start` on, for reading ahead during replay."""
+        return [tuple(r) for r in self.db.execute(  # type: ignore[misc]
+            "SELECT pos, phase, kind, payload FROM events WHERE pos>=? ORDER BY pos LIMIT ?", (start, limit))]
+
+    def put_event(self, pos: int, phase: str | None, kind: str, payload: dict, *, fresh: bool = False) -> bool:
         """Write event `pos` unless an identical one is there; return True if written.
 
         A different event at `pos` means the run took another path after a
         replay divergence: the old tail (pos and after) is stale and removed.
+        `fresh` says the caller knows no event is stored at `pos` (one statement then).
         """
         text = dumps(payload)
+        if fresh:
+            try:
+                with self._lock:
+                    self.db.execute("INSERT INTO events (pos, ts, phase, kind, payload) VALUES (?, ?, ?, ?, ?)",
+                                    (pos, time.time(), phase, kind, text))
+                return True
+            except sqlite3.IntegrityError:
+                pass  # it was there after all: compare as usual
         row = self.db.execute("SELECT phase, kind, payload FROM events WHERE pos=?", (pos,)).fetchone()
         if row is not None and (row["phase"], row["kind"], row["payload"]) == (phase, kind, text):
             return False  # replayed: already written by an earlier process
@@ -265,6 +230,12 @@ class RunStore:
     # -- effects -----------------------------------------------------------
     def get_effect(self, key: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM effects WHERE key=?", (key,)).fetchone()
+
+    def effect_rows_from(self, key: str, limit: int) -> list[sqlite3.Row]:
+        """The effect `key` and those recorded after it, in order (empty if `key` is not stored)."""
+        return self.db.execute(
+            "SELECT * FROM effects WHERE rowid >= (SELECT rowid FROM effects WHERE key=?) ORDER BY rowid LIMIT ?",
+            (key, limit)).fetchall()
 
     def put_effect(self, key: str, kind: str, req_hash: str, request: str, result: str,
                    duration_s: float) -> None:
