@@ -60,6 +60,18 @@ BARE_NAMES = {
     "o1-mini": "openai:o1-mini", "o1-preview": "openai:o1-preview", "o3-mini": "openai:o3-mini",
     "deepseek-chat": "deepseek:deepseek-chat",
 }
+# Models `labcoat models` lists for each preset (any other name the provider serves works too).
+KNOWN_MODELS = {
+    "openai": ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "o1", "o1-mini", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini"),
+    "anthropic": ("claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"),
+    "deepseek": ("deepseek-chat", "deepseek-reasoner"),
+    "gemini": ("gemini-2.5-pro", "gemini-2.5-flash"),
+    "openrouter": ("openai/gpt-4o-mini", "anthropic/claude-sonnet-4.5"),
+    "ollama": ("qwen2.5-coder:7b", "llama3.1:8b"),
+    "vllm": ("Qwen/Qwen2.5-7B-Instruct",),
+    "llamacpp": ("default",),
+    "local": ("smollm2",),
+}
 _BARE_PREFIXES = (("gpt-", "openai"), ("chatgpt-", "openai"), ("claude-", "anthropic"),
                   ("deepseek-", "deepseek"), ("gemini-", "gemini"))
 _REASONING = re.compile(r"^(o\d|gpt-5)")

@@ -47,11 +47,12 @@ class Pricer:
         over = self._override(ref)
         if over is not None:
             return float(over.input_per_mtok), float(over.output_per_mtok)
-        ins = self._lookup(ref, genai_prices.Usage(input_tokens=1_000_000))
-        outs = self._lookup(ref, genai_prices.Usage(output_tokens=1_000_000))
+        # Priced at 1k tokens and scaled: a million at once would hit long-context tiers.
+        ins = self._lookup(ref, genai_prices.Usage(input_tokens=1000))
+        outs = self._lookup(ref, genai_prices.Usage(output_tokens=1000))
         if ins is None or outs is None:
             return None
-        return float(ins), float(outs)
+        return float(ins) * 1000, float(outs) * 1000
 
     def dollars(self, ref: ModelRef, usage: Usage) -> float:
         over = self._override(ref)
