@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "labcoat.cli.report_cmds",
     "labcoat.cli.archive_cmds",
     "labcoat.cli.lit_cmds",
+    "labcoat.cli.llm_cmds",
 ]
 
 
