@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,21 @@ def test_three_personas_brief_differently() -> None:
     assert "60 more characters were not shown" in message and message.count("x") == 40
     with pytest.raises(ValueError, match="empty"):
         paper_message("  ")
+
+
+def test_review_command_schema_is_strict_and_bad_scores_get_precise_feedback() -> None:
+    from labcoat.llm.commands import CommandSet, ReplyError
+    from labcoat.review.commands import SubmitReview
+
+    commands = CommandSet([SubmitReview])
+    schema = commands.tools()[0]["parameters"]
+    assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
+    assert schema["properties"]["overall"]["maximum"] == 10 and "command" not in schema["properties"]
+    arguments = _form().model_dump()
+    arguments["overall"] = 11
+    with pytest.raises(ReplyError) as refused:
+        commands.parse({"tool_calls": [{"name": "review", "arguments": json.dumps(arguments)}], "text": ""}, "tools")
+    assert "`overall`" in refused.value.feedback and "less than or equal to 10" in refused.value.feedback
+    arguments["overall"] = 4
+    parsed = commands.parse({"text": json.dumps({**arguments, "command": "review"})}, "json")
+    assert parsed.form() == _form()
