@@ -1,4 +1,4 @@
-"""`labcoat check RUN`: the integrity check of a run's report, on demand."""
+"""`labcoat check RUN` (integrity of a run's report) and `labcoat review PAPER` (the reviewer panel on any paper)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,50 @@ def _review_records(report_dir: Path) -> list[dict]:
                                for key in ("overall_mean", "overall_spread") if isinstance(data.get(key), (int, float)))]
 
 
+def paper_text(path: Path) -> str:
+    """A paper's text for reviewers: a PDF's extracted text, a .tex file rendered, Markdown or text as is."""
+    if not path.is_file():
+        raise LabcoatError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from labcoat.tools.fulltext import from_pdf
+
+        doc = from_pdf(path.read_bytes(), paper_id=path.name, what=str(path))
+        return "\n\n".join(f"## {s['name']}\n{s['text']}" for s in doc["sections"])
+    if suffix == ".tex":
+        from labcoat.tools.latex_markdown import render_markdown
+
+        return render_markdown(path.read_text(encoding="utf-8", errors="replace"), base_dir=path.parent)
+    if suffix in (".md", ".txt"):
+        return path.read_text(encoding="utf-8", errors="replace")
+    raise LabcoatError(f"{path}: give a .pdf, .tex, .md or .txt paper (got '{suffix or 'no extension'}')")
+
+
+def _review_config(config_path: Path | None, paper: Path, overrides: list[str]):
+    from labcoat.config import config_from_mapping, load_config
+
+    if config_path is not None:
+        config = load_config(config_path, overrides)
+    else:
+        config = config_from_mapping({"topic": f"review of {paper.name}"}, source="labcoat review", overrides=overrides)
+    return config.model_copy(update={"phases": ["report_refinement"]})
+
+
+def _print_reviews(document: dict, run_dir: Path) -> None:
+    out = console()
+    table = Table("reviewer", "overall", "soundness", "presentation", "contribution", "confidence", "decision")
+    for review in document["reviews"]:
+        table.add_row(escape(review["reviewer"]), *(str(review[k]) for k in
+                      ("overall", "soundness", "presentation", "contribution", "confidence")), review["decision"])
+    out.print(table)
+    scores = document["aggregate"]["scores"]
+    out.print("mean ± spread: " + ", ".join(f"{name} {s['mean']:.2f} ± {s['spread']:.2f}" for name, s in scores.items()),
+              soft_wrap=True)
+    out.print(f"panel decision: {document['decision']}", soft_wrap=True)
+    out.print(escape(document["notice"].strip()), soft_wrap=True)
+    out.print(f"reviews written to {escape(str(run_dir / 'reviews.json'))}", soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def check(
@@ -84,3 +128,41 @@ def register(app: typer.Typer) -> None:
                       f"matched records; written to {escape(str(report_dir / 'integrity.json'))}", soft_wrap=True)
         if not report.ok:
             raise typer.Exit(1)
+
+    @app.command()
+    def review(
+        paper: Path = typer.Argument(..., metavar="PAPER", help="the paper: .pdf, .tex, .md or .txt"),
+        config_path: Optional[Path] = typer.Option(None, "--config", help="research config for models and budget"),
+        runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (the review is kept as a run)"),
+        overrides: list[str] = typer.Option([], "--set", help="override a config key, e.g. models.default=openai:gpt-4o"),
+        as_json: bool = typer.Option(False, "--json", help="print reviews.json instead of a table"),
+    ) -> None:
+        """Run the three automated reviewers on any paper; scores are aggregated and written to reviews.json."""
+        from labcoat.runner import create_run, execute
+        from labcoat.services import attach_models
+        from labcoat.workflow import Phase, Workflow
+
+        text = paper_text(paper)
+        config = _review_config(config_path, paper, overrides)
+        run_dir = create_run(config, runs=runs_dir)
+        outcome: dict = {}
+
+        def run(ctx) -> dict:
+            from labcoat.review.reviewer import review_paper
+
+            document = review_paper(ctx, text).document()
+            (ctx.run_dir / "reviews.json").write_text(json.dumps(document, indent=2, ensure_ascii=False),
+                                                      encoding="utf-8")
+            outcome["document"] = document
+            return document
+
+        ctx = execute(run_dir, lambda _config: Workflow([Phase("report_refinement", run)]), attach=attach_models)
+        if "document" not in outcome:
+            with open_store(run_dir, readonly=True) as store:
+                info = store.info()
+            raise LabcoatError(f"the review did not finish ({info.shown_state}): {info.message or ctx.failure}; "
+                               f"run {run_dir}")
+        if as_json:
+            console().print(json.dumps(outcome["document"], ensure_ascii=False), soft_wrap=True, markup=False)
+        else:
+            _print_reviews(outcome["document"], run_dir)

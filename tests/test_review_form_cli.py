@@ -1,0 +1,83 @@
+"""`labcoat review PAPER` through the real LLM layer against the scripted provider."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labcoat.cli import main
+from labcoat.review.personas import PERSONAS
+from labcoat.store import open_store
+
+from tests.support.scripted_provider import ScriptedProvider, reply_command, scripted_config, scripted_env
+
+SCORES = {"rigour": 3, "impact": 4, "novelty": 5}
+
+
+def _form(overall: int, **changes) -> dict:
+    form = dict(summary="PaSa is an LLM agent for paper search.", strengths=["a new benchmark"],
+                weaknesses=["costly"], originality=3, quality=2, clarity=3, significance=2, soundness=2,
+                presentation=3, contribution=2, questions=["how is recall measured?"],
+                limitations="partly discussed", ethics="none", overall=overall, confidence=4,
+                decision="accept" if overall >= 6 else "reject")
+    form.update(changes)
+    return form
+
+
+def _policy(request):
+    persona = next(p for p in PERSONAS if p.brief in request.system)
+    if persona.name == "impact" and not any("Error:" in m["content"] for m in request.messages):
+        return reply_command("review", **_form(11))  # out of range: refused, then corrected
+    return reply_command("review", **_form(SCORES[persona.name]))
+
+
+@pytest.fixture
+def scripted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with ScriptedProvider(_policy) as sp:
+        for name, value in scripted_env(sp).items():
+            monkeypatch.setenv(name, value)
+        config = scripted_config(sp, model="openai:gpt-4o-mini", topic="review")
+        path = tmp_path / "review.yaml"
+        path.write_text(yaml.safe_dump(config.model_dump(mode="json", exclude={"compat_notes"})))
+        yield sp, path
+
+
+def test_review_of_a_pdf_returns_complete_forms_aggregated(scripted, fixtures_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    sp, config = scripted
+    main(["review", str(fixtures_dir / "pdf" / "paperqa_pasa.pdf"), "--config", str(config),
+          "--runs", str(tmp_path / "runs"), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert [r["reviewer"] for r in document["reviews"]] == ["rigour", "impact", "novelty"]
+    assert [r["overall"] for r in document["reviews"]] == [3, 4, 5]
+    assert document["aggregate"]["scores"]["overall"] == {"mean": 4.0, "spread": 0.816, "low": 3, "high": 5}
+    assert document["decision"] == "reject" and document["automated"] is True and "3.8/10" in document["notice"]
+    # every reviewer read the paper's text, extracted from the PDF
+    first = [r for r in sp.requests if r.status == 200]
+    assert len(first) == 4 and all("PaSa" in r.last_user or "Error:" in r.last_user for r in first)
+    assert any("less than or equal to 10" in r.last_user for r in first)
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert json.loads((run_dir / "reviews.json").read_text()) == document
+    with open_store(run_dir, readonly=True) as store:
+        assert store.info().shown_state == "finished"
+        assert [e["kind"] for e in store.events(kinds=["reviews"])] == ["reviews"]
+        assert len(store.ledger()) == 4
+
+
+def test_review_of_a_tex_file_and_bad_input(scripted, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sp, config = scripted
+    paper = tmp_path / "paper.tex"
+    paper.write_text("\\documentclass{article}\\title{Tiny Probes}\\begin{document}\\maketitle\n"
+                     "\\section{Introduction}\nProbes \\citep{smith2020}.\n\\end{document}\n")
+    main(["review", str(paper), "--config", str(config), "--runs", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert "panel decision: reject" in out and "overall 4.00 ± 0.82" in out and "automated" in out
+    # the reviewers read the LaTeX rendered as Markdown, not its preamble
+    assert any("# Tiny Probes" in r.last_user and "[smith2020]" in r.last_user for r in sp.requests)
+    assert not any("documentclass" in r.last_user for r in sp.requests)
+    with pytest.raises(SystemExit) as exited:
+        main(["review", str(tmp_path / "paper.docx"), "--config", str(config)])
+    assert exited.value.code == 1 and "no such file" in capsys.readouterr().err
