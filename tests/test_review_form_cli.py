@@ -81,3 +81,16 @@ def test_review_of_a_tex_file_and_bad_input(scripted, tmp_path: Path, capsys: py
     with pytest.raises(SystemExit) as exited:
         main(["review", str(tmp_path / "paper.docx"), "--config", str(config)])
     assert exited.value.code == 1 and "no such file" in capsys.readouterr().err
+
+
+def test_review_over_budget_stops_before_calling(scripted, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sp, config = scripted
+    paper = tmp_path / "paper.md"
+    paper.write_text("# A paper\n\nSome text about probes.\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["review", str(paper), "--config", str(config), "--runs", str(tmp_path / "runs"),
+              "--set", "budget.dollars=0.0000001"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and "did not finish (paused): budget reached" in err
+    assert "labcoat resume" not in err and "Run `labcoat review` again" in err
+    assert sp.requests == []

@@ -160,8 +160,10 @@ def register(app: typer.Typer) -> None:
         if "document" not in outcome:
             with open_store(run_dir, readonly=True) as store:
                 info = store.info()
-            raise LabcoatError(f"the review did not finish ({info.shown_state}): {info.message or ctx.failure}; "
-                               f"run {run_dir}")
+            # the review is its own one-phase workflow: `labcoat resume` would not continue it
+            why = (info.message or str(ctx.failure)).split(" — labcoat resume")[0]
+            raise LabcoatError(f"the review did not finish ({info.shown_state}): {why}. "
+                               f"Run `labcoat review` again (its calls so far are recorded in {run_dir})")
         if as_json:
             console().print(json.dumps(outcome["document"], ensure_ascii=False), soft_wrap=True, markup=False)
         else:
