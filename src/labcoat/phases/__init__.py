@@ -11,7 +11,14 @@ from labcoat.workflow import Phase, Workflow
 
 def available_phases() -> dict[str, Phase]:
     """Every phase labcoat implements, by name."""
-    phases: dict[str, Phase] = {}
+    from labcoat.phases import data_preparation, literature_review, plan_formulation, results_interpretation
+
+    phases: dict[str, Phase] = {
+        literature_review.NAME: Phase(literature_review.NAME, literature_review.run),
+        plan_formulation.NAME: Phase(plan_formulation.NAME, plan_formulation.run, plan_formulation.summarise),
+        data_preparation.NAME: Phase(data_preparation.NAME, data_preparation.run),
+        results_interpretation.NAME: Phase(results_interpretation.NAME, results_interpretation.run),
+    }
     return phases
 
 
