@@ -144,6 +144,8 @@ class ScriptedProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the second waits for a delayed ACK (~40 ms).
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: Any) -> None:
                 return

@@ -46,6 +46,7 @@ class ModelRegistry:
         self._models: dict[str, Model] = {}
         self._servers: dict[str, Any] = {}
         self._auto: str | None = None
+        self._wires: dict[tuple, tuple[CommandSet, dict]] = {}
 
     # -- choosing and building models -----------------------------------------
     def secrets(self) -> list[str]:
@@ -115,9 +116,7 @@ class ModelRegistry:
             commands: Sequence[type] | None = None, temperature: float | None = None,
             max_tokens: int | None = None) -> Reply:
         model = self.get(self.model_for(role))
-        cmdset = CommandSet(commands) if commands else None
-        wire = cmdset.wire(model.mode) if cmdset else None  # type: ignore[arg-type]
-        full_system = model.system_for(system, cmdset)
+        cmdset, wire, full_system = self._prepare(model, system, commands)
         temperature = self.config.models.temperature if temperature is None else temperature
         max_tokens = max_tokens or self.config.models.max_tokens
         convo = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
@@ -149,6 +148,17 @@ class ModelRegistry:
             return to_reply(raw, command, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
         raise MalformedReply(f"{model.id} sent no valid command at {key} in "
                              f"{self.config.models.reply_retries + 1} attempts; last error: {last_error.feedback}")
+
+    def _prepare(self, model: Model, system: str, commands: Sequence[type] | None) -> tuple:
+        """(CommandSet, wire schema, system text); schemas are built once per command list and mode."""
+        if not commands:
+            return None, None, system
+        key = (tuple(commands), model.mode)
+        if key not in self._wires:
+            cmdset = CommandSet(commands)
+            self._wires[key] = (cmdset, cmdset.wire(model.mode))  # type: ignore[arg-type]
+        cmdset, wire = self._wires[key]
+        return cmdset, wire, model.system_for(system, cmdset)
 
     def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
         self._check_budget(model, effect_key, request)
