@@ -175,3 +175,53 @@ def test_language_reaches_prompts_and_artefacts_stay_intact(tmp_path, httpserver
     assert plan["question"] == chinese["question"] and plan["hypotheses"] == chinese["hypotheses"]
     raw = (run_dir / "run.db").read_bytes()
     assert "标准化特征".encode("utf-8") in raw or json.dumps(chinese["question"]).encode() in raw
+
+
+def test_kill_after_a_gate_answer_and_resume_never_asks_it_again(tmp_path, httpserver, fixtures_dir, env):
+    """A co-pilot answer is a recorded effect: SIGKILL right after it, resume, and it is not asked twice."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from tests.support.gate_app import NOTE, LoggingGate
+
+    recorded_arxiv(fixtures_dir, httpserver)
+    release = threading.Event()
+    systems: list[str] = []
+
+    def planning(request, role, step):
+        systems.append(request.system)
+        if NOTE in request.system and not release.is_set():
+            release.wait(30)  # hold the revised attempt's first call until the child is killed
+        return lab.planning(request, role, step)
+
+    asked_log = tmp_path / "asked.log"
+    with ScriptedProvider(policies(plan_formulation=planning), hang_cap_s=40) as sp:
+        config = config_for(sp, httpserver, phases=FOUR[:2], copilot={"enabled": True},
+                            budget={"lit_review_papers": 0})
+        run_dir = create_run(config, tmp_path / "run")
+        child = subprocess.Popen([sys.executable, "-m", "tests.support.gate_app", str(run_dir), str(asked_log)],
+                                 env={**os.environ, "OPENAI_API_KEY": TEST_KEY})
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if any(NOTE in s for s in systems):
+                    break
+                time.sleep(0.05)
+            assert any(NOTE in s for s in systems), "the revised attempt never started"
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            release.set()
+        assert asked_log.read_text().split("\n").count("plan_formulation 0") == 1
+
+        gate = LoggingGate(asked_log)
+        execute(run_dir, workflow_factory, attach=attach, gate=gate, resumed=True)
+    asked = asked_log.read_text().split("\n")
+    assert asked.count("plan_formulation 0") == 1      # answered before the kill, never asked again
+    assert asked.count("plan_formulation 1") == 1
+    with open_store(run_dir, readonly=True) as store:
+        assert store.info().state == "finished"
