@@ -79,7 +79,7 @@ def execute(run_dir: Path | str, workflow_factory: WorkflowFactory, *, gate: Gat
                                "wait for it, or stop it before resuming")
         ctx = RunContext(
             config=config, store=store, run_id=info.id, run_dir=run_dir,
-            effects=Effects(store), events=EventLog(store),
+            effects=Effects(store, config.seed), events=EventLog(store),
             gate=gate or AutoApprove(), progress=progress or SilentProgress(),
         )
         store.set_state("running", pid=os.getpid())

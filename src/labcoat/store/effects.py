@@ -39,8 +39,9 @@ class Recorded:
 class Effects:
     """Memoises side effects in a RunStore; the only path for anything non-deterministic."""
 
-    def __init__(self, store: RunStore):
+    def __init__(self, store: RunStore, base_seed: int | None = None):
         self.store = store
+        self.base_seed = base_seed
         self.diverged_at: str | None = None
         self.replayed = 0
         self.executed = 0
@@ -128,5 +129,14 @@ class Effects:
         return json.loads(text)
 
     def seed(self, key: str) -> int:
-        """A recorded random seed: the same on replay, fresh on a live run."""
-        return int(self.run("random", key, {"what": "seed"}, lambda: random.SystemRandom().randrange(2**31)))
+        """A recorded random seed: the same on replay; fresh on a live run, or
+        derived from the config's `seed` and the key so a seeded run repeats."""
+        base = self.base_seed
+
+        def draw() -> int:
+            if base is None:
+                return random.SystemRandom().randrange(2**31)
+            digest = hashlib.sha256(f"{base}:{key}".encode("utf-8")).digest()
+            return int.from_bytes(digest[:4], "big") % 2**31
+
+        return int(self.run("random", key, {"what": "seed", "base": base}, draw))
