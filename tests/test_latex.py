@@ -14,7 +14,7 @@ import pytest
 from labcoat.artefacts import MetricValue
 from labcoat.report.lines import EditError, document_problems, edit_lines, numbered, section_span, set_section
 from labcoat.report.scaffold import SECTIONS, engine_for, render_scaffold, write_report_dir
-from labcoat.tools.latex import compile_latex, cjk_support, parse_log, tex_available, tex_missing
+from labcoat.tools.latex import cjk_support, compile_latex, parse_blg, parse_log, tex_available, tex_missing
 from labcoat.tools.latex_markdown import render_markdown, write_markdown_fallback
 
 needs_tex = pytest.mark.skipif(not tex_available() or shutil.which("pdftotext") is None,
@@ -143,6 +143,21 @@ def test_parse_log_reads_classic_and_warning_formats() -> None:
     errors, warnings = parse_log(log)
     assert [(e.kind, e.file, e.line) for e in errors] == [("missing_file", "report.tex", 7)]
     assert [(w.kind, w.line) for w in warnings] == [("undefined_citation", 33), ("undefined_reference", 40)]
+
+
+def test_parse_blg_reads_bibtex_errors_with_their_bib_line() -> None:
+    blg = "\n".join([
+        "Database file #1: references.bib",
+        "I was expecting a `,' or a `}'---line 5 of file references.bib",
+        " : ",
+        'Warning--I didn\'t find a database entry for "ghost2021"',
+        "(There were 1 error messages)",
+    ])
+    warnings: list = []
+    errors = parse_blg(blg, warnings)
+    assert [(e.kind, e.file, e.line, e.message) for e in errors] == [
+        ("bibtex", "references.bib", 5, "I was expecting a `,' or a `}'")]
+    assert [(w.kind, w.message) for w in warnings] == [("undefined_citation", "citation 'ghost2021' has no entry in the .bib file")]
 
 
 def test_edits_are_validated_and_numbered() -> None:
