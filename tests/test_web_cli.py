@@ -76,7 +76,8 @@ def test_copilot_run_without_a_terminal_waits_for_the_dashboard(copilot_cli, run
                                                                 tmp_path: Path) -> None:
     runner, app, seen = copilot_cli
     config = tmp_path / "config.yaml"
-    config.write_text("topic: gate from the browser\ncopilot:\n  enabled: true\n", encoding="utf-8")
+    config.write_text("topic: gate from the browser\ncopilot:\n  enabled: true\n  wait_for_dashboard: true\n",
+                      encoding="utf-8")
     result: dict = {}
     thread = threading.Thread(target=lambda: result.update(r=runner.invoke(app, ["run", str(config)])),
                               daemon=True)
@@ -104,3 +105,20 @@ def test_copilot_run_without_a_terminal_waits_for_the_dashboard(copilot_cli, run
     assert "plan formulation awaits approval" in out and "labcoat serve --runs" in out
     assert "is finished" in out
     assert seen == [[], ["narrow the question"]]
+
+
+def test_copilot_run_without_a_terminal_pauses_and_takes_a_dashboard_answer_on_resume(
+        copilot_cli, runs_dir: Path, tmp_path: Path) -> None:
+    runner, app, seen = copilot_cli
+    config = tmp_path / "config.yaml"
+    config.write_text("topic: gate while away\ncopilot:\n  enabled: true\n", encoding="utf-8")
+    first = runner.invoke(app, ["run", str(config)])
+    assert first.exit_code == 3, first.output          # paused, not waiting forever, not failed
+    assert "awaits approval" in first.output and "labcoat resume" in first.output
+    (run_dir,) = [db.parent for db in runs_dir.glob("*/run.db")]
+    with RunStore(run_dir) as store:                   # answered in the dashboard while nothing runs
+        (row,) = gates.pending(store.db)
+        assert gates.answer(store.db, row.key, {"decision": "approve", "notes": ""}, "dashboard")
+    again = runner.invoke(app, ["resume", str(run_dir)])
+    assert again.exit_code == 0 and "is finished" in again.output, again.output
+    assert seen == [[], []]

@@ -109,6 +109,8 @@ class MleConfig(_Strict):
 class CopilotConfig(_Strict):
     enabled: bool = False
     auto_approve: bool = False
+    wait_for_dashboard: bool = Field(False, description="with no terminal, wait for an answer from "
+                                     "`labcoat serve` instead of pausing the run")
 
 
 class ReportConfig(_Strict):

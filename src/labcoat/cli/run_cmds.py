@@ -82,6 +82,10 @@ def register(app: typer.Typer) -> None:
         out = console()
         with open_store(directory, readonly=True) as store:
             cfg = store.config()
+        if overrides:
+            from labcoat.config import apply_set, parse_set
+
+            cfg = apply_set(cfg, parse_set(overrides))  # so `resume --set copilot.enabled=true` takes effect
         copilot = cfg.get("copilot", {})
         gate = default_gate(copilot.get("enabled", False), copilot.get("auto_approve", False),
                             interactive=lambda: TerminalGate(out))
@@ -90,9 +94,13 @@ def register(app: typer.Typer) -> None:
             from labcoat.gate_store import StoreGate
 
             interactive = isinstance(gate, TerminalGate)
+            # Without a terminal the run pauses at an unanswered gate (an answer given in the
+            # dashboard meanwhile is used on resume), unless the config says to wait for one.
+            wait = None if interactive or copilot.get("wait_for_dashboard", False) else 0.0
             gate = StoreGate(directory, terminal=gate if interactive else None,
                              notify=lambda text: out.print(text, markup=False, highlight=False),
-                             hint=f"Answer it in the dashboard: labcoat serve --runs {directory.parent}")
+                             hint=f"Answer it in the dashboard: labcoat serve --runs {directory.parent}",
+                             timeout_s=wait)
         ctx = execute(directory, _workflow_factory(), gate=gate, progress=ConsoleProgress(out),
                       attach=_attach(), overrides=overrides, resumed=resumed)
         _finish(directory, failed=ctx.failure is not None)
