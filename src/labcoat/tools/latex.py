@@ -118,9 +118,11 @@ def _tex_env(home: Path) -> dict[str, str]:
 
 
 def _read_bounded(path: Path, limit: int = MAX_LOG_CHARS) -> str:
+    """The file's last `limit` bytes as text: TeX writes its errors at the end."""
     if not path.is_file():
         return ""
     with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - limit))
         data = handle.read(limit)
     return data.decode("utf-8", errors="replace")
 
@@ -158,7 +160,10 @@ def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: flo
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # it ended between the timeout and the kill
                 proc.wait(timeout=30)
         log = _read_bounded(work / f"{stem}.log")
         errors, warnings = parse_log(log)
