@@ -190,3 +190,21 @@ def test_local_model_starts_a_server_lazily_and_close_stops_it(tmp_path):
             assert sp.requests[0].body["model"] == "smollm2" and "response_format" in sp.requests[0].body
             assert reply.dollars == 0.0
     assert events == ["start", "stop"]
+
+
+def test_model_complete_without_a_run(tmp_path):
+    from labcoat.llm.commands import CommandSet
+    from labcoat.llm.model import Model
+
+    with ScriptedProvider(policy) as sp:
+        for name in ("openai:gpt-4o", "anthropic:claude-sonnet-4-6"):
+            ref = parse_model(name)
+            base = sp.base_url_anthropic if ref.preset.wire == "anthropic" else sp.base_url_openai
+            model = Model(ref, base_url=base, api_key=TEST_KEY, timeout_s=5, retries=0)
+            reply = model.complete([{"role": "system", "content": "You search."},
+                                    {"role": "user", "content": "go"}], schema=CommandSet([Search]), max_tokens=50)
+            text = model.complete([{"role": "user", "content": "plain"}])
+            model.close()
+            assert reply.command == Search(query="sparse attention", source="arxiv") and reply.dollars > 0
+            assert reply.model == ref.name and reply.latency_s > 0
+            assert text.text == "echo: plain" and text.command is None

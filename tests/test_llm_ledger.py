@@ -159,3 +159,35 @@ def test_no_key_value_reaches_disk(tmp_path):
         data = path.read_bytes()
         assert TEST_KEY.encode() not in data, path
         assert wrong.encode() not in data, path
+
+
+def test_parallel_calls_never_pass_the_cap_together(tmp_path):
+    import concurrent.futures
+    import threading
+
+    gate = threading.Barrier(2, timeout=5)
+
+    def slow_policy(req):
+        try:
+            gate.wait()  # admitted calls meet here, in flight at the same time
+        except threading.BrokenBarrierError:
+            pass
+        return "done"
+
+    cap = 0.0015  # room for two 64-token gpt-4o calls at their worst case, not four
+    with ScriptedProvider(slow_policy) as sp:
+        config = scripted_config(sp, model="openai:gpt-4o", budget={"dollars": cap})
+        with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
+            def one(i):
+                try:
+                    return ctx.models.ask(key=ctx.key("cand", i), role="ml_engineer", system="S", max_tokens=64,
+                                          messages=[{"role": "user", "content": f"candidate {i}"}])
+                except BudgetExceeded as exc:
+                    return exc
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                outcomes = list(pool.map(one, range(4)))
+            gate.abort()
+            spent = ctx.store.dollars_spent()
+    refused = [o for o in outcomes if isinstance(o, BudgetExceeded)]
+    assert 1 <= len(refused) < 4 and len(sp.requests) == 4 - len(refused)
+    assert spent <= cap

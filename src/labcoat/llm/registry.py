@@ -17,6 +17,7 @@ is its own effect and its own `llm_reply_error` event. Local models
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,9 @@ class ModelRegistry:
         self._servers: dict[str, Any] = {}
         self._auto: str | None = None
         self._wires: dict[tuple, tuple[CommandSet, dict]] = {}
+        # Calls may run in parallel (candidates): building models and budget reservations are guarded.
+        self._lock = threading.RLock()
+        self._reserved = 0.0
 
     # -- choosing and building models -----------------------------------------
     def secrets(self) -> list[str]:
@@ -71,9 +75,10 @@ class ModelRegistry:
 
     def get(self, model: str) -> Model:
         ref = parse_model(model)
-        if ref.id not in self._models:
-            self._models[ref.id] = self._build(ref)
-        return self._models[ref.id]
+        with self._lock:
+            if ref.id not in self._models:
+                self._models[ref.id] = self._build(ref)
+            return self._models[ref.id]
 
     def _build(self, ref: ModelRef) -> Model:
         served = None
@@ -88,6 +93,7 @@ class ModelRegistry:
                      served_name=served, sleep=self.sleep, on_retry=self._note)
 
     def _local_server(self, name: str) -> Any:
+        # called under self._lock (from get), so one server starts per model
         if name not in self._servers:
             if self.local_server_factory is not None:
                 server = self.local_server_factory(name)
@@ -161,36 +167,43 @@ class ModelRegistry:
         return cmdset, wire, model.system_for(system, cmdset)
 
     def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
-        self._check_budget(model, effect_key, request)
+        reserved = self._reserve_budget(model, effect_key, request)
         try:
             raw = model.call(request["system"], request["messages"], request["schema"],
                              temperature=request["temperature"], max_tokens=request["max_tokens"])
+            usage = Usage.from_dict(raw["usage"])
+            self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
+                                      input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
+                                      output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
+                                      dollars=raw["dollars"], latency_s=raw["latency_s"])
         except RunPaused as pause:
             pause.hint = pause.hint.replace("labcoat resume RUN", f"labcoat resume {self.ctx.run_id}")
             raise
-        usage = Usage.from_dict(raw["usage"])
-        self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
-                                  input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
-                                  output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
-                                  dollars=raw["dollars"], latency_s=raw["latency_s"])
+        finally:
+            with self._lock:  # released only once the ledger holds the real cost
+                self._reserved -= reserved
         self.ctx.progress.spend(usage.total, raw["dollars"])
         return raw
 
-    def _check_budget(self, model: Model, effect_key: str, request: dict) -> None:
+    def _reserve_budget(self, model: Model, effect_key: str, request: dict) -> float:
+        """Hold the call's worst-case cost against the cap while it runs (parallel calls count too)."""
         cap = self.config.budget.dollars
         if cap is None:
-            return
+            return 0.0
         chars = len(request["system"]) + sum(len(m["content"]) for m in request["messages"])
         if request["schema"]:
             chars += len(str(request["schema"]))
         estimate = self.pricer.estimate(model.ref, chars, request["max_tokens"])
-        spent = self.ctx.store.dollars_spent()
-        if spent + estimate > cap:
-            suggest = max(cap * 2, spent + estimate * 10)
-            raise BudgetExceeded(
-                f"budget reached: ${spent:.4f} of ${cap:.4f} spent, and the next call ({model.id} at "
-                f"{effect_key}) could cost up to ${estimate:.4f}",
-                hint=f"labcoat resume {self.ctx.run_id} --set budget.dollars={suggest:.2f}")
+        with self._lock:
+            spent = self.ctx.store.dollars_spent() + self._reserved
+            if spent + estimate <= cap:
+                self._reserved += estimate
+                return estimate
+        suggest = max(cap * 2, spent + estimate * 10)
+        raise BudgetExceeded(
+            f"budget reached: ${spent:.4f} of ${cap:.4f} spent or committed, and the next call ({model.id} at "
+            f"{effect_key}) could cost up to ${estimate:.4f}",
+            hint=f"labcoat resume {self.ctx.run_id} --set budget.dollars={suggest:.2f}")
 
 
 def render_attempt(raw: dict) -> str:
