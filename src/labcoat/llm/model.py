@@ -49,9 +49,7 @@ class Model:
         self.backend.close()
 
     def system_for(self, system: str, schema: CommandSet | None) -> str:
-        if schema is None:
-            return system
-        return f"{system}\n\n{schema.instructions(self.mode)}" if system else schema.instructions(self.mode)
+        return system_with(system, schema, self.mode)
 
     def call(self, system: str, messages: list[dict], wire: dict | None, *, temperature: float | None,
              max_tokens: int) -> dict:
@@ -75,6 +73,14 @@ class Model:
         raw = self.call(self.system_for(system, schema), msgs, wire, temperature=temperature,
                         max_tokens=max_tokens or 4096)
         return to_reply(raw, schema.parse(raw, self.mode) if schema else None)  # type: ignore[arg-type]
+
+
+def system_with(system: str, schema: CommandSet | None, mode: str) -> str:
+    """The stable prefix plus how to reply with `schema`'s commands in `mode`."""
+    if schema is None:
+        return system
+    how = schema.instructions(mode)  # type: ignore[arg-type]
+    return f"{system}\n\n{how}" if system else how
 
 
 def to_reply(raw: dict, command: Any, *, attempts: int = 1, replayed: bool = False,

@@ -24,7 +24,7 @@ from typing import Any
 from labcoat.errors import BudgetExceeded, ConfigError, LabcoatError, RunPaused
 from labcoat.llm.commands import CommandSet, ReplyError
 from labcoat.llm.faults import Backoff
-from labcoat.llm.model import Model, to_reply
+from labcoat.llm.model import Model, system_with, to_reply
 from labcoat.llm.presets import PRESETS, ModelRef, api_key_for, base_url_for, parse_model
 from labcoat.llm.pricing import Pricer
 from labcoat.llm.types import Reply, Usage
@@ -104,6 +104,11 @@ class ModelRegistry:
             self._servers[name] = server
         return self._servers[name]
 
+    @property
+    def local_servers(self) -> list[Any]:
+        """The local model servers this registry started (stopped by `close`)."""
+        return list(self._servers.values())
+
     def close(self) -> None:
         for model in self._models.values():
             model.close()
@@ -121,21 +126,22 @@ class ModelRegistry:
     def ask(self, *, key: str, role: str, system: str, messages: Sequence[Mapping[str, str]],
             commands: Sequence[type] | None = None, temperature: float | None = None,
             max_tokens: int | None = None) -> Reply:
-        model = self.get(self.model_for(role))
-        cmdset, wire, full_system = self._prepare(model, system, commands)
+        # The model is built (and a local server started) only for a live call: replay needs neither.
+        ref = parse_model(self.model_for(role))
+        cmdset, wire, full_system = self._prepare(ref, system, commands)
         temperature = self.config.models.temperature if temperature is None else temperature
         max_tokens = max_tokens or self.config.models.max_tokens
         convo = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
         usage, dollars, replayed, last_error = Usage(), 0.0, True, None
         for attempt in range(self.config.models.reply_retries + 1):
             effect_key = f"{key}/llm/{attempt}"
-            request = {"model": model.id, "system": full_system, "messages": convo, "schema": wire,
+            request = {"model": ref.id, "system": full_system, "messages": convo, "schema": wire,
                        "temperature": temperature, "max_tokens": max_tokens}
             live: list[bool] = []
 
             def call(request=request, effect_key=effect_key, live=live) -> dict:
                 live.append(True)
-                return self._live(model, effect_key, role, request)
+                return self._live(self.get(ref.id), effect_key, role, request)
 
             raw = self.ctx.effects.run("llm", effect_key, request, call)
             replayed = replayed and not live
@@ -143,28 +149,29 @@ class ModelRegistry:
             if cmdset is None:
                 return to_reply(raw, None, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
             try:
-                command = cmdset.parse(raw, model.mode)  # type: ignore[arg-type]
+                command = cmdset.parse(raw, ref.mode)  # type: ignore[arg-type]
             except ReplyError as err:
                 last_error = err
-                self.ctx.emit("llm_reply_error", {"key": effect_key, "role": role, "model": model.id,
+                self.ctx.emit("llm_reply_error", {"key": effect_key, "role": role, "model": ref.id,
                                                   "kind": err.kind, "feedback": err.feedback})
                 convo = [*convo, {"role": "assistant", "content": render_attempt(raw)},
                          {"role": "user", "content": f"Error: {err.feedback}"}]
                 continue
             return to_reply(raw, command, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
-        raise MalformedReply(f"{model.id} sent no valid command at {key} in "
+        raise MalformedReply(f"{ref.id} sent no valid command at {key} in "
                              f"{self.config.models.reply_retries + 1} attempts; last error: {last_error.feedback}")
 
-    def _prepare(self, model: Model, system: str, commands: Sequence[type] | None) -> tuple:
+    def _prepare(self, ref: ModelRef, system: str, commands: Sequence[type] | None) -> tuple:
         """(CommandSet, wire schema, system text); schemas are built once per command list and mode."""
         if not commands:
             return None, None, system
-        key = (tuple(commands), model.mode)
-        if key not in self._wires:
-            cmdset = CommandSet(commands)
-            self._wires[key] = (cmdset, cmdset.wire(model.mode))  # type: ignore[arg-type]
-        cmdset, wire = self._wires[key]
-        return cmdset, wire, model.system_for(system, cmdset)
+        key = (tuple(commands), ref.mode)
+        with self._lock:
+            if key not in self._wires:
+                cmdset = CommandSet(commands)
+                self._wires[key] = (cmdset, cmdset.wire(ref.mode))  # type: ignore[arg-type]
+            cmdset, wire = self._wires[key]
+        return cmdset, wire, system_with(system, cmdset, ref.mode)
 
     def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
         reserved = self._reserve_budget(model, effect_key, request)
