@@ -104,6 +104,7 @@ class MleConfig(_Strict):
     rank: Literal["metric_then_reward", "reward", "weighted"] = "metric_then_reward"
     reward_weight: float = Field(0.3, ge=0, le=1)
     eval_split_env: str = Field("LABCOAT_EVAL_SPLIT", description="env var telling a program to evaluate on test")
+    use_seeds: bool = Field(True, description="start from the shipped seed programs when one fits the plan")
 
 
 class CopilotConfig(_Strict):

@@ -26,7 +26,7 @@ def run(ctx: RunContext) -> Results:
     data = data if isinstance(data, DataCode) else None
     run_many = program_runner(ctx, data)
     solver = MleSolver(ctx, plan, data, run_many)
-    seed = choose_seed(plan, ctx.effects.seed(ctx.key("mle", "seed-choice")))
+    seed = choose_seed(plan, ctx.effects.seed(ctx.key("mle", "seed-choice"))) if ctx.config.mle.use_seeds else None
     if seed is not None:
         ctx.emit("mle_seed", {"file": seed.file, "kind": seed.kind})
         solver.seed(seed.code, "seed")

@@ -1,0 +1,148 @@
+"""mle-solver: scripted ML engineer, real sandbox, real scikit-learn on its bundled data."""
+
+from __future__ import annotations
+
+import pytest
+
+from labcoat.artefacts import DataCode, MetricSpec, Plan
+from labcoat.phases import running_experiments
+from labcoat.runner import create_run, execute
+from labcoat.services import attach
+from labcoat.solvers.mle.ranking import Pool, Ranker
+from labcoat.store import open_store
+from labcoat.workflow import Phase, Workflow
+
+from tests.support import mle_policies as mle
+from tests.support.lab_policies import reply_command
+from tests.support.lab_services import LabScript, lab_config
+from tests.support.scripted_provider import TEST_KEY, ScriptedProvider
+
+PLAN = Plan(question="Which model should we ship for tumour diagnosis?", method="compare models",
+            metrics=[MetricSpec(name="accuracy", higher_is_better=True, split="dev")],
+            protocol="select on dev, test once")
+
+
+def workflow(config):
+    return Workflow([Phase("plan_formulation", lambda ctx: PLAN),
+                     Phase("data_preparation", lambda ctx: DataCode(code="# bundled data")),
+                     Phase(running_experiments.NAME, running_experiments.run)])
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("LABCOAT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def run_solver(tmp_path, httpserver, policy, *, steps=1, batch=2, repairs=3, top_k=2, seed=7, workers=2):
+    with ScriptedProvider(LabScript({"running_experiments": policy})) as sp:
+        config = lab_config(sp, httpserver, phases=[], seed=seed, mle={"use_seeds": False},
+                            budget={"mle_steps": steps, "mle_candidates": batch, "mle_repairs": repairs,
+                                    "mle_top_k": top_k},
+                            executor={"workers": workers})
+        run_dir = create_run(config, tmp_path / "run")
+        ctx = execute(run_dir, workflow, attach=attach)
+    assert ctx.failure is None, ctx.failure
+    with open_store(run_dir, readonly=True) as store:
+        assert store.info().state == "finished", store.info().message
+        results = store.artefact("running_experiments")["data"]
+        events = store.events()
+        execs = [k for (k,) in store.db.execute("SELECT key FROM effects WHERE kind='exec'")]
+    return results, events, execs
+
+
+def nodes_by_id(results):
+    return {n["id"]: n for n in results["journal"]}
+
+
+def test_edits_improve_a_real_metric_and_a_crash_is_repaired(tmp_path, httpserver, env):
+    def propose(request, n):
+        # candidate 0 swaps in a real model; candidate 1 breaks the program
+        return mle.swap_model(request, mle.GOOD_MODEL if n == 1 else mle.BROKEN_MODEL)
+
+    def repair(request, n):
+        return mle.swap_model(request, mle.GOOD_MODEL.replace("5000", "4000"))
+
+    results, events, execs = run_solver(tmp_path, httpserver, mle.mle_policy(propose=propose, repair=repair))
+    nodes = nodes_by_id(results)
+    start = nodes["s0c0"]
+    assert start["operation"] == "generate" and start["status"] == "ok" and start["metric"] < 0.7
+    improved = nodes["s1c0"]
+    assert improved["operation"] == "edit" and improved["parent"] == "s0c0"
+    assert improved["status"] == "ok" and improved["metric"] > start["metric"] + 0.25
+    assert nodes["s1c1"]["status"] == "failed" and "NoSuchClassifier" in nodes["s1c1"]["stderr"]
+    repaired = nodes["s1c1r1"]
+    assert repaired["operation"] == "repair" and repaired["repair_of"] == "s1c1" and repaired["status"] == "ok"
+    repaired_ids = {n["repair_of"] for n in results["journal"]}
+    assert all(n["reflection"] for n in results["journal"] if n["id"] not in repaired_ids)  # every attempt's outcome
+    assert all(0 <= n["reward"] <= 1 for n in results["journal"] if n["status"] == "ok")
+    # selection reads dev only; the test split ran exactly once, for the chosen program
+    assert all(m["split"] != "test" for n in results["journal"] for m in n["metrics"])
+    assert [k for k in execs if "final" in k] == ["running_experiments#0/mle/final/test"]
+    assert [m["split"] for m in results["test_metrics"]] == ["test"]
+    assert results["metrics"][0]["value"] == pytest.approx(max(improved["metric"], repaired["metric"]))
+
+
+def test_still_broken_after_nrep_is_dropped_and_a_fake_repair_is_refused(tmp_path, httpserver, env):
+    def propose(request, n):
+        return mle.swap_model(request, mle.BROKEN_MODEL)
+
+    def repair(request, n):
+        if "FAKE" in request.last_user or n % 2 == 0:
+            return reply_command("replace", body=mle.FAKE)
+        return mle.swap_model(request, mle.BROKEN_MODEL.replace("NoSuch", "StillNoSuch"))
+
+    results, events, _ = run_solver(tmp_path, httpserver, mle.mle_policy(propose=propose, repair=repair),
+                                    repairs=2)
+    nodes = nodes_by_id(results)
+    finals = {c: [n for n in results["journal"] if n["step"] == 1 and n["candidate"] == c][-1] for c in (0, 1)}
+    assert all(n["status"] != "ok" for n in finals.values())
+    refused = [n for n in results["journal"] if n["status"] == "refused"]
+    assert refused and "literal" in refused[0]["refusal"] or "no longer trains" in refused[0]["refusal"]
+    dropped = [e["payload"]["nodes"] for e in events if e["kind"] == "mle_dropped"]
+    assert dropped and set(dropped[0]) == {finals[0]["id"], finals[1]["id"]}
+    # the step went on: the pool still holds the working start, which is what was tested
+    assert results["metrics"][0]["source"] == "s0c0"
+    assert len([n for n in results["journal"] if n["step"] == 1 and n["candidate"] == 0]) == 3  # 1 + Nrep
+
+
+def test_four_candidates_run_at_once_and_the_pool_keeps_the_top_k(tmp_path, httpserver, env):
+    def propose(request, n):
+        return mle.swap_model(request, mle.GOOD_MODEL if n % 2 else "model = DummyClassifier(strategy='prior')")
+
+    results, events, _ = run_solver(tmp_path, httpserver, mle.mle_policy(propose=propose, repair=propose,
+                                                                         work=6_000_000),
+                                    batch=4, top_k=2, workers=2)
+    windows = []
+    for node in results["journal"]:
+        line = [x for x in node["stdout"].splitlines() if x.startswith("window ")]
+        if node["step"] == 1 and line:
+            _, a, b = line[0].split()
+            windows.append((float(a), float(b)))
+    assert len(windows) == 4
+    overlapping = sum(1 for i, (a1, b1) in enumerate(windows) for (a2, b2) in windows[i + 1:]
+                      if a1 < b2 and a2 < b1)
+    assert overlapping >= 1, windows
+    pools = [e["payload"] for e in events if e["kind"] == "mle_pool"]
+    assert pools[-1]["pool"] == ["s0c0", pools[-1]["offered"]]
+    # the documented rule: the batch's best by dev metric is the one offered
+    step1 = [n for n in results["journal"] if n["step"] == 1 and n["status"] == "ok"]
+    assert nodes_by_id(results)[pools[-1]["offered"]]["metric"] == max(n["metric"] for n in step1)
+
+
+def test_pool_replaces_its_worst_member_only_with_a_better_program():
+    from labcoat.solvers.mle.journal import Node
+
+    def node(i, metric, reward=0.5):
+        return Node(id=f"n{i}", step=0, candidate=0, operation="edit", code="", status="ok", metric=metric,
+                    reward=reward)
+
+    pool = Pool(2, Ranker("metric_then_reward", higher_is_better=False))
+    assert pool.offer(node(1, 3.0)) == "admitted" and pool.offer(node(2, 2.0)) == "admitted"
+    assert pool.offer(node(3, 5.0)).startswith("not admitted")
+    assert pool.offer(node(4, 1.0)) == "replaced n1" and pool.ids() == ["n4", "n2"]
+    tie = Pool(1, Ranker("metric_then_reward"))
+    tie.offer(node(5, 0.9, reward=0.2))
+    assert tie.offer(node(6, 0.9, reward=0.8)) == "replaced n5"
+    by_reward = Ranker("reward")
+    assert by_reward.best([node(7, 0.99, 0.1), node(8, 0.5, 0.9)]).id == "n8"
