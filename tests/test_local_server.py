@@ -30,7 +30,7 @@ FAKE_SERVER = textwrap.dedent('''
     import argparse, http.server, json, os, subprocess, sys, time
     p = argparse.ArgumentParser()
     for name in ("--model", "--model_alias", "--host", "--n_ctx", "--n_threads", "--n_threads_batch",
-                 "--mode", "--pidfile", "--envfile"):
+                 "--logits_all", "--mode", "--pidfile", "--envfile"):
         p.add_argument(name)
     p.add_argument("--port", type=int)
     a = p.parse_args()
@@ -174,6 +174,7 @@ def test_secrets_and_settings_variables_stay_out_of_the_server_env(fake, tmp_pat
     with _server(fake, "--envfile", str(envfile)):
         env = json.loads(envfile.read_text())
     assert "OPENAI_API_KEY" not in env and "MODEL" not in env
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"
     assert "sk-never-leak" not in json.dumps(env)
 
 

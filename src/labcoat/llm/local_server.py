@@ -131,7 +131,9 @@ class LocalServer:
     def argv(self, model_file: Path, port: int) -> list[str]:
         return [*self.launcher, "--model", str(model_file), "--model_alias", self.model_alias,
                 "--host", self.host, "--port", str(port), "--n_ctx", str(self.ctx_size),
-                "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads), *self.extra_args]
+                "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
+                # Per-token logits for the whole context (logprobs only) cost ~380 MB for SmolLM2 at 8k.
+                "--logits_all", "False", *self.extra_args]
 
     @property
     def model_alias(self) -> str:
@@ -192,6 +194,9 @@ class LocalServer:
         """
         assert self.log_path is not None
         env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+        # llama.cpp's OpenMP threads spin at barriers by default; on a busy 2-core machine
+        # (experiments run beside the model) that made generation ~9x slower than sleeping.
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
         preexec = _die_with_parent_hook()
         started = threading.Event()
         outcome: dict[str, object] = {}
