@@ -206,5 +206,5 @@ def test_model_complete_without_a_run(tmp_path):
             text = model.complete([{"role": "user", "content": "plain"}])
             model.close()
             assert reply.command == Search(query="sparse attention", source="arxiv") and reply.dollars > 0
-            assert reply.model == ref.name and reply.latency_s > 0
+            assert reply.model == ref.id and reply.latency_s > 0
             assert text.text == "echo: plain" and text.command is None

@@ -72,7 +72,7 @@ class Model:
         wire = schema.wire(self.mode) if schema else None  # type: ignore[arg-type]
         raw = self.call(self.system_for(system, schema), msgs, wire, temperature=temperature,
                         max_tokens=max_tokens or 4096)
-        return to_reply(raw, schema.parse(raw, self.mode) if schema else None)  # type: ignore[arg-type]
+        return to_reply(raw, schema.parse(raw, self.mode) if schema else None, model=self.id)  # type: ignore[arg-type]
 
 
 def system_with(system: str, schema: CommandSet | None, mode: str) -> str:
@@ -83,9 +83,10 @@ def system_with(system: str, schema: CommandSet | None, mode: str) -> str:
     return f"{system}\n\n{how}" if system else how
 
 
-def to_reply(raw: dict, command: Any, *, attempts: int = 1, replayed: bool = False,
+def to_reply(raw: dict, command: Any, *, model: str, attempts: int = 1, replayed: bool = False,
              usage: Usage | None = None, dollars: float | None = None) -> Reply:
+    """`model` is the labcoat model string; the provider's own name for it stays in the recorded completion."""
     return Reply(text=raw.get("text") or "", command=command, usage=usage or Usage.from_dict(raw.get("usage")),
                  dollars=float(raw.get("dollars") or 0.0) if dollars is None else dollars,
-                 model=raw.get("model") or "", latency_s=float(raw.get("latency_s") or 0.0),
+                 model=model, latency_s=float(raw.get("latency_s") or 0.0),
                  finish_reason=raw.get("finish_reason"), attempts=attempts, replayed=replayed)

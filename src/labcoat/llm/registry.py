@@ -147,7 +147,7 @@ class ModelRegistry:
             replayed = replayed and not live
             usage, dollars = usage + Usage.from_dict(raw.get("usage")), dollars + float(raw.get("dollars") or 0)
             if cmdset is None:
-                return to_reply(raw, None, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
+                return to_reply(raw, None, model=ref.id, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
             try:
                 command = cmdset.parse(raw, ref.mode)  # type: ignore[arg-type]
             except ReplyError as err:
@@ -157,7 +157,7 @@ class ModelRegistry:
                 convo = [*convo, {"role": "assistant", "content": render_attempt(raw)},
                          {"role": "user", "content": f"Error: {err.feedback}"}]
                 continue
-            return to_reply(raw, command, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
+            return to_reply(raw, command, model=ref.id, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
         raise MalformedReply(f"{ref.id} sent no valid command at {key} in "
                              f"{self.config.models.reply_retries + 1} attempts; last error: {last_error.feedback}")
 
