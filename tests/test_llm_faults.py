@@ -8,6 +8,7 @@ import time
 import pytest
 
 from labcoat.agents.commands import RunCode, Search
+from labcoat.llm.faults import ProviderError
 from labcoat.llm.registry import MalformedReply
 from labcoat.runner import create_run, execute
 from labcoat.store import open_store
@@ -36,8 +37,6 @@ class Faulty:
 @pytest.mark.parametrize("fault", [rate_limited(0.05), server_error(500), server_error(503), BROKEN_BODY,
                                    hang(3.0)], ids=["429", "500", "503", "broken-body", "hang"])
 def test_fault_is_retried_then_served(tmp_path, model, fault):
-    if fault is BROKEN_BODY and model.startswith("anthropic"):
-        pytest.skip("the cut body is an OpenAI-shaped response")
     with ScriptedProvider(Faulty(fault, fault)) as sp:
         config = scripted_config(sp, model=model, models={"request_timeout_s": 0.5})
         with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
@@ -133,3 +132,17 @@ def test_provider_down_pauses_the_run_and_resume_continues(tmp_path):
         assert len(sp.requests) == before + 1
         assert results[-1][0].replayed and not results[-1][1].replayed
         assert results[-1][0].command.query == "q1"
+
+
+def test_a_refused_request_fails_at_once_without_the_key(tmp_path):
+    from tests.support.scripted_provider import Fault, TEST_KEY
+
+    refusal = Fault("status", 404, message=f"The model does not exist (key {TEST_KEY}).")
+    with ScriptedProvider(lambda r: refusal) as sp:
+        config = scripted_config(sp)
+        with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
+            with pytest.raises(ProviderError, match="404") as info:
+                ctx.models.ask(key=ctx.key("s"), role="phd", system="S", messages=MSGS)
+    assert len(sp.requests) == 1  # not retried: repeating it cannot help
+    assert TEST_KEY not in str(info.value) and "[redacted]" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__

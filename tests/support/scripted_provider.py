@@ -275,7 +275,9 @@ class ScriptedProvider:
             return
         if fault.kind == "broken_body":
             req.status = 200
-            text = json.dumps({"id": "x", "object": "chat.completion", "choices": [{"index": 0}]})
+            shape = {"id": "msg_cut", "type": "message", "content": [{"type": "text"}]} if req.api == "anthropic" \
+                else {"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0}]}
+            text = json.dumps(shape)
             self._send(h, 200, None, raw=text[: len(text) // 2].encode())
             return
         self._error(h, req, fault.status, fault.message, headers=fault.headers)
