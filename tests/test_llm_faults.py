@@ -88,6 +88,28 @@ def test_schema_violating_json_is_reasked(tmp_path):
     assert "field `query`" in sp.requests[-1].messages[-1]["content"]
 
 
+def test_reply_retries_run_out_pauses_and_more_reasks_resume(tmp_path):
+    answers = Faulty("no tools today", "still no tools", "nor now")
+    asks = [{"messages": MSGS, "commands": [Search]}]
+    with ScriptedProvider(answers) as sp:
+        config = scripted_config(sp, models={"reply_retries": 1})
+        run_dir = create_run(config, tmp_path / "run")
+        env = scripted_env(sp)
+        execute(run_dir, ask_workflow(asks), attach=attach_scripted(env))
+        with open_store(run_dir) as store:
+            info = store.info()
+        assert info.state == "paused" and "2 attempts" in info.message and "models.reply_retries=" in info.message
+        assert len(sp.requests) == 2
+        results: list = []
+        execute(run_dir, ask_workflow(asks, results), attach=attach_scripted(env), resumed=True,
+                overrides=["models.reply_retries=4"])
+        with open_store(run_dir) as store:
+            assert store.info().state == "finished"
+    # the two recorded attempts were replayed; attempts 3 and 4 went live
+    assert len(sp.requests) == 4 and results[-1][0].attempts == 4
+    assert results[-1][0].command.query == "found"
+
+
 def test_reply_retries_run_out(tmp_path):
     with ScriptedProvider(lambda r: "I refuse to use tools.") as sp:
         config = scripted_config(sp, models={"reply_retries": 1})

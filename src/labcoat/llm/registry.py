@@ -10,7 +10,8 @@ ledger row. A live call first checks the budget (`BudgetExceeded` when the
 estimate would pass `budget.dollars`), then writes a ledger row and reports
 spend to `ctx.progress`. A malformed reply is answered with the parser's exact
 error and asked again, up to `config.models.reply_retries` times; each attempt
-is its own effect and its own `llm_reply_error` event. Local models
+is its own effect and its own `llm_reply_error` event; past the budget the run
+pauses (`MalformedReply`) and resuming with more re-asks goes on. Local models
 (`local:NAME`) start a `LocalServer` on first use; `close()` stops it.
 """
 
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from labcoat.errors import BudgetExceeded, ConfigError, LabcoatError, RunPaused
+from labcoat.errors import BudgetExceeded, ConfigError, RunPaused
 from labcoat.llm.commands import CommandSet, ReplyError
 from labcoat.llm.faults import Backoff
 from labcoat.llm.model import Model, system_with, to_reply
@@ -30,8 +31,14 @@ from labcoat.llm.pricing import Pricer
 from labcoat.llm.types import Reply, Usage
 
 
-class MalformedReply(LabcoatError):
-    """The model kept sending invalid commands past `models.reply_retries`."""
+class MalformedReply(RunPaused):
+    """The model kept sending invalid commands past `models.reply_retries`.
+
+    A pause, not a failure: resuming with more re-asks (or another model) replays
+    the recorded attempts and goes on from the last one.
+    """
+
+    reason = "malformed_reply"
 
 
 class ModelRegistry:
@@ -147,7 +154,8 @@ class ModelRegistry:
             replayed = replayed and not live
             usage, dollars = usage + Usage.from_dict(raw.get("usage")), dollars + float(raw.get("dollars") or 0)
             if cmdset is None:
-                return to_reply(raw, None, model=ref.id, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
+                return to_reply(raw, None, model=ref.id, attempts=attempt + 1, replayed=replayed, usage=usage,
+                                dollars=dollars)
             try:
                 command = cmdset.parse(raw, ref.mode)  # type: ignore[arg-type]
             except ReplyError as err:
@@ -157,9 +165,13 @@ class ModelRegistry:
                 convo = [*convo, {"role": "assistant", "content": render_attempt(raw)},
                          {"role": "user", "content": f"Error: {err.feedback}"}]
                 continue
-            return to_reply(raw, command, model=ref.id, attempts=attempt + 1, replayed=replayed, usage=usage, dollars=dollars)
-        raise MalformedReply(f"{ref.id} sent no valid command at {key} in "
-                             f"{self.config.models.reply_retries + 1} attempts; last error: {last_error.feedback}")
+            return to_reply(raw, command, model=ref.id, attempts=attempt + 1, replayed=replayed, usage=usage,
+                            dollars=dollars)
+        retries = self.config.models.reply_retries
+        raise MalformedReply(f"{ref.id} sent no valid command at {key} in {retries + 1} attempts; "
+                             f"last error: {last_error.feedback if last_error else '?'}",
+                             hint=f"labcoat resume {self.ctx.run_id} --set models.reply_retries={retries * 2 + 2} "
+                                  "(or choose a stronger model for this role)")
 
     def _prepare(self, ref: ModelRef, system: str, commands: Sequence[type] | None) -> tuple:
         """(CommandSet, wire schema, system text); schemas are built once per command list and mode."""

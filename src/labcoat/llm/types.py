@@ -40,7 +40,11 @@ class Usage:
 
 @dataclass
 class Reply:
-    """What `ask`/`complete` return. `command` is None for free-text replies."""
+    """What `ask`/`complete` return. `command` is None for free-text replies.
+
+    `usage` and `dollars` add up every attempt; for a `replayed` reply they are what
+    the original live calls cost (the replay itself cost nothing).
+    """
 
     text: str
     command: Any = None
