@@ -69,9 +69,16 @@ PARENT = textwrap.dedent('''
     from pathlib import Path
     from labcoat.llm.local_server import LocalServer
     script, model, pidfile = sys.argv[1:4]
-    srv = LocalServer(model, launcher=[sys.executable, script], extra_args=["--pidfile", pidfile])
     mode = sys.argv[4]
-    if mode == "with":
+    extra = ["--pidfile", pidfile] + (["--mode", "hang"] if mode == "hang" else [])
+    srv = LocalServer(model, launcher=[sys.executable, script], extra_args=extra)
+    if mode == "hang":
+        try:
+            srv.start()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)  # a caller that carries on must not keep a server behind
+            time.sleep(600)
+    elif mode == "with":
         with srv:
             print(srv.pid, flush=True)
             time.sleep(600)
@@ -266,3 +273,24 @@ def test_middleware_hands_the_rewritten_body_on_with_its_new_length():
         assert got["body"]["response_format"] == {"type": "json_object", "schema": schema}
         assert int(got["length"]) == got["raw"]
         assert client.post("/v1/embeddings", json=payload).json()["body"] == payload
+
+
+def test_ctrl_c_while_the_model_loads_leaves_nothing_running(fake):
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, fake["script"], fake["model"], str(fake["pidfile"]),
+                               "hang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not fake["pidfile"].exists() or not fake["pidfile"].read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "the fake server never started"
+            time.sleep(0.05)
+        pids = json.loads(fake["pidfile"].read_text())
+        time.sleep(0.3)  # the parent is now polling for health
+        parent.send_signal(signal.SIGINT)
+        assert parent.stdout.readline().strip() == "interrupted"
+        assert _wait_gone(pids["server"], pids["child"], within=8)
+        assert parent.poll() is None  # stopped by start() itself, not by the parent's exit
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(timeout=10)
+        _kill_leftovers(fake["pidfile"])

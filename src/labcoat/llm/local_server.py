@@ -111,6 +111,8 @@ class LocalServer:
         self._proc: subprocess.Popen | None = None
         self._keeper_release = threading.Event()
         self._previous_handlers: dict[int, object] = {}
+        # Reentrant: the signal handler calls stop() on the main thread, possibly inside start().
+        self._lock = threading.RLock()
 
     # -- public ----------------------------------------------------------------
 
@@ -140,43 +142,46 @@ class LocalServer:
         return self.model if self.model in BUNDLED_MODELS else Path(self.model).stem
 
     def start(self) -> LocalServer:
-        if self._proc is not None:
-            return self
-        if self._default_launcher and importlib.util.find_spec("llama_cpp") is None:
-            raise LocalServerError(f"llama-cpp-python is not installed in {self.launcher[0]}; " + INSTALL_HINT)
-        model_file = find_model_file(self.model)
-        if self._own_log:
-            fd, name = tempfile.mkstemp(prefix="labcoat-llama-", suffix=".log")
-            os.close(fd)
-            self.log_path = Path(name)
-        assert self.log_path is not None
-        self._install_stop_hooks()
-        for attempt in range(_PORT_ATTEMPTS):
-            self.port = free_port(self.host)
-            self._spawn(self.argv(model_file, self.port))
-            try:
-                self._wait_healthy()
+        with self._lock:
+            if self._proc is not None:
                 return self
-            except LocalServerError as exc:
-                tail = self._log_tail()
-                self.stop(keep_log=True)
-                # Another program may take the free port between our probe and the server's bind.
-                if "address already in use" in tail.lower() and attempt + 1 < _PORT_ATTEMPTS:
+            if self._default_launcher and importlib.util.find_spec("llama_cpp") is None:
+                raise LocalServerError(f"llama-cpp-python is not installed in {self.launcher[0]}; " + INSTALL_HINT)
+            model_file = find_model_file(self.model)
+            if self._own_log:
+                fd, name = tempfile.mkstemp(prefix="labcoat-llama-", suffix=".log")
+                os.close(fd)
+                self.log_path = Path(name)
+            for attempt in range(_PORT_ATTEMPTS):
+                try:
                     self._install_stop_hooks()
-                    continue
-                raise exc
-        raise AssertionError("unreachable: every attempt returns or raises")
+                    self.port = free_port(self.host)
+                    self._spawn(self.argv(model_file, self.port))
+                    self._wait_healthy()
+                    return self
+                except LocalServerError:
+                    tail = self._log_tail()
+                    self.stop(keep_log=True)
+                    # Another program may take the free port between our probe and the server's bind.
+                    if "address already in use" in tail.lower() and attempt + 1 < _PORT_ATTEMPTS:
+                        continue
+                    raise
+                except BaseException:
+                    self.stop()  # Ctrl-C while the model loads: leave nothing behind
+                    raise
+            raise AssertionError("unreachable: every attempt returns or raises")
 
     def stop(self, keep_log: bool = False) -> None:
         """Terminate the server's process group (SIGTERM, then SIGKILL after 5 s). Idempotent."""
-        proc, self._proc = self._proc, None
-        self._remove_stop_hooks()
-        if proc is not None:
-            _kill_group(proc)
-        self._keeper_release.set()
-        self.port = None
-        if self._own_log and not keep_log and self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
+        with self._lock:
+            proc, self._proc = self._proc, None
+            self._remove_stop_hooks()
+            if proc is not None:
+                _kill_group(proc)
+            self._keeper_release.set()
+            self.port = None
+            if self._own_log and not keep_log and self.log_path is not None:
+                self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -205,7 +210,7 @@ class LocalServer:
 
         def keeper() -> None:
             try:
-                with open(self.log_path, "ab") as log:
+                with open(self.log_path, "wb") as log:  # each attempt's output alone
                     outcome["proc"] = subprocess.Popen(
                         argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                         start_new_session=True, preexec_fn=preexec, close_fds=True)
