@@ -56,7 +56,8 @@ def test_openai_wire_details(tmp_path):
     assert plain["temperature"] == 0.3 and plain["max_completion_tokens"] == 777
     assert plain["tools"][0]["function"]["strict"] is True and plain["tool_choice"] == "required"
     assert reasoning["messages"][0]["role"] == "developer"
-    assert "temperature" not in reasoning and "max_tokens" not in reasoning
+    assert "temperature" not in reasoning and "max_tokens" not in reasoning and "parallel_tool_calls" not in reasoning
+    assert plain["parallel_tool_calls"] is False
     assert reasoning["max_completion_tokens"] == 777
     assert ollama["response_format"]["type"] == "json_schema" and "tools" not in ollama
     assert ollama["max_tokens"] == 777
@@ -98,6 +99,8 @@ def test_anthropic_lets_the_model_write_text_when_a_body_is_fenced(tmp_path):
 REFUSED = [
     ("openai", {"model": "o3-mini", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
     ("openai", {"model": "gpt-5", "temperature": 0.2, "messages": [{"role": "user", "content": "x"}]}, "temperature"),
+    ("openai", {"model": "o4-mini", "parallel_tool_calls": False, "messages": [{"role": "user", "content": "x"}]},
+     "parallel_tool_calls"),
     ("openai", {"model": "o1-mini", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}]},
      "system"),
     ("openai", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "response_format": {

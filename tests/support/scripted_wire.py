@@ -2,8 +2,8 @@
 
 Refusals mirror the real services' HTTP 400s (messages as they word them):
 Anthropic without `max_tokens` or with a `system` role inside `messages`;
-OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens` or a non-default
-temperature, and o1-mini/o1-preview given a system/developer message, tools or
+OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens`, `parallel_tool_calls`
+or a non-default temperature, and o1-mini/o1-preview given a system/developer message, tools or
 a response format; any strict schema (json_schema response format or strict
 tool) whose objects do not list every property in `required` with
 `additionalProperties: false`.
@@ -103,6 +103,9 @@ def openai_refusal(body: dict) -> tuple[str, str | None] | None:
         if "max_tokens" in body:
             return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
                     "Use 'max_completion_tokens' instead."), "max_tokens"
+        if "parallel_tool_calls" in body:
+            return "Unsupported parameter: 'parallel_tool_calls' is not supported with this model.", \
+                "parallel_tool_calls"
         temp = body.get("temperature")
         if temp is not None and temp != 1:
             return (f"Unsupported value: 'temperature' does not support {temp} with this model. "

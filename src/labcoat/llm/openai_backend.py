@@ -4,7 +4,8 @@ Serves OpenAI, DeepSeek, Gemini's compatible endpoint, OpenRouter, Ollama,
 vLLM, llama.cpp and the embedded local server. Commands travel as function
 tools (strict on OpenAI itself) or, in `json` mode, as a `json_schema`
 response format. Reasoning models (o1/o3/o4, gpt-5): no temperature,
-`max_completion_tokens`, the system prompt as a `developer` message; o1-mini
+`max_completion_tokens`, no `parallel_tool_calls`, the system prompt as a
+`developer` message; o1-mini
 and o1-preview take neither system/developer messages nor tools nor response
 formats, so their instructions lead the first user message and the command
 is read from the JSON in their text. Reasoning and cached tokens come from
@@ -60,7 +61,7 @@ class OpenAIBackend:
                 "name": t["name"], "description": t["description"], "parameters": t["parameters"],
                 **({"strict": True} if strict else {})}} for t in wire["tools"]]
             params["tool_choice"] = "auto" if wire.get("bodies") else "required"
-            if self.ref.preset.name == "openai":
+            if self.ref.preset.name == "openai" and not self.ref.reasoning:  # reasoning models refuse it
                 params["parallel_tool_calls"] = False
         elif wire and not self.ref.legacy_reasoning:
             params["response_format"] = {"type": "json_schema", "json_schema": {
