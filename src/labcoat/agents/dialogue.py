@@ -31,13 +31,15 @@ class Turn:
 
 @dataclass
 class Transcript:
-    recent: int = 6
-    digest_lines: int = 12
+    # The last exchange in full, the rest as one-line digests: prompts stay flat
+    # however long a phase runs (bench/context_growth.py measures it).
+    recent: int = 2
+    digest_lines: int = 6
     turn_chars: int = 4000
     turns: list[Turn] = field(default_factory=list)
 
     def add(self, step: int, speaker: str, text: str, digest: str | None = None) -> Turn:
-        turn = Turn(step, speaker, text, digest or clip(" ".join(text.split()), 160))
+        turn = Turn(step, speaker, text, digest or clip(" ".join(text.split()), 110))
         self.turns.append(turn)
         return turn
 

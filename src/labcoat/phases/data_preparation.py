@@ -105,8 +105,13 @@ def _manifest(ctx: RunContext, result: dict) -> dict:
     workdir = result.get("workdir")
     if not workdir:
         return {}
+    base = (ctx.run_dir / workdir).resolve()
     path = ctx.run_dir / workdir / "data" / "manifest.json"
     if not path.exists():
+        return {}
+    # The program wrote this file: never follow a link it planted to the user's files.
+    if path.is_symlink() or (path.parent.is_symlink()) or not path.resolve().is_relative_to(base):
+        ctx.warn("data/manifest.json written by the data code is a link; ignored")
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
