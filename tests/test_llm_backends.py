@@ -110,6 +110,10 @@ REFUSED = [
     ("openai", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function",
         "function": {"name": "f", "strict": True, "parameters": {"type": "object", "properties": {}}}}]},
      "additionalProperties"),
+    ("openai", {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "x"}], "tools": [{
+        "type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {},
+                                                                    "additionalProperties": False}}}]},
+     "Unknown name"),
     ("anthropic", {"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
     ("anthropic", {"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [
         {"role": "system", "content": "s"}, {"role": "user", "content": "x"}]}, "system"),
@@ -211,3 +215,23 @@ def test_model_complete_without_a_run(tmp_path):
             assert reply.command == Search(query="sparse attention", source="arxiv") and reply.dollars > 0
             assert reply.model == ref.id and reply.latency_s > 0
             assert text.text == "echo: plain" and text.command is None
+
+
+def test_gemini_gets_tool_schemas_it_accepts_and_nested_commands_still_validate(tmp_path):
+    from labcoat.agents.commands import SubmitPlan
+    from labcoat.llm.schema_dialects import for_gemini
+
+    plan = {"question": "q", "hypotheses": ["h"], "datasets": [{"name": "iris", "source": "sklearn", "notes": ""}],
+            "method": "m", "baselines": ["b"], "metrics": [{"name": "accuracy", "split": "dev",
+                                                              "higher_is_better": True}],
+            "protocol": "p", "figures": ["f"], "compute_budget": "1h"}
+    with ScriptedProvider(lambda r: reply_command("plan", **plan)) as sp:
+        config = scripted_config(sp, model="gemini:gemini-2.5-flash")
+        with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
+            reply = ctx.models.ask(key=ctx.key("p"), role="phd", system="S", commands=[SubmitPlan],
+                                   messages=[{"role": "user", "content": "plan"}])
+    assert sp.requests[0].status == 200
+    params = sp.requests[0].body["tools"][0]["function"]["parameters"]
+    assert params["properties"]["datasets"]["items"]["properties"]["name"]["type"] == "string"  # $ref inlined
+    assert reply.command.datasets[0].name == "iris" and reply.command.metrics[0].higher_is_better is True
+    assert for_gemini({"properties": {"c": {"const": "x"}}}) == {"properties": {"c": {"enum": ["x"], "type": "string"}}}

@@ -6,7 +6,8 @@ OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens`, `parallel_tool_cal
 or a non-default temperature, and o1-mini/o1-preview given a system/developer message, tools or
 a response format; any strict schema (json_schema response format or strict
 tool) whose objects do not list every property in `required` with
-`additionalProperties: false`.
+`additionalProperties: false`; Gemini given tool schemas outside its OpenAPI subset
+(`additionalProperties`, `$ref`, `const`, `title`, `default`, ...).
 """
 
 from __future__ import annotations
@@ -94,6 +95,25 @@ def _strict_problem(schema: Any, where: str = "") -> str | None:
     return None
 
 
+GEMINI_UNKNOWN = ("additionalProperties", "$defs", "$ref", "const", "title", "default", "$schema")
+
+
+def _gemini_unknown(schema: Any) -> str | None:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in GEMINI_UNKNOWN:
+                return key
+            if key == "properties" and isinstance(value, dict):
+                found = next((f for f in map(_gemini_unknown, value.values()) if f), None)
+            else:
+                found = _gemini_unknown(value)
+            if found:
+                return found
+    elif isinstance(schema, list):
+        return next((f for f in map(_gemini_unknown, schema) if f), None)
+    return None
+
+
 def openai_refusal(body: dict) -> tuple[str, str | None] | None:
     """(message, param) of the 400 OpenAI would send, or None."""
     model = str(body.get("model", "")).rsplit("/", 1)[-1]
@@ -117,6 +137,12 @@ def openai_refusal(body: dict) -> tuple[str, str | None] | None:
             for param in ("tools", "response_format"):
                 if param in body:
                     return f"Unsupported parameter: '{param}' is not supported with this model.", param
+    if model.startswith("gemini"):
+        for i, tool in enumerate(body.get("tools") or []):
+            bad = _gemini_unknown(tool.get("function", {}).get("parameters"))
+            if bad:
+                return (f"Invalid JSON payload received. Unknown name \"{bad}\" at "
+                        f"'tools[0].function_declarations[{i}].parameters': Cannot find field."), None
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema" and fmt.get("json_schema", {}).get("strict"):
         problem = _strict_problem(fmt["json_schema"].get("schema"))

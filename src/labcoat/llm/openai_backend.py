@@ -9,7 +9,7 @@ response format. Reasoning models (o1/o3/o4, gpt-5): no temperature,
 and o1-preview take neither system/developer messages nor tools nor response
 formats, so their instructions lead the first user message and the command
 is read from the JSON in their text. Reasoning and cached tokens come from
-the usage details.
+the usage details. Gemini gets its tool schemas in its own OpenAPI subset.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import openai
 
 from labcoat.llm.presets import ModelRef
+from labcoat.llm.schema_dialects import for_gemini
 from labcoat.llm.types import Usage, completion
 
 
@@ -57,8 +58,10 @@ class OpenAIBackend:
             params["temperature"] = temperature
         if wire and wire["mode"] == "tools":
             strict = self.ref.preset.strict_tools
+            gemini = self.ref.preset.name == "gemini"
             params["tools"] = [{"type": "function", "function": {
-                "name": t["name"], "description": t["description"], "parameters": t["parameters"],
+                "name": t["name"], "description": t["description"],
+                "parameters": for_gemini(t["parameters"]) if gemini else t["parameters"],
                 **({"strict": True} if strict else {})}} for t in wire["tools"]]
             params["tool_choice"] = "auto" if wire.get("bodies") else "required"
             if self.ref.preset.name == "openai" and not self.ref.reasoning:  # reasoning models refuse it
