@@ -40,7 +40,7 @@ def run(ctx: RunContext) -> LitReview:
     step = 0
     while len(added) < target and step < cap:
         step += 1
-        extra = f"Papers added: {len(added)} of {target}."
+        extra = f"Papers added: {len(added)} of {target}." + _shelf(retrieved, added)
         cmd = talk.ask(phd, step, extra=extra)
         if talk.repeated(phd, cmd, step):
             continue
@@ -59,6 +59,16 @@ def run(ctx: RunContext) -> LitReview:
         ctx.warn(warning)
         review.warnings.append(warning)
     return review
+
+
+def _shelf(retrieved: dict, added: dict, limit: int = 12) -> str:
+    """The retrieved papers not yet added (most recent first, bounded), so older
+    search results stay usable after they leave the prompt's window."""
+    waiting = [p for pid, p in reversed(list(retrieved.items())) if pid not in added][:limit]
+    if not waiting:
+        return ""
+    lines = [f"- id {p['id']} | {p['title']}" for p in waiting]
+    return "\nRetrieved and not yet added:\n" + "\n".join(lines) + "\n"
 
 
 def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved: dict, unavailable: set) -> None:
