@@ -78,6 +78,9 @@ PARENT = textwrap.dedent('''
         except KeyboardInterrupt:
             print("interrupted", flush=True)  # a caller that carries on must not keep a server behind
             time.sleep(600)
+    elif mode == "exit":
+        srv.start()
+        print(srv.pid, flush=True)  # then the interpreter exits without stop()
     elif mode == "with":
         with srv:
             print(srv.pid, flush=True)
@@ -293,4 +296,14 @@ def test_ctrl_c_while_the_model_loads_leaves_nothing_running(fake):
         if parent.poll() is None:
             parent.kill()
             parent.wait(timeout=10)
+        _kill_leftovers(fake["pidfile"])
+
+
+def test_interpreter_exit_without_stop_still_stops_the_server(fake):
+    result = subprocess.run([sys.executable, "-c", PARENT, fake["script"], fake["model"], str(fake["pidfile"]), "exit"],
+                            capture_output=True, text=True, timeout=60)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert _wait_gone(int(result.stdout.strip()), within=8)
+    finally:
         _kill_leftovers(fake["pidfile"])
