@@ -1,13 +1,15 @@
 """Wire formats of the scripted provider: what the real APIs refuse, and how a reply is rendered.
 
 Refusals mirror the real services' HTTP 400s (messages as they word them):
-Anthropic without `max_tokens` or with a `system` role inside `messages`;
-OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens`, `parallel_tool_calls`
-or a non-default temperature, and o1-mini/o1-preview given a system/developer message, tools or
-a response format; any strict schema (json_schema response format or strict
-tool) whose objects do not list every property in `required` with
-`additionalProperties: false`; Gemini given tool schemas outside its OpenAPI subset
-(`additionalProperties`, `$ref`, `const`, `title`, `default`, ...).
+- Anthropic without `max_tokens`, or with a `system` role inside `messages`;
+- OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens`, `parallel_tool_calls`
+  or a non-default temperature; o1-mini/o1-preview given a system/developer message,
+  tools or a response format;
+- any strict schema (json_schema response format or strict tool) whose objects do not
+  list every property in `required` with `additionalProperties: false`, or that
+  carries `default`;
+- Gemini given tool schemas outside its OpenAPI subset (`additionalProperties`,
+  `$ref`, `const`, `title`, `default`, ...).
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ BROKEN_BODY = Fault("broken_body", 200)
 # -- refusals ------------------------------------------------------------------
 def _strict_problem(schema: Any, where: str = "") -> str | None:
     if isinstance(schema, dict):
+        if "default" in schema and not isinstance(schema.get("default"), dict):
+            return f"In context=({where}), 'default' is not permitted."
         if schema.get("type") == "object" or "properties" in schema:
             props = list((schema.get("properties") or {}).keys())
             if schema.get("additionalProperties") is not False:
@@ -84,6 +88,12 @@ def _strict_problem(schema: Any, where: str = "") -> str | None:
                 return (f"In context=({where}), 'required' is required to be supplied and to be an array including "
                         f"every key in properties. Missing '{missing[0]}'.")
         for key, value in schema.items():
+            if key in ("properties", "$defs") and isinstance(value, dict):
+                for name, sub in value.items():
+                    found = _strict_problem(sub, f"{where}, '{key}', '{name}'" if where else f"'{key}', '{name}'")
+                    if found:
+                        return found
+                continue
             found = _strict_problem(value, f"{where}, '{key}'" if where else f"'{key}'")
             if found:
                 return found

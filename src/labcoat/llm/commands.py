@@ -76,9 +76,29 @@ class ReplyError(LabcoatError):
 
 
 def strict_schema(model: type[BaseModel], name: str, description: str = "") -> dict:
-    """OpenAI-strict JSON schema of `model` (every property required, no extra properties)."""
+    """OpenAI-strict JSON schema of `model` (every property required, no extra properties).
+
+    `default` keywords are dropped: strict mode has refused them ("'default' is not
+    permitted"), and with every property required they carry no meaning anyway.
+    """
     tool = openai.pydantic_function_tool(model, name=name, description=description or None)
-    return tool["function"]["parameters"]
+    return _without_defaults(tool["function"]["parameters"])
+
+
+def _without_defaults(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_defaults(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "default":
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: _without_defaults(sub) for name, sub in value.items()}
+        else:
+            out[key] = _without_defaults(value)
+    return out
 
 
 def _controls_model(cls: type[BaseModel], *, with_bodies: bool) -> type[BaseModel]:
