@@ -1,0 +1,104 @@
+"""Drafting: each section in turn, from the slice of the run it needs, with search for citations.
+
+A section gets a few turns: `search` (results become citable, their BibTeX
+from the retrieved metadata) or `section` (the body). Each turn is one
+fresh message holding the section's context, the citable papers, a short
+outline of the sections drafted so far and this section's search results,
+so a drafting call costs the same at the first section and the last.
+"""
+
+from __future__ import annotations
+
+from labcoat.agents.commands import Search
+from labcoat.agents.dialogue import clip
+from labcoat.agents.prompting import Prompts
+from labcoat.context import RunContext
+from labcoat.phases.common import Speaker
+from labcoat.report.lines import EditError, section_span, set_section
+from labcoat.report.scaffold import SECTIONS
+from labcoat.solvers.paper.commands import DraftSection
+from labcoat.solvers.paper.inputs import SECTION_PIECES, PaperInputs
+from labcoat.solvers.paper.library import Library
+
+# The abstract summarises the paper, so it is drafted last.
+DRAFT_ORDER: tuple[str, ...] = (*(key for key, _ in SECTIONS), "abstract")
+HEADINGS = {"abstract": "Abstract", **dict(SECTIONS)}
+DRAFT_TURNS = 3
+SEARCH_RESULTS = 5
+
+
+class Drafter:
+    def __init__(self, ctx: RunContext, inputs: PaperInputs, library: Library, speaker: Speaker,
+                 prompts: Prompts):
+        self.ctx = ctx
+        self.inputs = inputs
+        self.library = library
+        self.speaker = speaker
+        self.prompts = prompts
+        self.outline: dict[str, str] = {}
+        self.searched: set[str] = set()
+
+    def draft_all(self, tex: str) -> str:
+        for key in DRAFT_ORDER:
+            tex = self.draft(key, tex)
+        return tex
+
+    def context_for(self, key: str) -> str:
+        parts = []
+        for piece in SECTION_PIECES[key]:
+            if piece == "literature":
+                parts.append(self.library.listing(300, 15))
+            elif piece == "literature_short":
+                parts.append(self.library.listing(120, 8))
+            else:
+                parts.append(self.inputs.piece(piece))
+        return "\n\n".join(p for p in parts if p)
+
+    def draft(self, key: str, tex: str) -> str:
+        found: list[str] = []
+        feedback = ""
+        for turn in range(DRAFT_TURNS):
+            last = turn == DRAFT_TURNS - 1
+            message = self.prompts.render(
+                "phases/report_writing_section.j2", section=key, heading=HEADINGS[key],
+                context=self.context_for(key), keys=self.library.keys_line(),
+                outline=[f"{HEADINGS[k]}: {v}" for k, v in self.outline.items()],
+                found="\n".join(found[-8:]), feedback=feedback, turn=turn + 1, turns=DRAFT_TURNS, last=last)
+            commands = [DraftSection] if last else [Search, DraftSection]
+            reply = self.ctx.models.ask(key=self.ctx.key("draft", key, turn), role=self.speaker.role,
+                                        system=self.speaker.system, messages=[{"role": "user", "content": message}],
+                                        commands=commands)
+            cmd = reply.command
+            if isinstance(cmd, Search):
+                found.append(self._search(key, turn, cmd))
+                continue
+            try:
+                drafted = set_section(tex, key, cmd.body.strip())
+            except EditError as exc:
+                feedback = f"Your draft of {HEADINGS[key]} was refused: {exc}. Submit it again, well-formed."
+                self.ctx.emit("paper_draft", {"section": key, "turn": turn, "refused": str(exc)})
+                continue
+            self.outline[key] = clip(" ".join(cmd.body.split()), 160)
+            first, last_line = section_span(drafted, key)
+            self.ctx.emit("paper_draft", {"section": key, "turn": turn, "lines": [first, last_line]})
+            return drafted
+        warning = f"the {HEADINGS[key]} section could not be drafted in {DRAFT_TURNS} turns; it is left empty"
+        self.ctx.warn(warning)
+        return tex
+
+    def _search(self, key: str, turn: int, cmd: Search) -> str:
+        if cmd.query in self.searched:
+            return f"Search '{cmd.query}': refused, you searched this already."
+        self.searched.add(cmd.query)
+        result = self.ctx.tools.search(self.ctx.key("draft", key, turn, "search"), cmd.query, source=cmd.source,
+                                       max_results=SEARCH_RESULTS)
+        if "error" in result:
+            return f"Search '{cmd.query}' failed: {result['error']}"
+        added = [self.library.add_retrieved(self.ctx.tools, paper) for paper in result.get("papers", [])]
+        added = [record for record in added if record is not None]
+        self.ctx.emit("paper_search", {"section": key, "query": cmd.query, "added": [r.bibtex_key for r in added]})
+        if not added:
+            return f"Search '{cmd.query}': nothing new."
+        lines = [f"Search '{cmd.query}' found these, now citable:"]
+        lines += [f"- {r.bibtex_key}: {r.title} ({r.year or 'n.d.'}). {clip(r.summary, 300)}" for r in added]
+        return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""What the paper is written from, and the bounded slice of it each section needs.
+
+A section's prompt carries only what that section uses (the related work
+gets the literature, the results get the metrics table), each piece
+clipped, so the tokens of a drafting step stay flat however large the
+run's artefacts grow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from labcoat.agents.dialogue import clip
+from labcoat.artefacts import DataCode, Interpretation, LitReview, Plan, Results
+
+
+def _as(model: type, value: Any) -> Any:
+    if value is None or isinstance(value, model):
+        return value
+    return model.model_validate(value)
+
+
+@dataclass
+class PaperInputs:
+    topic: str
+    review: LitReview | None
+    plan: Plan | None
+    data: DataCode | None
+    results: Results | None
+    interpretation: Interpretation | None
+
+    @classmethod
+    def from_artefacts(cls, topic: str, artefacts: dict[str, Any]) -> "PaperInputs":
+        return cls(topic=topic,
+                   review=_as(LitReview, artefacts.get("literature_review")),
+                   plan=_as(Plan, artefacts.get("plan_formulation")),
+                   data=_as(DataCode, artefacts.get("data_preparation")),
+                   results=_as(Results, artefacts.get("running_experiments")),
+                   interpretation=_as(Interpretation, artefacts.get("results_interpretation")))
+
+    @property
+    def title(self) -> str:
+        return (self.plan.question if self.plan and self.plan.question else self.topic).strip()
+
+    def metrics_table(self) -> str:
+        return "Recorded metrics (the paper's table is generated from these):\n" + (
+            self.results.table() if self.results else "(no experiments were run)")
+
+    # -- pieces ------------------------------------------------------------------
+    def piece(self, name: str) -> str:
+        plan, data, results, interp = self.plan, self.data, self.results, self.interpretation
+        if name == "question":
+            return f"Research question: {plan.question if plan else self.topic}"
+        if name == "hypotheses" and plan and plan.hypotheses:
+            return "Hypotheses:\n" + "\n".join(f"- {h}" for h in plan.hypotheses)
+        if name == "method" and plan:
+            baselines = f"\nBaselines: {', '.join(plan.baselines)}" if plan.baselines else ""
+            return f"Method: {clip(plan.method, 1500)}{baselines}"
+        if name == "protocol" and plan:
+            metrics = ", ".join(f"{m.name} ({m.split}, {'higher' if m.higher_is_better else 'lower'} is better)"
+                                for m in plan.metrics)
+            datasets = "; ".join(f"{d.name} ({d.source})" for d in plan.datasets)
+            return f"Datasets: {datasets or 'none named'}\nMetrics: {metrics or 'none named'}\nProtocol: {plan.protocol}"
+        if name == "data" and data:
+            lines = [f"Data source: {data.data_source or 'not stated'} {data.data_version}".rstrip()]
+            if data.sizes:
+                lines.append("Split sizes: " + ", ".join(f"{k}={v}" for k, v in data.sizes.items()))
+            lines.append("Subsampling (must be stated in the paper): "
+                         + ("; ".join(data.subsampling) if data.subsampling else "none"))
+            return "\n".join(lines)
+        if name == "code" and results and results.best_code:
+            return f"The best experiment program (excerpt):\n```python\n{clip(results.best_code, 2500)}\n```"
+        if name == "metrics":
+            return self.metrics_table()
+        if name == "figures" and results:
+            names = [f.rsplit("/", 1)[-1] for f in results.figures]
+            return ("Figures (included after the table, labelled fig:<file stem>): " + ", ".join(names)) if names \
+                else "No figures were recorded."
+        if name == "interpretation" and interp:
+            claims = "\n".join(f"- {c}" for c in interp.claims)
+            return f"Interpretation of the results:\n{clip(interp.text, 2000)}" + (f"\nClaims:\n{claims}" if claims else "")
+        if name == "notes" and results and results.notes:
+            return "Notes on the experiments: " + "; ".join(results.notes)
+        return ""
+
+
+# What each section is drafted from ("literature" is added by the drafter from the library).
+SECTION_PIECES: dict[str, tuple[str, ...]] = {
+    "introduction": ("question", "hypotheses", "interpretation", "literature_short"),
+    "background": ("question", "method", "literature"),
+    "related_work": ("question", "literature"),
+    "methods": ("method", "code"),
+    "experimental_setup": ("protocol", "data", "code"),
+    "results": ("metrics", "figures", "interpretation", "notes"),
+    "discussion": ("hypotheses", "interpretation", "notes"),
+    "abstract": ("question", "interpretation", "metrics"),
+}

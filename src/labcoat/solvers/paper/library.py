@@ -1,0 +1,79 @@
+"""The papers a report may cite: the literature review's, plus those retrieved while writing.
+
+BibTeX comes only from retrieved metadata (`ctx.tools.bibtex`); a key is
+citable only if its paper is here, so `references.bib` never holds an
+entry the run did not retrieve.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from labcoat.agents.dialogue import clip
+from labcoat.artefacts import LitReview, PaperRecord
+
+_KEY = re.compile(r"(\s*@\w+\{)([^,]+),")
+
+
+class Library:
+    def __init__(self, review: LitReview | None):
+        self.papers: dict[str, PaperRecord] = {}
+        self.added: list[PaperRecord] = []  # retrieved while writing
+        for paper in (review.papers if review else []):
+            self.papers[paper.bibtex_key] = paper
+
+    def keys(self) -> set[str]:
+        return set(self.papers)
+
+    def has_id(self, paper_id: str) -> bool:
+        return any(p.id == paper_id for p in self.papers.values())
+
+    def add_retrieved(self, tools: Any, paper: dict) -> PaperRecord | None:
+        """Make a search result citable; None when it already is."""
+        if self.has_id(paper["id"]):
+            return None
+        bib = tools.bibtex(paper)
+        match = _KEY.match(bib)
+        key = match.group(2).strip() if match else paper["id"]
+        unique, n = key, 1
+        while unique in self.papers:
+            n += 1
+            unique = f"{key}-{chr(ord('a') + n - 1)}"
+        if unique != key and match:
+            bib = _KEY.sub(lambda m: f"{m.group(1)}{unique},", bib, count=1)
+        year = (paper.get("published") or "")[:4]
+        record = PaperRecord(
+            id=paper["id"], title=paper["title"], authors=list(paper.get("authors", [])),
+            year=int(year) if year.isdigit() else None, source=paper.get("source", "arxiv"), url=paper.get("url"),
+            summary=clip(" ".join((paper.get("abstract") or "(no abstract)").split()), 600),
+            bibtex_key=unique, bibtex=bib)
+        self.papers[unique] = record
+        self.added.append(record)
+        return record
+
+    def bib(self) -> str:
+        return "\n\n".join(p.bibtex.strip() for p in self.papers.values()) + "\n"
+
+    def listing(self, summary_chars: int = 300, limit: int = 15) -> str:
+        """Citable papers for a prompt: key, title, year and a clipped summary."""
+        if not self.papers:
+            return "Citable papers: none yet (use `search` to find some)."
+        shown = list(self.papers.values())[:limit]
+        lines = ["Citable papers (cite with \\citep{key}):"]
+        for p in shown:
+            lines.append(f"- {p.bibtex_key}: {p.title} ({p.year or 'n.d.'}). {clip(p.summary, summary_chars)}")
+        if len(self.papers) > limit:
+            lines.append(f"- … {len(self.papers) - limit} more: " + ", ".join(list(self.papers)[limit:]))
+        return "\n".join(lines)
+
+    def keys_line(self) -> str:
+        return "Citable keys: " + (", ".join(self.papers) if self.papers else "none")
+
+
+def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
+    """The literature review plus the papers retrieved while writing: what the paper may cite."""
+    base = review.model_copy() if review else LitReview()
+    known = {p.id for p in base.papers}
+    base.papers = [*base.papers, *(p for p in retrieved if p.id not in known)]
+    return base

@@ -1,0 +1,170 @@
+"""The paper-solver loop: scaffold, draft, then edit for `budget.paper_steps`, keeping the best version.
+
+Each edit step shows the Professor the best paper so far with line numbers
+and what its checks said. The edit applies (a structural problem comes back
+with its line), the candidate is checked for integrity and compiled; a
+failed compile sends its first errors back for up to REPAIRS repairs. A
+compiled candidate is scored by a reviewer, and it replaces the best when
+it ranks at least as high (compiles, fewer integrity errors, higher score).
+
+Every model call, search and compile is a recorded effect keyed by its
+position (draft section and turn; edit step and attempt), so a resumed run
+replays the paper exactly and recompiles nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labcoat.agents.commands import Search
+from labcoat.agents.prompting import Prompts
+from labcoat.artefacts import LitReview, Report
+from labcoat.context import RunContext
+from labcoat.phases.common import system_for
+from labcoat.report.lines import EditError, edit_lines, numbered, replace_document
+from labcoat.report.scaffold import render_scaffold
+from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
+from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
+from labcoat.solvers.paper.draft import Drafter
+from labcoat.solvers.paper.inputs import PaperInputs
+from labcoat.solvers.paper.library import Library, citable_review
+from labcoat.tools.latex_markdown import write_markdown_fallback
+
+REPAIRS = 2
+
+
+@dataclass
+class StepOutcome:
+    version: Version | None
+    note: str = ""
+    history: list[dict] = field(default_factory=list)
+
+
+class PaperSolver:
+    def __init__(self, ctx: RunContext, inputs: PaperInputs, folder: Path, *, extra_records: list[dict] | None = None,
+                 prompts: Prompts | None = None):
+        self.ctx = ctx
+        self.inputs = inputs
+        self.folder = folder
+        self.prompts = prompts or Prompts()
+        self.library = Library(inputs.review)
+        self.steps = ctx.config.budget.paper_steps
+        self.build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
+                                extra_records=extra_records)
+        known = "\n\n".join([inputs.piece("question"), inputs.metrics_table()])
+        self.phd = system_for(ctx, self.prompts, "phd", [Search, DraftSection], artefacts=known)
+        self.professor = system_for(ctx, self.prompts, "professor", [EditPaper, ReplacePaper], artefacts=known,
+                                    extra={"max_steps": self.steps})
+
+    def citable_review(self) -> LitReview:
+        return citable_review(self.inputs.review, self.library.added)
+
+    # -- the loop ------------------------------------------------------------------
+    def run(self) -> Report:
+        figures = [self.ctx.run_dir / f for f in (self.inputs.results.figures if self.inputs.results else [])]
+        missing = [str(f.relative_to(self.ctx.run_dir)) for f in figures if not f.is_file()]
+        report = Report(title=self.inputs.title)
+        for name in missing:
+            report.warnings.append(f"figure {name} was recorded but is missing; it is left out")
+            self.ctx.warn(report.warnings[-1])
+        report.figures = self.build.lay_out(self.library.bib(), figures)
+        tex = render_scaffold(self.inputs.title, "labcoat", language=self.ctx.config.language)
+        tex = Drafter(self.ctx, self.inputs, self.library, self.phd, self.prompts).draft_all(tex)
+        self.build.set_bib(self.library.bib())
+        best = self.build.check(self.ctx.key("paper", 0), tex, self.citable_review())
+        report.history.append({"step": 0, "attempt": 0, "outcome": "draft", **describe(best)})
+        self.ctx.emit("paper_version", {"step": 0, "kept": True, **describe(best)})
+        note = ""
+        for step in range(1, self.steps + 1):
+            outcome = self._step(step, best, note)
+            report.history += outcome.history
+            candidate = outcome.version
+            kept = candidate is not None and candidate.rank() >= best.rank()
+            if candidate is not None:
+                self.ctx.emit("paper_version", {"step": step, "kept": kept, **describe(candidate)})
+            if kept:
+                best, note = candidate, ""
+            else:
+                note = outcome.note or (f"Your edit at step {step} was not kept: it ranked below the current paper "
+                                        f"({describe(candidate)} against {describe(best)}).")
+        report.steps_used = self.steps
+        return self._finish(report, best)
+
+    def _ask_edit(self, key: str, message: str) -> Any:
+        reply = self.ctx.models.ask(key=key, role="professor", system=self.professor.system,
+                                    messages=[{"role": "user", "content": message}], commands=[EditPaper, ReplacePaper])
+        return reply.command
+
+    def _step(self, step: int, best: Version, note: str) -> StepOutcome:
+        base, feedback = best.tex, feedback_of(best)
+        message = self.prompts.render("phases/report_writing_edit.j2", repair=False, step=step, steps=self.steps,
+                                      last_note=note, feedback=feedback, paper=numbered(base))
+        history: list[dict] = []
+        for attempt in range(REPAIRS + 1):
+            cmd = self._ask_edit(self.ctx.key("paper", step, "edit", attempt), message)
+            try:
+                tex = edit_lines(base, cmd.start, cmd.end, cmd.new_lines) if isinstance(cmd, EditPaper) \
+                    else replace_document(cmd.paper)
+            except EditError as exc:
+                problem = str(exc)
+                history.append({"step": step, "attempt": attempt, "outcome": "refused", "problem": problem})
+                self.ctx.emit("paper_edit", {"step": step, "attempt": attempt, "refused": problem})
+            else:
+                version = self.build.check(self.ctx.key("paper", step, attempt), tex, self.citable_review())
+                history.append({"step": step, "attempt": attempt, "outcome": "checked", **describe(version)})
+                if version.compiled:
+                    return StepOutcome(version, history=history)
+                base, problem = tex, version.compile_feedback
+            message = self.prompts.render("phases/report_writing_edit.j2", repair=True, step=step, attempt=attempt + 1,
+                                          feedback=problem, paper=numbered(base))
+        return StepOutcome(None, f"Your edit at step {step} was dropped: it still failed after {REPAIRS} repairs.",
+                           history)
+
+    # -- the outputs ---------------------------------------------------------------
+    def _finish(self, report: Report, best: Version) -> Report:
+        run_dir = self.ctx.run_dir
+        self.build.write(best.tex)
+        final = self.build.integrity(best.tex, self.citable_review())
+        (self.folder / "integrity.json").write_text(json.dumps(final.to_dict(), indent=2, ensure_ascii=False),
+                                                    encoding="utf-8")
+        report.integrity_errors, report.integrity_warnings = len(final.errors), len(final.warnings)
+        if final.errors:
+            report.warnings.append(f"the report still has {len(final.errors)} integrity error(s); see integrity.json")
+            self.ctx.warn(report.warnings[-1])
+        report.score = best.score
+        report.abstract = _abstract(best.tex)
+        report.cited = sorted(_cited(best.tex))
+        report.retrieved = list(self.library.added)
+        pdf = self.build.recorded_pdf(best) if best.compiled else None
+        target = self.folder / "report.pdf"
+        if pdf is not None:
+            shutil.copy2(pdf, target)
+            report.pdf = str(target.relative_to(run_dir))
+        else:
+            target.unlink(missing_ok=True)
+            reason = self.build.skip_reason or "the best version of the paper did not compile (see the edit history)"
+            report.compile_note = reason
+            report.markdown = str(write_markdown_fallback(self.folder, reason).relative_to(run_dir))
+            if not self.build.skip_reason:
+                report.warnings.append(f"no PDF: {reason}")
+                self.ctx.warn(report.warnings[-1])
+        self.ctx.emit("paper_done", {"pdf": report.pdf, "integrity_errors": report.integrity_errors,
+                                     "score": report.score})
+        return report
+
+
+def _abstract(tex: str) -> str:
+    start, end = tex.find(r"\begin{abstract}"), tex.find(r"\end{abstract}")
+    return tex[start + len(r"\begin{abstract}"):end].strip() if 0 <= start < end else ""
+
+
+_CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
+
+
+def _cited(tex: str) -> set[str]:
+    return {key.strip() for match in _CITE.finditer(tex) for key in match.group(1).split(",") if key.strip()}

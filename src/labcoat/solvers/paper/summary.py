@@ -1,0 +1,111 @@
+"""The run's README summary, the reviews notice in the paper, and publishing to the archive.
+
+The Professor writes the prose (question, method, findings, limitations);
+the key-results table, the review scores, the integrity verdict and the
+cost are filled in from the records, never by the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from labcoat.agents.prompting import Prompts
+from labcoat.artefacts import Report, Results
+from labcoat.context import RunContext
+from labcoat.llm.commands import Command
+from labcoat.phases.common import Speaker
+from labcoat.phases.numbers import unsupported_numbers
+from labcoat.review.integrity import IntegrityReport
+from labcoat.tools.errors import ToolError
+
+SUMMARY_ATTEMPTS = 2
+
+
+class SubmitSummary(Command):
+    """Write the run's README summary: the question, the method, the key findings (numbers only from the recorded metrics, each naming where it was recorded) and the limitations."""
+
+    command: Literal["summary"] = "summary"
+    question: str
+    method: str
+    findings: list[str]
+    limitations: list[str]
+
+
+def with_notice(tex: str, notice_tex: str) -> str:
+    """The paper with the automated-reviews notice just before the bibliography."""
+    marker = r"\bibliographystyle"
+    at = tex.find(marker)
+    block = "% The reviews notice: the scores below come from reviews.json.\n" + notice_tex.strip() + "\n\n"
+    return tex[:at] + block + tex[at:] if at >= 0 else tex
+
+
+def ask_summary(ctx: RunContext, speaker: Speaker, prompts: Prompts, context: str,
+                recorded: list[float]) -> SubmitSummary:
+    """The Professor's summary; findings stating unrecorded numbers are refused once, then dropped."""
+    feedback = ""
+    cmd: SubmitSummary | None = None
+    for attempt in range(SUMMARY_ATTEMPTS):
+        message = prompts.render("phases/report_refinement_summary.j2", context=context, feedback=feedback)
+        cmd = ctx.models.ask(key=ctx.key("summary", attempt), role=speaker.role, system=speaker.system,
+                             messages=[{"role": "user", "content": message}], commands=[SubmitSummary]).command
+        bad = sorted({n for text in (*cmd.findings, cmd.method) for n in unsupported_numbers(text, recorded)[0]})
+        if not bad:
+            return cmd
+        feedback = ("Refused: these numbers appear in no recorded result: " + ", ".join(bad)
+                    + ". Use only numbers from the recorded metrics.")
+    assert cmd is not None
+    kept = [f for f in cmd.findings if not unsupported_numbers(f, recorded)[0]]
+    ctx.warn(f"the summary's findings still stated unrecorded numbers; {len(cmd.findings) - len(kept)} were left out")
+    return cmd.model_copy(update={"findings": kept})
+
+
+def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSummary, results: Results | None,
+           report: Report, reviews: dict, integrity: IntegrityReport) -> str:
+    metrics = [*(results.metrics if results else []), *(results.test_metrics if results else [])]
+    ledger = ctx.store.ledger()
+    by_phase: dict[str, list[float]] = {}
+    for row in ledger:
+        totals = by_phase.setdefault(row.get("phase") or "run", [0.0, 0.0])
+        totals[0] += float(row.get("dollars") or 0.0)
+        totals[1] += int(row.get("input_tokens") or 0) + int(row.get("output_tokens") or 0)
+    return prompts.render(
+        "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report,
+        reviews=reviews, integrity=integrity.to_dict(), findings=[f.describe() for f in integrity.findings[:10]],
+        dollars=sum(v[0] for v in by_phase.values()), tokens=int(sum(v[1] for v in by_phase.values())),
+        by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}, calls=len(ledger)) + "\n"
+
+
+def publish(ctx: RunContext, folder: Path, report: Report, results: Results | None, title: str) -> str | None:
+    """Upload the report to the archive (a recorded effect); None, with a warning, when it cannot."""
+    url = ctx.config.archive.url
+    if not url or not ctx.config.archive.publish:
+        return None
+    tex_path, bib_path = folder / "report.tex", folder / "references.bib"
+    pdf_path = ctx.run_dir / report.pdf if report.pdf else None
+    digest = hashlib.sha256(tex_path.read_bytes()).hexdigest()
+    metrics = {f"{m.name} ({m.split})": m.value for m in [*(results.metrics if results else []),
+                                                        *(results.test_metrics if results else [])]}
+    metadata = {"title": title, "abstract": report.abstract or title, "topic": ctx.config.topic, "metrics": metrics,
+                "run_id": ctx.run_id, "lab": "labcoat"}
+
+    def upload() -> dict:
+        from labcoat.archive.client import ArchiveClient
+
+        client = None
+        try:
+            client = ArchiveClient(url)
+            return {"id": client.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
+        except ToolError as exc:
+            return {"error": str(exc), "kind": exc.kind}
+        finally:
+            if client is not None:
+                client.close()
+
+    result = ctx.effects.run("archive", ctx.key("publish"), {"url": url, "tex_sha256": digest}, upload)
+    if "error" in result:
+        ctx.warn(f"the report was not published to the archive at {url}: {result['error']}")
+        return None
+    ctx.emit("published", {"archive_id": result["id"], "url": url})
+    return str(result["id"])
