@@ -119,3 +119,37 @@ class Interpretation(BaseModel):
     text: str
     claims: list[str] = Field(default_factory=list)
     numbers_used: list[float] = Field(default_factory=list)
+
+
+class Report(BaseModel):
+    """The written paper: where its files are (relative to the run dir) and how it was checked."""
+
+    folder: str = "report"
+    tex: str = "report/report.tex"
+    bib: str = "report/references.bib"
+    pdf: str | None = Field(None, description="None when the paper was not compiled (see compile_note)")
+    markdown: str | None = None
+    compile_note: str = ""
+    title: str = ""
+    abstract: str = ""
+    cited: list[str] = Field(default_factory=list)
+    figures: list[str] = Field(default_factory=list)
+    integrity_errors: int = 0
+    integrity_warnings: int = 0
+    score: float | None = Field(None, description="the reviewer's overall score of the kept version")
+    steps_used: int = 0
+    history: list[dict] = Field(default_factory=list, description="one entry per candidate: step, outcome, score")
+    retrieved: list[PaperRecord] = Field(default_factory=list, description="papers found while writing; citable too")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Reviews(BaseModel):
+    """The reviewer panel's verdict on the report and what the PhD decided."""
+
+    document: dict = Field(default_factory=dict, description="what reviews.json holds")
+    decision: Literal["accept", "revisit"] = "accept"
+    revisit: str | None = None
+    reason: str = ""
+    round: int = 0
+    integrity_ok: bool | None = None
+    archive_id: str | None = None

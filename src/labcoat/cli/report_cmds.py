@@ -11,11 +11,12 @@ from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from labcoat.artefacts import DataCode, LitReview, Results
+from labcoat.artefacts import DataCode, LitReview, Report, Results
 from labcoat.cli.output import console
 from labcoat.errors import LabcoatError
 from labcoat.review.aggregate import NOTICE_FIGURES
 from labcoat.review.run_records import check_report
+from labcoat.solvers.paper.library import citable_review
 from labcoat.store import find_run, open_store
 
 
@@ -107,6 +108,9 @@ def register(app: typer.Typer) -> None:
             results = _artefact(store, "running_experiments", Results)
             data = _artefact(store, "data_preparation", DataCode)
             review = _artefact(store, "literature_review", LitReview)
+            written = _artefact(store, "report_writing", Report)
+        if written is not None and written.retrieved:  # papers found while writing are citable too
+            review = citable_review(review, written.retrieved)
         report_dir = _report_dir(directory)
         report = check_report(report_dir, results=results, data=data, review=review,
                               extra_records=_review_records(report_dir))

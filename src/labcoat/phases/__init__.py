@@ -19,6 +19,10 @@ def available_phases() -> dict[str, Phase]:
         data_preparation.NAME: Phase(data_preparation.NAME, data_preparation.run),
         results_interpretation.NAME: Phase(results_interpretation.NAME, results_interpretation.run),
     }
+    from labcoat.phases import report_refinement, report_writing
+
+    phases[report_writing.NAME] = Phase(report_writing.NAME, report_writing.run, report_writing.summarise)
+    phases[report_refinement.NAME] = Phase(report_refinement.NAME, report_refinement.run, report_refinement.summarise)
     return phases
 
 
