@@ -90,6 +90,7 @@ def test_anthropic_lets_the_model_write_text_when_a_body_is_fenced(tmp_path):
         with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
             reply = ctx.models.ask(key=ctx.key("c"), role="phd", system="S", commands=[RunCode],
                                    messages=[{"role": "assistant", "content": "earlier"},
+                                             {"role": "user", "content": ""}, {"role": "assistant", "content": ""},
                                              {"role": "user", "content": "go"}])
     body = sp.requests[0].body
     assert body["tool_choice"] == {"type": "auto"} and body["messages"][0]["role"] == "user"

@@ -1,7 +1,8 @@
 """Wire formats of the scripted provider: what the real APIs refuse, and how a reply is rendered.
 
 Refusals mirror the real services' HTTP 400s (messages as they word them):
-- Anthropic without `max_tokens`, or with a `system` role inside `messages`;
+- Anthropic without `max_tokens`, with a `system` role inside `messages`, or with an
+  empty text message;
 - OpenAI reasoning models (o1/o3/o4, gpt-5) given `max_tokens`, `parallel_tool_calls`
   or a non-default temperature; o1-mini/o1-preview given a system/developer message,
   tools or a response format;
@@ -175,6 +176,10 @@ def anthropic_refusal(body: dict) -> str | None:
         if m.get("role") not in ("user", "assistant"):
             return (f"messages.{i}.role: Unexpected role \"{m.get('role')}\". The Messages API accepts a top-level "
                     "`system` parameter, not \"system\" as an input message role.")
+        content = m.get("content")
+        if content == "" or (isinstance(content, list) and any(b.get("type") == "text" and not b.get("text")
+                                                               for b in content)):
+            return f"messages.{i}: text content blocks must be non-empty"
     if not body.get("messages"):
         return "messages: at least one message is required"
     temp = body.get("temperature")

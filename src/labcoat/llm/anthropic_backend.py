@@ -39,7 +39,7 @@ class AnthropicBackend:
         out: list[dict] = []
         for m in messages:
             role = "assistant" if m["role"] == "assistant" else "user"
-            text = str(m["content"])
+            text = str(m["content"]) or "(empty)"  # the API refuses empty text blocks
             if out and out[-1]["role"] == role:
                 out[-1]["content"] += "\n\n" + text
             else:
