@@ -75,7 +75,10 @@ class ModelRegistry:
             except ImportError as exc:
                 raise ConfigError(f"model: auto cannot be resolved here ({exc}); name a model such as "
                                   "openai:gpt-4o-mini", path="models.default") from None
-            choice = resolve_auto(self.env)
+            # A recorded choice: a resumed run keeps the model it started with even if
+            # a key was set or Ollama appeared meanwhile (`--set models.default=...` changes it).
+            choice = self.ctx.effects.run("model_choice", "run/model-auto", {"model": "auto"},
+                                          lambda: list(resolve_auto(self.env)))
             self._auto = parse_model(choice[0]).id
             self._note(choice[1])
         return self._auto
