@@ -265,3 +265,48 @@ def test_full_report_compiles_is_checked_repaired_reviewed_and_replays(tmp_path,
         info = state(run_dir)
         assert info.state == "finished" and "finished: 0 effects live" in info.message, info.message
         assert len(sp.requests) == served
+
+
+def test_refinement_returns_to_experiments_with_the_reviews_then_ends_within_the_round_bound(
+        tmp_path, httpserver, fixtures_dir, env):
+    recorded_arxiv(fixtures_dir, httpserver)
+    # first a phase it cannot return to (refused, asked again), then the experiments; it would go on forever
+    script = ReportScript(decisions=[("revisit", "literature_review"), ("revisit", "running_experiments")])
+    notes: list = []
+    with ScriptedProvider(script) as sp:
+        config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
+                            archive={"url": "http://127.0.0.1:9", "publish": True},
+                            budget={"paper_steps": 0, "refinement_rounds": 1})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, factory_for(notes), attach=attach)
+    info = state(run_dir)
+    assert info.state == "finished", info.message
+
+    # the experiments ran again, with the reviews as their notes
+    assert len(notes) == 2 and notes[0] == []
+    assert any("rigour: only one data set" in n and "more than one data set" in n for n in notes[1])
+    assert [e["to"] for e in events(run_dir, "revisit")] == ["running_experiments"]
+    assert sum(e.get("attempt") == 1 for e in events(run_dir, "phase_start")) == 4  # experiments .. refinement
+    assert len(script.decide_prompts) == 2 and "Refused: 'literature_review'" in script.decide_prompts[1]
+    with open_store(run_dir, readonly=True) as store:
+        final = store.artefact("report_refinement")["data"]
+        report = store.artefact("report_writing")["data"]
+    assert final["decision"] == "accept" and "round bound" in final["reason"] and final["round"] == 1
+    assert len(events(run_dir, "reviews")) == 2
+
+    # no LaTeX run: the .tex and a Markdown rendering that says why
+    folder = run_dir / "report"
+    assert report["pdf"] is None and not (folder / "report.pdf").exists()
+    assert "compile_latex: false" in report["compile_note"]
+    markdown = (folder / "report.md").read_text()
+    assert "not compiled to PDF" in markdown and "0.9649" in markdown and "overrate" in markdown
+    assert not list((run_dir).glob("paper_builds/*"))
+    readme = (run_dir / "README.md").read_text()
+    assert "`report/report.md`" in readme
+    # with no edit steps the drafted number and citation stay: the README and the warnings say so
+    assert "## Integrity check\nFAILED with 2 error(s)" in readme and "'0.991' matches no number" in readme
+    # the archive is unreachable: skipped with a warning, the run still finishes
+    warnings = [e["message"] for e in events(run_dir, "warning")]
+    assert any("not published to the archive at http://127.0.0.1:9" in w for w in warnings)
+    assert any("final report has 2 integrity error(s)" in w for w in warnings)
+    assert final["archive_id"] is None
