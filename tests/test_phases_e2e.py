@@ -225,3 +225,24 @@ def test_kill_after_a_gate_answer_and_resume_never_asks_it_again(tmp_path, https
     assert asked.count("plan_formulation 1") == 1
     with open_store(run_dir, readonly=True) as store:
         assert store.info().state == "finished"
+
+
+def test_data_preparation_falls_back_to_bundled_data_and_says_so(tmp_path, httpserver, fixtures_dir, env):
+    recorded_arxiv(fixtures_dir, httpserver)
+
+    def hopeless(request, role, step):
+        if role == "ml_engineer":
+            return lab.reply_command("dialogue", text="Still failing.")
+        return lab.reply_command("submit_code", data_source="x", data_version="y", subsampling=[],
+                                 body=lab.CRASHING_CODE)
+
+    with ScriptedProvider(policies(data_preparation=hopeless)) as sp:
+        config = config_for(sp, httpserver, phases=FOUR[:3], budget={"lit_review_papers": 0,
+                                                                     "phase_steps": {"data_preparation": 2}})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, workflow_factory, attach=attach)
+    data = artefact(run_dir, "data_preparation")
+    assert data["fallback"] is True and data["data_source"].endswith("breast_cancer, wine")
+    assert data["sizes"]["wine_dev"] == 36 and (run_dir / data["data_dir"] / "breast_cancer.npz").exists()
+    warnings = [e["payload"]["message"] for e in events(run_dir, "warning")]
+    assert any("labcoat prepared scikit-learn's bundled data sets instead" in w for w in warnings)

@@ -87,6 +87,7 @@ class DataCode(BaseModel):
     output: str = ""
     data_dir: str | None = Field(None, description="prepared data, relative to the run dir; mounted read-only into experiments")
     attempts: int = 0
+    fallback: bool = Field(False, description="the agents' code never ran; labcoat's bundled-data program was used")
 
 
 class MetricValue(BaseModel):

@@ -60,10 +60,31 @@ def run(ctx: RunContext) -> DataCode:
         accepted = _submit(ctx, talk, cap, cmd, inputs, attempts, tag=f"final{last}")
         if accepted is not None:
             return accepted
-    from labcoat.errors import LabcoatError
+    return _fallback(ctx, talk, cap, inputs, attempts)
 
-    raise LabcoatError("data preparation ended without a data program that runs; see `labcoat show RUN "
-                       "--phase data_preparation`, then resume with notes (co-pilot) or another model")
+
+def _fallback(ctx: RunContext, talk: PhaseTalk, step: int, inputs: dict[str, str], attempts: int) -> DataCode:
+    """No agent code ran: prepare the bundled data sets the plan names, and say so."""
+    from labcoat.errors import LabcoatError
+    from labcoat.phases import data_fallback
+
+    plan = ctx.artefacts.get("plan_formulation")
+    names = data_fallback.bundled_for(plan if isinstance(plan, Plan) else None, ctx.config.topic)
+    if not names:
+        raise LabcoatError("data preparation ended without a data program that runs, and no bundled data set "
+                           "fits the plan; see `labcoat show RUN --phase data_preparation`, then resume with "
+                           "notes (co-pilot) or another model")
+    record = data_fallback.describe(names)
+    ctx.warn("the agents' data code never ran; labcoat prepared scikit-learn's bundled data sets instead ("
+             + ", ".join(names) + "); the report states this")
+    fallback = SubmitCode(data_source=record.data_source, data_version=record.data_version,
+                          subsampling=[], code=record.code)
+    accepted = _submit(ctx, talk, step, fallback, inputs, attempts + 1, tag="fallback")
+    if accepted is None:
+        raise LabcoatError("data preparation failed, and so did labcoat's bundled-data fallback; "
+                           "check the experiment environment with `labcoat doctor`")
+    accepted.fallback = True
+    return accepted
 
 
 def _submit(ctx: RunContext, talk: PhaseTalk, step: int, cmd: SubmitCode, inputs: dict[str, str],
