@@ -25,7 +25,7 @@ def _tags(*names: str) -> dict:
 @pytest.mark.parametrize(("env", "expected", "var"), [
     ({"OPENAI_API_KEY": "sk-secret-1"}, "openai:gpt-4o-mini", "OPENAI_API_KEY"),
     ({"ANTHROPIC_API_KEY": "sk-ant-secret", "OPENAI_API_KEY": "sk-secret-1"}, "openai:gpt-4o-mini", "OPENAI_API_KEY"),
-    ({"ANTHROPIC_API_KEY": "sk-ant-secret", "GEMINI_API_KEY": "g-secret"}, "anthropic:claude-sonnet-4-5",
+    ({"ANTHROPIC_API_KEY": "sk-ant-secret", "GEMINI_API_KEY": "g-secret"}, "anthropic:claude-sonnet-4-6",
      "ANTHROPIC_API_KEY"),
     ({"DEEPSEEK_API_KEY": "ds-secret", "OPENROUTER_API_KEY": "or-secret"}, "deepseek:deepseek-chat",
      "DEEPSEEK_API_KEY"),

@@ -21,7 +21,7 @@ import httpx
 # (environment variable, model string) in order of preference.
 PROVIDER_DEFAULTS: tuple[tuple[str, str], ...] = (
     ("OPENAI_API_KEY", "openai:gpt-4o-mini"),
-    ("ANTHROPIC_API_KEY", "anthropic:claude-sonnet-4-5"),
+    ("ANTHROPIC_API_KEY", "anthropic:claude-sonnet-4-6"),
     ("DEEPSEEK_API_KEY", "deepseek:deepseek-chat"),
     ("GEMINI_API_KEY", "gemini:gemini-2.5-flash"),
     ("OPENROUTER_API_KEY", "openrouter:openai/gpt-4o-mini"),
