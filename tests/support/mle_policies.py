@@ -14,14 +14,14 @@ from typing import Any, Callable
 from tests.support.lab_policies import reply_command
 from tests.support.scripted_provider import ScriptedRequest
 
-WEAK = '''import json
-import time
+WEAK = '''import time
+started = time.time()  # before the imports: the window covers the whole run of the program
+import json
 from sklearn.datasets import load_breast_cancer
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
-started = time.time()
 X, y = load_breast_cancer(return_X_y=True)
 X_tmp, X_test, y_tmp, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
 X_train, X_dev, y_train, y_dev = train_test_split(X_tmp, y_tmp, test_size=0.25, random_state=0, stratify=y_tmp)
