@@ -14,6 +14,13 @@ from labcoat.agents.dialogue import clip
 from labcoat.artefacts import LitReview, PaperRecord
 
 _KEY = re.compile(r"(\s*@\w+\{)([^,]+),")
+MORE_KEYS = 40  # prompts stay bounded however many papers the run retrieved
+KEYS_SHOWN = 60
+
+
+def _some(keys: list[str], limit: int) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} others" if len(keys) > limit else "")
 
 
 class Library:
@@ -64,11 +71,11 @@ class Library:
         for p in shown:
             lines.append(f"- {p.bibtex_key}: {p.title} ({p.year or 'n.d.'}). {clip(p.summary, summary_chars)}")
         if len(self.papers) > limit:
-            lines.append(f"- … {len(self.papers) - limit} more: " + ", ".join(list(self.papers)[limit:]))
+            lines.append(f"- … {len(self.papers) - limit} more: " + _some(list(self.papers)[limit:], MORE_KEYS))
         return "\n".join(lines)
 
     def keys_line(self) -> str:
-        return "Citable keys: " + (", ".join(self.papers) if self.papers else "none")
+        return "Citable keys: " + (_some(list(self.papers), KEYS_SHOWN) if self.papers else "none")
 
 
 def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
