@@ -29,7 +29,10 @@ def register(app: typer.Typer) -> None:
             if isinstance(item, RunInfo):
                 with open_store(item.run_dir, readonly=True) as store:
                     spent = store.dollars_spent()
-                rows.append((item.id, item.topic, item.phase or "-", item.shown_state, dollars(spent),
+                topic = item.topic
+                if (item.run_dir.parent / "labs.json").exists():  # runs of one lab group list together
+                    topic = f"[group {item.run_dir.parent.name}] {topic}"
+                rows.append((item.id, topic, item.phase or "-", item.shown_state, dollars(spent),
                              age(item.created_at)))
             else:
                 path, error = item

@@ -31,6 +31,20 @@ def _finish(run_dir: Path, failed: bool = False) -> None:
         raise typer.Exit(3 if info.state == "paused" else 1)
 
 
+def _run_group(group) -> None:
+    from labcoat.labs import run_group
+
+    out = console()
+    outcomes = run_group(group, say=lambda text: out.print(escape(text)))
+    states = [state for o in outcomes for _, state in o.runs]
+    done = len(states) == group.labs * group.papers and all(s == "finished" for s in states)
+    out.print(f"lab group {escape(group.name)}: " + ("finished" if done else
+              f"not finished ({', '.join(states) or 'nothing ran'}); continue with: labcoat resume "
+              f"{escape(str(group.root))}"))
+    if not done:
+        raise typer.Exit(3)
+
+
 def _workflow_factory():
     from labcoat.phases import default_workflow
 
@@ -56,6 +70,16 @@ def register(app: typer.Typer) -> None:
         out = console()
         for note in cfg.compat_notes:
             out.print(f"[dim]{escape(note)}[/]")
+        if cfg.labs > 1 or cfg.papers_to_write > 1:
+            from labcoat.labs import create_group
+            from labcoat.runner import new_run_id
+            from labcoat.store.runstore import runs_root
+
+            group = create_group(cfg, run_dir or runs_root(runs) / new_run_id(cfg.topic))
+            out.print(f"lab group: {escape(str(group.root))}  (resume any time with: labcoat resume "
+                      f"{escape(str(group.root))})")
+            _run_group(group)
+            return
         directory = create_run(cfg, run_dir=run_dir, runs=runs)
         out.print(f"run directory: {escape(str(directory))}  (resume any time with: labcoat resume {escape(str(directory))})")
         _execute(directory, resumed=False)
@@ -67,6 +91,15 @@ def register(app: typer.Typer) -> None:
         runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
     ) -> None:
         """Continue a stopped, paused, failed or killed run: finished work is replayed from the store at no cost."""
+        from labcoat.labs import is_group, load_group
+        from labcoat.store.runstore import runs_root
+
+        for candidate in (Path(run_ref), runs_root(runs) / run_ref):
+            if is_group(candidate):
+                if set_:
+                    raise typer.BadParameter("--set applies to one run; resume the lab's run directory instead")
+                _run_group(load_group(candidate))
+                return
         directory = find_run(run_ref, runs)
         with open_store(directory, readonly=True) as store:
             info = store.info()
