@@ -39,7 +39,8 @@ class Drafter:
         self.searched: set[str] = set()
 
     def draft_all(self, tex: str) -> str:
-        for key in DRAFT_ORDER:
+        for index, key in enumerate(DRAFT_ORDER, start=1):
+            self.ctx.progress.step(self.ctx.phase or "", index, len(DRAFT_ORDER), f"drafting {HEADINGS[key]}")
             tex = self.draft(key, tex)
         return tex
 

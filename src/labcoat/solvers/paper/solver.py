@@ -81,6 +81,7 @@ class PaperSolver:
         self.ctx.emit("paper_version", {"step": 0, "kept": True, **describe(best)})
         note = ""
         for step in range(1, self.steps + 1):
+            self.ctx.progress.step(self.ctx.phase or "", step, self.steps, "editing the paper")
             outcome = self._step(step, best, note)
             report.history += outcome.history
             candidate = outcome.version
