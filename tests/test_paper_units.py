@@ -89,3 +89,16 @@ def test_bench_prints_the_token_ratio_last():
     assert out.returncode == 0, out.stderr
     last = out.stdout.strip().splitlines()[-1]
     assert last.startswith("ratio: ") and 0 < float(last.split()[1]) < 0.6, out.stdout
+
+
+def test_a_version_must_keep_the_generated_table_figures_and_bibliography():
+    from types import SimpleNamespace
+
+    from labcoat.solvers.paper.build import PaperBuild
+
+    config = config_from_mapping({"topic": "t", "report": {"compile_latex": False}}, source="test", env={})
+    build = PaperBuild(SimpleNamespace(config=config), Path("."), results=None, data=None, review=None)
+    tex = render_scaffold("T")
+    assert build.structure(tex) == "" and "switched off" in build.skip_reason
+    refused = build.structure(tex.replace("\\input{metrics_table}\n", ""))
+    assert "must keep the line \\input{metrics_table}" in refused

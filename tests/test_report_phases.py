@@ -310,3 +310,32 @@ def test_refinement_returns_to_experiments_with_the_reviews_then_ends_within_the
     assert any("not published to the archive at http://127.0.0.1:9" in w for w in warnings)
     assert any("final report has 2 integrity error(s)" in w for w in warnings)
     assert final["archive_id"] is None
+
+
+def test_an_accepted_report_is_published_to_the_archive_once(tmp_path, httpserver, fixtures_dir, env):
+    from labcoat.archive.client import ArchiveClient
+    from labcoat.archive.service import create_app
+
+    from tests.test_archive_live import LiveServer
+
+    recorded_arxiv(fixtures_dir, httpserver)
+    script = ReportScript()
+    with LiveServer(create_app(tmp_path / "archive")) as archive, ScriptedProvider(script) as sp:
+        config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
+                            archive={"url": archive.url, "publish": True},
+                            budget={"paper_steps": 0, "refinement_rounds": 0})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, factory_for([]), attach=attach)
+        assert state(run_dir).state == "finished"
+        execute(run_dir, factory_for([]), attach=attach, resumed=True)  # the upload is replayed, not repeated
+        with open_store(run_dir, readonly=True) as store:
+            outcome = store.artefact("report_refinement")["data"]
+        with ArchiveClient(archive.url) as client:
+            listed = client.list()
+            stored = client.fetch(outcome["archive_id"])
+    assert script.decide_prompts == []  # no rounds: accepted without asking
+    assert listed["total"] == 1 and outcome["archive_id"].startswith("archive:")
+    assert stored["title"] == "Does standardising features change the ranking of classifiers?"
+    assert stored["metrics"] == {"accuracy (dev)": 0.9649122807, "accuracy (test)": 0.9561}
+    assert stored["run_id"] == "run" and "standardisation" in stored["abstract"]
+    assert [e["archive_id"] for e in events(run_dir, "published")] == [outcome["archive_id"]]

@@ -18,7 +18,7 @@ from typing import Any
 from labcoat.artefacts import DataCode, LitReview, Results
 from labcoat.context import RunContext
 from labcoat.report.lines import document_problems
-from labcoat.report.scaffold import write_report_dir
+from labcoat.report.scaffold import engine_for, write_report_dir
 from labcoat.review.commands import SubmitReview
 from labcoat.review.integrity import IntegrityReport
 from labcoat.review.personas import PERSONAS, paper_message, system_prompt
@@ -27,6 +27,10 @@ from labcoat.tools.latex import compile_latex, tex_missing
 from labcoat.tools.latex_markdown import render_markdown
 
 BUILDS = "paper_builds"
+# The generated parts: without them the paper would lose its recorded numbers, figures or references.
+REQUIRED_LINES = ((r"\input{metrics_table}", "the table of recorded metrics"),
+                  (r"\input{figures}", "the recorded figures"),
+                  (r"\bibliography{references}", "the bibliography of retrieved papers"))
 COMPILE_TIMEOUT_S = 120.0
 
 
@@ -60,13 +64,15 @@ class PaperBuild:
         self.data = data
         self.review = review
         self.extra_records = list(extra_records or [])
+        engine = engine_for(ctx.config.language)
+        self.engine = engine.name
         self.skip_reason = ""
         if not ctx.config.report.compile_latex:
             self.skip_reason = "LaTeX compilation is switched off (report.compile_latex: false)"
         else:
-            missing = tex_missing("pdf")
+            missing = engine.reason or tex_missing(engine.name)
             if missing:
-                self.skip_reason = f"TeX is not available here: {missing}"
+                self.skip_reason = f"TeX cannot typeset this report here: {missing}"
 
     @property
     def compiles(self) -> bool:
@@ -101,7 +107,10 @@ class PaperBuild:
 
     # -- checks ------------------------------------------------------------------
     def structure(self, tex: str) -> str:
+        """Why `tex` cannot be a version of the paper, or "" when it can."""
         problems = document_problems(tex)
+        problems += [f"the paper must keep the line {line} (it brings in {what})"
+                     for line, what in REQUIRED_LINES if line not in tex]
         return "The edit was refused: " + "; ".join(problems[:5]) if problems else ""
 
     def integrity(self, tex: str, library_review: LitReview | None) -> IntegrityReport:
@@ -118,12 +127,13 @@ class PaperBuild:
         def run() -> dict:
             self.write(tex)
             out = self.ctx.run_dir / BUILDS / tex_hash[:20]
-            result = compile_latex(self.folder, "report.tex", timeout=COMPILE_TIMEOUT_S, out_dir=out)
+            result = compile_latex(self.folder, "report.tex", timeout=COMPILE_TIMEOUT_S, engine=self.engine,
+                                   out_dir=out)
             pdf = str(result.pdf.relative_to(self.ctx.run_dir)) if result.pdf else None
             return {"ok": result.ok, "feedback": result.feedback(), "pdf": pdf, "seconds": result.seconds,
                     "errors": [issue.describe() for issue in result.errors[:5]]}
 
-        outcome = self.ctx.effects.run("compile", key, {"tex_sha256": tex_hash, "engine": "pdf"}, run)
+        outcome = self.ctx.effects.run("compile", key, {"tex_sha256": tex_hash, "engine": self.engine}, run)
         self.ctx.emit("paper_compile", {"key": key, "ok": outcome["ok"], "errors": outcome.get("errors", [])})
         return outcome
 
@@ -157,7 +167,8 @@ class PaperBuild:
         if path.is_file():
             return path
         self.write(version.tex)
-        result = compile_latex(self.folder, "report.tex", timeout=COMPILE_TIMEOUT_S, out_dir=path.parent)
+        result = compile_latex(self.folder, "report.tex", timeout=COMPILE_TIMEOUT_S, engine=self.engine,
+                               out_dir=path.parent)
         return result.pdf if result.ok else None
 
 

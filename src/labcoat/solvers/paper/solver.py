@@ -69,6 +69,9 @@ class PaperSolver:
         figures = [self.ctx.run_dir / f for f in (self.inputs.results.figures if self.inputs.results else [])]
         missing = [str(f.relative_to(self.ctx.run_dir)) for f in figures if not f.is_file()]
         report = Report(title=self.inputs.title)
+        if self.ctx.config.report.compile_latex and self.build.skip_reason:
+            report.warnings.append(f"no PDF will be made: {self.build.skip_reason}; the report is rendered as Markdown")
+            self.ctx.warn(report.warnings[-1])
         for name in missing:
             report.warnings.append(f"figure {name} was recorded but is missing; it is left out")
             self.ctx.warn(report.warnings[-1])
@@ -111,6 +114,9 @@ class PaperSolver:
             try:
                 tex = edit_lines(base, cmd.start, cmd.end, cmd.new_lines) if isinstance(cmd, EditPaper) \
                     else replace_document(cmd.paper)
+                refused = self.build.structure(tex)
+                if refused:
+                    raise EditError(refused)
             except EditError as exc:
                 problem = str(exc)
                 history.append({"step": step, "attempt": attempt, "outcome": "refused", "problem": problem})
