@@ -168,3 +168,13 @@ def test_command_classes_are_checked():
         CommandSet([NoName])
     with pytest.raises(TypeError, match="two commands"):
         CommandSet([Search, Search])
+
+
+def test_raw_control_characters_inside_json_strings_are_accepted():
+    """Small local models put raw newlines inside JSON strings; the JSON is still what they meant."""
+    from labcoat.agents.commands import Dialogue
+    from labcoat.llm.commands import CommandSet
+
+    cmd = CommandSet([Dialogue]).parse({"text": '{"command": "dialogue", "text": "line one\nline\ttwo"}',
+                                        "finish_reason": "stop"}, "json")
+    assert cmd.text == "line one\nline\ttwo"

@@ -118,13 +118,15 @@ def _first_json_object(text: str) -> Any:
     blocks = fenced_blocks(body)
     if blocks and not body.startswith("{"):
         body = next((b for lang, b in blocks if lang in ("json", "")), blocks[0][1])
+    # strict=False: a raw newline or tab inside a string (small models write them,
+    # grammar-constrained or not) is still the JSON the model meant.
     try:
-        return json.loads(body)
+        return json.loads(body, strict=False)
     except json.JSONDecodeError as exc:
         start = body.find("{")
         if start > 0:
             try:
-                return json.JSONDecoder().raw_decode(body[start:])[0]
+                return json.JSONDecoder(strict=False).raw_decode(body[start:])[0]
             except json.JSONDecodeError:
                 pass
         raise ReplyError("invalid_json", f"Your reply is not valid JSON ({exc.msg} at line {exc.lineno} "
@@ -258,7 +260,7 @@ class CommandSet:
         if name not in self.by_name:
             self._unknown(name)
         try:
-            args = json.loads(call.get("arguments") or "{}")
+            args = json.loads(call.get("arguments") or "{}", strict=False)
         except json.JSONDecodeError as exc:
             raise ReplyError("invalid_json", f"The arguments of `{name}` are not valid JSON ({exc.msg} at column "
                                              f"{exc.colno}). Call it again with valid arguments.") from None
