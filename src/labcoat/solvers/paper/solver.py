@@ -107,7 +107,8 @@ class PaperSolver:
     def _step(self, step: int, best: Version, note: str) -> StepOutcome:
         base, feedback = best.tex, feedback_of(best)
         message = self.prompts.render("phases/report_writing_edit.j2", repair=False, step=step, steps=self.steps,
-                                      last_note=note, feedback=feedback, paper=numbered(base))
+                                      last_note=note, feedback=feedback, keys=self.library.keys_line(),
+                                      paper=numbered(base))
         history: list[dict] = []
         for attempt in range(REPAIRS + 1):
             cmd = self._ask_edit(self.ctx.key("paper", step, "edit", attempt), message)
