@@ -102,3 +102,12 @@ def test_a_version_must_keep_the_generated_table_figures_and_bibliography():
     assert build.structure(tex) == "" and "switched off" in build.skip_reason
     refused = build.structure(tex.replace("\\input{metrics_table}\n", ""))
     assert "must keep the line \\input{metrics_table}" in refused
+
+
+def test_a_drafted_body_loses_the_heading_or_abstract_environment_the_paper_has():
+    from labcoat.solvers.paper.draft import clean_body
+
+    assert clean_body("introduction", "\\section{Introduction}\\label{sec:introduction}\nWe ask.\n\\subsection{Aim}\nx") \
+        == "We ask.\n\\subsection{Aim}\nx"
+    assert clean_body("abstract", "\\begin{abstract}\nWe measure.\n\\end{abstract}") == "We measure."
+    assert clean_body("results", "  \n") == ""

@@ -9,6 +9,8 @@ so a drafting call costs the same at the first section and the last.
 
 from __future__ import annotations
 
+import re
+
 from labcoat.agents.commands import Search
 from labcoat.agents.dialogue import clip
 from labcoat.agents.prompting import Prompts
@@ -73,13 +75,17 @@ class Drafter:
             if isinstance(cmd, Search):
                 found.append(self._search(key, turn, cmd))
                 continue
+            body = clean_body(key, cmd.body)
+            if not body:
+                feedback = f"Your draft of {HEADINGS[key]} was empty. Submit the section's text."
+                continue
             try:
-                drafted = set_section(tex, key, cmd.body.strip())
+                drafted = set_section(tex, key, body)
             except EditError as exc:
                 feedback = f"Your draft of {HEADINGS[key]} was refused: {exc}. Submit it again, well-formed."
                 self.ctx.emit("paper_draft", {"section": key, "turn": turn, "refused": str(exc)})
                 continue
-            self.outline[key] = clip(" ".join(cmd.body.split()), 160)
+            self.outline[key] = clip(" ".join(body.split()), 160)
             first, last_line = section_span(drafted, key)
             self.ctx.emit("paper_draft", {"section": key, "turn": turn, "lines": [first, last_line]})
             return drafted
@@ -103,3 +109,16 @@ class Drafter:
         lines = [f"Search '{cmd.query}' found these, now citable:"]
         lines += [f"- {r.bibtex_key}: {r.title} ({r.year or 'n.d.'}). {clip(r.summary, 300)}" for r in added]
         return "\n".join(lines)
+
+
+_HEADING = re.compile(r"\A\s*\\(?:sub)*section\*?\{[^}]*\}(?:\\label\{[^}]*\})?[ \t]*\n?")
+_ABSTRACT = re.compile(r"\A\s*\\begin\{abstract\}(.*)\\end\{abstract\}\s*\Z", re.DOTALL)
+
+
+def clean_body(key: str, body: str) -> str:
+    """The body without a heading or abstract environment the paper already has."""
+    body = body.strip()
+    wrapped = _ABSTRACT.match(body) if key == "abstract" else None
+    if wrapped:
+        body = wrapped.group(1).strip()
+    return _HEADING.sub("", body, count=1).strip()
