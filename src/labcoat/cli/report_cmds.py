@@ -140,8 +140,11 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (the review is kept as a run)"),
         overrides: list[str] = typer.Option([], "--set", help="override a config key, e.g. models.default=openai:gpt-4o"),
         as_json: bool = typer.Option(False, "--json", help="print reviews.json instead of a table"),
+        model: Optional[str] = typer.Option(None, "--model", help="the reviewers' model, e.g. openai:gpt-4o"),
     ) -> None:
         """Run the three automated reviewers on any paper; scores are aggregated and written to reviews.json."""
+        if model:
+            overrides = [*overrides, f"models.default={model}", f"models.roles.reviewer={model}"]
         from labcoat.runner import create_run, execute
         from labcoat.services import attach_models
         from labcoat.workflow import Phase, Workflow
