@@ -41,6 +41,9 @@ class MalformedReply(RunPaused):
     reason = "malformed_reply"
 
 
+LOCAL_TIMEOUT_S = 900.0
+
+
 class ModelRegistry:
     def __init__(self, ctx: Any, *, env: Mapping[str, str] | None = None, backoff: Backoff | None = None,
                  sleep: Callable[[float], None] | None = None, local_server_factory: Callable[[str], Any] | None = None):
@@ -98,7 +101,12 @@ class ModelRegistry:
         else:
             base_url = base_url_for(ref.preset, self.config.services.provider_base_urls, self.env)
         m = self.config.models
-        return Model(ref, base_url=base_url, api_key=api_key_for(ref, self.env), timeout_s=m.request_timeout_s,
+        timeout = m.request_timeout_s
+        if ref.preset.name in ("local", "ollama", "llamacpp"):
+            # Models on this machine's CPU read long prompts slowly (tens of tokens a
+            # second on 2 cores): give them minutes, not a hosted API's deadline.
+            timeout = max(timeout, LOCAL_TIMEOUT_S)
+        return Model(ref, base_url=base_url, api_key=api_key_for(ref, self.env), timeout_s=timeout,
                      retries=m.retries, backoff=self.backoff, pricer=self.pricer, secrets=tuple(self.secrets()),
                      served_name=served, sleep=self.sleep, on_retry=self._note)
 
