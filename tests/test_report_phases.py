@@ -221,6 +221,9 @@ def test_full_report_compiles_is_checked_repaired_reviewed_and_replays(tmp_path,
         assert script.searched_key and script.searched_key in bib  # found while writing, then citable
         assert "ghost2021phantom" not in bib
 
+        # the unknown citation was sent back while drafting, twice; the last turn had to be taken as it was
+        refused = [e for e in events(run_dir, "paper_draft") if e.get("refused")]
+        assert [(e["section"], e["keys"]) for e in refused] == [("introduction", ["ghost2021phantom"])] * 2
         # integrity findings went back to the Professor, with their lines; the fix made the check pass
         first = script.edit_prompts[0]
         assert "'0.991' matches no number" in first and "ghost2021phantom" in first

@@ -79,6 +79,13 @@ class Drafter:
             if not body:
                 feedback = f"Your draft of {HEADINGS[key]} was empty. Submit the section's text."
                 continue
+            unknown = sorted(cited_keys(body) - self.library.keys())
+            if unknown and not last:
+                feedback = (f"Your draft of {HEADINGS[key]} was sent back: it cites {', '.join(unknown)}, which no "
+                            "search retrieved. Cite only the citable keys, or `search` for the paper first.")
+                self.ctx.emit("paper_draft", {"section": key, "turn": turn, "refused": "unknown citations",
+                                              "keys": unknown})
+                continue
             try:
                 drafted = set_section(tex, key, body)
             except EditError as exc:
@@ -109,6 +116,13 @@ class Drafter:
         lines = [f"Search '{cmd.query}' found these, now citable:"]
         lines += [f"- {r.bibtex_key}: {r.title} ({r.year or 'n.d.'}). {clip(r.summary, 300)}" for r in added]
         return "\n".join(lines)
+
+
+_CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
+
+
+def cited_keys(tex: str) -> set[str]:
+    return {key.strip() for match in _CITE.finditer(tex) for key in match.group(1).split(",") if key.strip()}
 
 
 _HEADING = re.compile(r"\A\s*\\(?:sub)*section\*?\{[^}]*\}(?:\\label\{[^}]*\})?[ \t]*\n?")

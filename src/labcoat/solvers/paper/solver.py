@@ -15,7 +15,6 @@ replays the paper exactly and recompiles nothing.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from labcoat.report.lines import EditError, edit_lines, numbered, replace_docume
 from labcoat.report.scaffold import render_scaffold
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
 from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
-from labcoat.solvers.paper.draft import Drafter
+from labcoat.solvers.paper.draft import Drafter, cited_keys
 from labcoat.solvers.paper.inputs import PaperInputs
 from labcoat.solvers.paper.library import Library, citable_review
 from labcoat.tools.latex_markdown import write_markdown_fallback
@@ -146,7 +145,7 @@ class PaperSolver:
             self.ctx.warn(report.warnings[-1])
         report.score = best.score
         report.abstract = _abstract(best.tex)
-        report.cited = sorted(_cited(best.tex))
+        report.cited = sorted(cited_keys(best.tex))
         report.retrieved = list(self.library.added)
         pdf = self.build.recorded_pdf(best) if best.compiled else None
         target = self.folder / "report.pdf"
@@ -170,9 +169,3 @@ def _abstract(tex: str) -> str:
     start, end = tex.find(r"\begin{abstract}"), tex.find(r"\end{abstract}")
     return tex[start + len(r"\begin{abstract}"):end].strip() if 0 <= start < end else ""
 
-
-_CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
-
-
-def _cited(tex: str) -> set[str]:
-    return {key.strip() for match in _CITE.finditer(tex) for key in match.group(1).split(",") if key.strip()}
