@@ -28,6 +28,7 @@ from labcoat.solvers.paper import summary as summaries
 from labcoat.solvers.paper.build import PaperBuild
 from labcoat.solvers.paper.inputs import PaperInputs
 from labcoat.solvers.paper.library import citable_review
+from labcoat.solvers.paper.writers import writer
 from labcoat.tools.latex_markdown import render_markdown, write_markdown_fallback
 from labcoat.workflow import Revisit
 
@@ -138,7 +139,7 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     outcome.integrity_ok = integrity.ok
     if not integrity.ok:
         ctx.warn(f"the final report has {len(integrity.errors)} integrity error(s); see {report.folder}/integrity.json")
-    professor = system_for(ctx, prompts, "professor", [summaries.SubmitSummary])
+    professor = writer(ctx, prompts, "professor", [summaries.SubmitSummary])
     recorded = [r["value"] for r in build_records(inputs, records)]
     context = "\n\n".join(p for p in (inputs.piece("question"), inputs.piece("method"), inputs.metrics_table(),
                                       inputs.piece("interpretation"), f"Reviews:\n{_digest(panel, 2)}",

@@ -15,12 +15,12 @@ from labcoat.agents.commands import Search
 from labcoat.agents.dialogue import clip
 from labcoat.agents.prompting import Prompts
 from labcoat.context import RunContext
-from labcoat.phases.common import Speaker
 from labcoat.report.lines import EditError, section_span, set_section
 from labcoat.report.scaffold import SECTIONS
 from labcoat.solvers.paper.commands import DraftSection
 from labcoat.solvers.paper.inputs import SECTION_PIECES, PaperInputs
 from labcoat.solvers.paper.library import Library
+from labcoat.solvers.paper.writers import Writer
 
 # The abstract summarises the paper, so it is drafted last.
 DRAFT_ORDER: tuple[str, ...] = (*(key for key, _ in SECTIONS), "abstract")
@@ -30,7 +30,7 @@ SEARCH_RESULTS = 5
 
 
 class Drafter:
-    def __init__(self, ctx: RunContext, inputs: PaperInputs, library: Library, speaker: Speaker,
+    def __init__(self, ctx: RunContext, inputs: PaperInputs, library: Library, speaker: Writer,
                  prompts: Prompts):
         self.ctx = ctx
         self.inputs = inputs

@@ -24,7 +24,6 @@ from labcoat.agents.commands import Search
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import LitReview, Report
 from labcoat.context import RunContext
-from labcoat.phases.common import system_for
 from labcoat.report.lines import EditError, edit_lines, numbered, replace_document
 from labcoat.report.scaffold import render_scaffold
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
@@ -32,6 +31,7 @@ from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
 from labcoat.solvers.paper.draft import Drafter, cited_keys
 from labcoat.solvers.paper.inputs import PaperInputs
 from labcoat.solvers.paper.library import Library, citable_review
+from labcoat.solvers.paper.writers import writer
 from labcoat.tools.latex_markdown import write_markdown_fallback
 
 REPAIRS = 2
@@ -56,9 +56,9 @@ class PaperSolver:
         self.build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
                                 extra_records=extra_records)
         known = "\n\n".join([inputs.piece("question"), inputs.metrics_table()])
-        self.phd = system_for(ctx, self.prompts, "phd", [Search, DraftSection], artefacts=known)
-        self.professor = system_for(ctx, self.prompts, "professor", [EditPaper, ReplacePaper], artefacts=known,
-                                    extra={"max_steps": self.steps})
+        self.phd = writer(ctx, self.prompts, "phd", [Search, DraftSection], artefacts=known)
+        self.professor = writer(ctx, self.prompts, "professor", [EditPaper, ReplacePaper], artefacts=known,
+                                extra={"max_steps": self.steps})
 
     def citable_review(self) -> LitReview:
         return citable_review(self.inputs.review, self.library.added)

@@ -15,9 +15,9 @@ from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Report, Results
 from labcoat.context import RunContext
 from labcoat.llm.commands import Command
-from labcoat.phases.common import Speaker
-from labcoat.phases.numbers import unsupported_numbers
 from labcoat.review.integrity import IntegrityReport
+from labcoat.review.paper_numbers import number_matches, stated_numbers
+from labcoat.solvers.paper.writers import Writer
 from labcoat.tools.errors import ToolError
 
 SUMMARY_ATTEMPTS = 2
@@ -41,7 +41,13 @@ def with_notice(tex: str, notice_tex: str) -> str:
     return tex[:at] + block + tex[at:] if at >= 0 else tex
 
 
-def ask_summary(ctx: RunContext, speaker: Speaker, prompts: Prompts, context: str,
+def unrecorded(text: str, recorded: list[float]) -> list[str]:
+    """Decimals and percentages in `text` that round to no recorded value (counts and years pass)."""
+    return [n.text for n in stated_numbers(text)
+            if (n.percent or not n.integer) and not any(number_matches(n, value) for value in recorded)]
+
+
+def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str,
                 recorded: list[float]) -> SubmitSummary:
     """The Professor's summary; findings stating unrecorded numbers are refused once, then dropped."""
     feedback = ""
@@ -50,13 +56,13 @@ def ask_summary(ctx: RunContext, speaker: Speaker, prompts: Prompts, context: st
         message = prompts.render("phases/report_refinement_summary.j2", context=context, feedback=feedback)
         cmd = ctx.models.ask(key=ctx.key("summary", attempt), role=speaker.role, system=speaker.system,
                              messages=[{"role": "user", "content": message}], commands=[SubmitSummary]).command
-        bad = sorted({n for text in (*cmd.findings, cmd.method) for n in unsupported_numbers(text, recorded)[0]})
+        bad = sorted({n for text in (*cmd.findings, cmd.method) for n in unrecorded(text, recorded)})
         if not bad:
             return cmd
         feedback = ("Refused: these numbers appear in no recorded result: " + ", ".join(bad)
                     + ". Use only numbers from the recorded metrics.")
     assert cmd is not None
-    kept = [f for f in cmd.findings if not unsupported_numbers(f, recorded)[0]]
+    kept = [f for f in cmd.findings if not unrecorded(f, recorded)]
     ctx.warn(f"the summary's findings still stated unrecorded numbers; {len(cmd.findings) - len(kept)} were left out")
     return cmd.model_copy(update={"findings": kept})
 
