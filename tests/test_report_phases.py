@@ -110,8 +110,10 @@ BODIES = {
 class ReportScript:
     """The scripted lab for the report phases; remembers the prompts it was sent."""
 
-    def __init__(self, decisions: list[tuple[str, str]] | None = None):
+    def __init__(self, decisions: list[tuple[str, str]] | None = None, summary_lies: bool = False):
         self.decisions = list(decisions or [("accept", "")])
+        self.summary_lies = summary_lies
+        self.summary_prompts: list[str] = []
         self.edit_prompts: list[str] = []
         self.decide_prompts: list[str] = []
         self.searched_key: str | None = None
@@ -161,9 +163,12 @@ class ReportScript:
 
     def refinement(self, request, role, _step):
         if role == "professor":
+            self.summary_prompts.append(request.last_user)
+            lie = self.summary_lies and len(self.summary_prompts) == 1
             return reply_command("summary", question="Does standardisation change classifier rankings?",
                                  method="Logistic regression with and without standardisation.",
-                                 findings=["Dev accuracy 0.9649 (recorded in s1c0)."],
+                                 findings=["Dev accuracy 0.9649 (recorded in s1c0)."]
+                                 + (["Test accuracy 0.9777 on a held-out set."] if lie else []),
                                  limitations=["One data set; automated reviews."])
         self.decide_prompts.append(request.last_user)
         decision, phase = self.decisions.pop(0) if len(self.decisions) > 1 else self.decisions[0]
@@ -274,7 +279,8 @@ def test_refinement_returns_to_experiments_with_the_reviews_then_ends_within_the
         tmp_path, httpserver, fixtures_dir, env):
     recorded_arxiv(fixtures_dir, httpserver)
     # first a phase it cannot return to (refused, asked again), then the experiments; it would go on forever
-    script = ReportScript(decisions=[("revisit", "literature_review"), ("revisit", "running_experiments")])
+    script = ReportScript(decisions=[("revisit", "literature_review"), ("revisit", "running_experiments")],
+                          summary_lies=True)
     notes: list = []
     with ScriptedProvider(script) as sp:
         config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
@@ -306,6 +312,9 @@ def test_refinement_returns_to_experiments_with_the_reviews_then_ends_within_the
     assert not list((run_dir).glob("paper_builds/*"))
     readme = (run_dir / "README.md").read_text()
     assert "`report/report.md`" in readme
+    # the Professor's made-up number was refused; the corrected summary is what the README says
+    assert len(script.summary_prompts) == 2 and "no recorded result: 0.9777" in script.summary_prompts[1]
+    assert "0.9777" not in readme and "Dev accuracy 0.9649 (recorded in s1c0)." in readme
     # with no edit steps the drafted number and citation stay: the README and the warnings say so
     assert "## Integrity check\nFAILED with 2 error(s)" in readme and "'0.991' matches no number" in readme
     # the archive is unreachable: skipped with a warning, the run still finishes
