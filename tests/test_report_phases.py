@@ -232,6 +232,7 @@ def test_full_report_compiles_is_checked_repaired_reviewed_and_replays(tmp_path,
         # integrity findings went back to the Professor, with their lines; the fix made the check pass
         first = script.edit_prompts[0]
         assert "'0.991' matches no number" in first and "ghost2021phantom" in first
+        assert "warning: line" in first and "citation 'ghost2021phantom' is undefined" in first  # LaTeX's view too
         bad_line = next(int(n) for n, line in NUMBERED.findall(first) if "0.991" in line)
         # the missing brace came back with its line, then the undefined control sequence with its line
         assert f"line {bad_line}: '{{' is never closed" in script.edit_prompts[1]

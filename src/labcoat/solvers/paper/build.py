@@ -177,6 +177,8 @@ def feedback_of(version: Version) -> str:
     parts = []
     if not version.compiled:
         parts.append(version.compile_feedback or "The paper did not compile.")
+    elif "warning:" in version.compile_feedback:  # undefined references and citations are worth fixing too
+        parts.append(version.compile_feedback)
     if version.integrity is not None:
         parts.append(version.integrity.feedback())
     if version.score is not None:

@@ -152,6 +152,7 @@ class PaperSolver:
         if pdf is not None:
             shutil.copy2(pdf, target)
             report.pdf = str(target.relative_to(run_dir))
+            (self.folder / "report.md").unlink(missing_ok=True)  # an earlier attempt's rendering
         else:
             target.unlink(missing_ok=True)
             reason = self.build.skip_reason or "the best version of the paper did not compile (see the edit history)"
