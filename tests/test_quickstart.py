@@ -1,0 +1,85 @@
+"""README's demo, end to end: examples/quickstart.yaml through all seven phases.
+
+The default suite runs it on the scripted model (loopback provider and arXiv,
+real sandbox, real scikit-learn, real LaTeX). `pytest -m local_model` runs it
+on the embedded local model and checks what a researcher would: every phase
+ended, a compiled report, the integrity report, no network but loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from labcoat.config import load_config
+from labcoat.phases import default_workflow
+from labcoat.runner import create_run, execute
+from labcoat.services import attach
+from labcoat.store import open_store
+
+from tests.support.full_lab import FullLab
+from tests.support.lab_services import recorded_arxiv
+from tests.support.scripted_provider import OPENAI_WIRE_PRESETS, TEST_KEY, ScriptedProvider
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
+PHASES = ["literature_review", "plan_formulation", "data_preparation", "running_experiments",
+          "results_interpretation", "report_writing", "report_refinement"]
+
+
+def scripted_overrides(sp: ScriptedProvider, httpserver) -> list[str]:
+    sets = [f"services.provider_base_urls.{p}={sp.base_url_openai}" for p in OPENAI_WIRE_PRESETS]
+    return sets + ["models.default=openai:gpt-4o-mini",
+                   f"services.arxiv_api={httpserver.url_for('/api/query')}", "services.arxiv_delay_s=0",
+                   f"services.arxiv_pdf={httpserver.url_for('/pdf')}",
+                   f"services.arxiv_eprint={httpserver.url_for('/e-print')}"]
+
+
+def test_quickstart_end_to_end_on_the_scripted_model(tmp_path, httpserver, fixtures_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("LABCOAT_CACHE_DIR", str(tmp_path / "cache"))
+    recorded_arxiv(fixtures_dir, httpserver)
+    with ScriptedProvider(FullLab()) as sp:
+        config = load_config(QUICKSTART, overrides=scripted_overrides(sp, httpserver))
+        run_dir = create_run(config, tmp_path / "run")
+        ctx = execute(run_dir, default_workflow, attach=attach)
+        assert ctx.failure is None, ctx.failure
+    with open_store(run_dir, readonly=True) as store:
+        info = store.info()
+        assert info.state == "finished", info.message
+        names = [a["name"] for a in store.artefacts()]
+        results = store.artefact("running_experiments")["data"]
+        ends = [e["phase"] for e in store.events(kinds=["phase_end"])]
+    assert set(PHASES) <= set(names) and ends[:7] == PHASES
+    assert results["metrics"] and results["test_metrics"] and results["figures"]
+    report = run_dir / "report"
+    assert (report / "report.pdf").is_file() and (report / "integrity.json").is_file()
+    integrity = json.loads((report / "integrity.json").read_text())
+    assert integrity["ok"], integrity
+    text = subprocess.run(["pdftotext", str(report / "report.pdf"), "-"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    best = next(m for m in results["metrics"] if m["name"] == "accuracy")
+    assert f"{best['value']:.4f}"[:5] in text.replace("\n", " ")      # the recorded metric, in the PDF
+    assert (run_dir / "README.md").is_file() and (report / "reviews.json").is_file()
+
+
+@pytest.mark.local_model
+def test_quickstart_on_the_embedded_local_model(tmp_path, monkeypatch):
+    """The README's first command, as a researcher without a key or network would run it."""
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LABCOAT_CACHE_DIR", str(tmp_path / "cache"))
+    # No network: arXiv and the Hub are dead addresses, so the run must take its offline paths.
+    config = load_config(QUICKSTART, overrides=["services.arxiv_api=http://127.0.0.1:9/api/query",
+                                                "services.hf_endpoint=http://127.0.0.1:9",
+                                                "services.connect_timeout_s=1"])
+    run_dir = create_run(config, tmp_path / "run")
+    execute(run_dir, default_workflow, attach=attach)
+    with open_store(run_dir, readonly=True) as store:
+        info = store.info()
+        assert info.state == "finished", info.message
+        ends = [e["phase"] for e in store.events(kinds=["phase_end"])]
+    assert set(PHASES) <= set(ends)
+    assert (run_dir / "report" / "report.pdf").is_file() and (run_dir / "report" / "integrity.json").is_file()
