@@ -114,6 +114,7 @@ class ReportScript:
         self.decisions = list(decisions or [("accept", "")])
         self.summary_lies = summary_lies
         self.summary_prompts: list[str] = []
+        self.writing_systems: list[str] = []
         self.edit_prompts: list[str] = []
         self.decide_prompts: list[str] = []
         self.searched_key: str | None = None
@@ -134,6 +135,7 @@ class ReportScript:
 
     def writing(self, request, role, _step):
         text = request.last_user
+        self.writing_systems.append(request.system)
         if role == "phd":
             heading = re.search(r"Draft the (.+?) section", text).group(1)
             key = HEADINGS[heading]
@@ -352,3 +354,21 @@ def test_an_accepted_report_is_published_to_the_archive_once(tmp_path, httpserve
     assert stored["metrics"] == {"accuracy (dev)": 0.9649122807, "accuracy (test)": 0.9561}
     assert stored["run_id"] == "run" and "standardisation" in stored["abstract"]
     assert [e["archive_id"] for e in events(run_dir, "published")] == [outcome["archive_id"]]
+
+
+def test_returning_to_report_writing_gives_the_writers_the_reviews(tmp_path, httpserver, fixtures_dir, env):
+    recorded_arxiv(fixtures_dir, httpserver)
+    script = ReportScript(decisions=[("revisit", "report_writing")])
+    notes: list = []
+    with ScriptedProvider(script) as sp:
+        config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
+                            budget={"paper_steps": 0, "refinement_rounds": 1})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, factory_for(notes), attach=attach)
+    assert state(run_dir).state == "finished"
+    assert len(notes) == 1  # the experiments did not run again
+    starts = [e["attempt"] for e in events(run_dir, "phase_start")]
+    assert starts == [0, 0, 0, 0, 0, 0, 0, 1, 1]  # writing and refinement ran a second time
+    first, second = [s for s in script.writing_systems if "novelty: only one data set" not in s], \
+        [s for s in script.writing_systems if "novelty: only one data set" in s]
+    assert first and second and all("more than one data set" in s for s in second)
