@@ -80,6 +80,14 @@ def register(app: typer.Typer) -> None:
                       f"{escape(str(group.root))})")
             _run_group(group)
             return
+        from labcoat.estimate import describe
+
+        model = cfg.models.default
+        if model == "auto":
+            from labcoat.llm.auto import resolve_auto
+
+            model = resolve_auto().model
+        out.print(f"[dim]{escape(describe(cfg, model))}[/]")
         directory = create_run(cfg, run_dir=run_dir, runs=runs)
         out.print(f"run directory: {escape(str(directory))}  (resume any time with: labcoat resume {escape(str(directory))})")
         _execute(directory, resumed=False)
