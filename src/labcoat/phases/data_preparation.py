@@ -95,6 +95,12 @@ def _submit(ctx: RunContext, talk: PhaseTalk, step: int, cmd: SubmitCode, inputs
         talk.feedback(step, "Refused: the program did not run cleanly.\n" + _describe(result),
                       f"submit refused: exit {result.get('exit_code')}", refused="failed_run")
         return None
+    workdir = result.get("workdir") or ""
+    if not any(str(f).startswith(f"{workdir}/data/") for f in result.get("files", [])):
+        talk.feedback(step, "Refused: the program ran but wrote nothing under data/. Save the prepared splits "
+                            "there (e.g. data/<name>.npz) so the experiments can read them.",
+                      "submit refused: no data written", refused="no_data")
+        return None
     manifest = _manifest(ctx, result)
     sizes = {str(k): int(v) for k, v in (manifest.get("splits") or {}).items() if isinstance(v, (int, float))}
     subsampling = [*cmd.subsampling, *[str(s) for s in manifest.get("subsampling", []) or []]]
