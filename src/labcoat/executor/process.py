@@ -3,18 +3,31 @@
 Workers start on first use (a run that executes nothing pays nothing) with
 the `spawn` method, which is safe in a driver that has threads. If a worker
 dies, the pool is rebuilt for the next submission; the futures that were
-running on it fail with `BrokenProcessPool`.
+running on it fail with `BrokenProcessPool`. Workers end themselves when the
+driver is gone (killed with -9, nobody shuts the pool down), so a program
+still running for a dead run cannot race the run's resumption.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator
+
+
+def _die_with_driver(driver: int) -> None:
+    """Worker initializer: kill this worker (and so its sandboxed program) once `driver` is not its parent."""
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
 
 
 class ProcessExecutor:
@@ -33,7 +46,8 @@ class ProcessExecutor:
                 if broken is not None:
                     broken.shutdown(wait=False, cancel_futures=True)
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=get_context(self._start_method))
+                                                 mp_context=get_context(self._start_method),
+                                                 initializer=_die_with_driver, initargs=(os.getpid(),))
                 # The pool spawns a worker only when none is idle: start them all now, so
                 # the first batch runs in parallel instead of waiting for spawns one by one.
                 for _ in range(self.workers):
