@@ -19,5 +19,14 @@ def make_executor(cfg: "ExecutorConfig") -> Executor:
         return ProcessExecutor(cfg.workers)
     from labcoat.errors import ConfigError
 
+    if cfg.kind == "ray":
+        try:
+            from labcoat.executor.ray_backend import RayExecutor
+        except ImportError:
+            raise ConfigError("executor.kind: ray needs the `ray` extra: pip install 'labcoat[ray]'",
+                              path="executor.kind") from None
+        return RayExecutor(cfg.workers, address=cfg.ray_address, num_cpus=cfg.ray_num_cpus,
+                           num_gpus=cfg.ray_num_gpus, memory_mb=cfg.ray_memory_mb)
+
     raise ConfigError(f"executor backend '{cfg.kind}' is not available in this installation; "
                       "use `executor.kind: process`", path="executor.kind")
