@@ -83,3 +83,48 @@ def test_quickstart_on_the_embedded_local_model(tmp_path, monkeypatch):
         ends = [e["phase"] for e in store.events(kinds=["phase_end"])]
     assert set(PHASES) <= set(ends)
     assert (run_dir / "report" / "report.pdf").is_file() and (run_dir / "report" / "integrity.json").is_file()
+
+
+@pytest.mark.local_model
+def test_quickstart_killed_mid_experiments_resumes_without_rebilling(tmp_path):
+    """SIGKILL the local-model quickstart during the experiments; `labcoat resume` finishes it and no
+    model call that was already made is made again (no tokens billed twice)."""
+    import os
+    import signal
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(LABCOAT_RUNS=str(tmp_path / "runs"), LABCOAT_CACHE_DIR=str(tmp_path / "cache"))
+    offline = ["--set", "services.arxiv_api=http://127.0.0.1:9/api/query", "--set",
+               "services.hf_endpoint=http://127.0.0.1:9", "--set", "services.connect_timeout_s=1"]
+    run_dir = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "labcoat", "run", str(QUICKSTART), "--run-dir", str(run_dir),
+                              *offline], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline and child.poll() is None:
+            if (run_dir / "run.db").exists():
+                with open_store(run_dir, readonly=True) as store:
+                    if store.effect_count("exec") >= 2 and any(
+                            e["phase"] == "running_experiments" for e in store.events(kinds=["phase_start"])):
+                        break
+            time.sleep(2)
+        assert child.poll() is None, "the run ended before the experiments could be interrupted"
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    with open_store(run_dir, readonly=True) as store:
+        billed_before = {r["effect_key"] for r in store.ledger()}
+    resumed = subprocess.run([sys.executable, "-m", "labcoat", "resume", str(run_dir)], env=env,
+                             capture_output=True, text=True, timeout=3600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    with open_store(run_dir, readonly=True) as store:
+        assert store.info().state == "finished"
+        superseded = store.db.execute("SELECT COUNT(*) FROM effects_superseded WHERE kind IN ('llm', 'exec')"
+                                      ).fetchone()[0]
+        billed_after = [r["effect_key"] for r in store.ledger()]
+    assert superseded == 0                                     # nothing recorded ran again
+    assert billed_before <= set(billed_after) and len(billed_after) == len(set(billed_after))
