@@ -56,3 +56,15 @@ def test_config_selects_the_ray_backend(ray_executor):
         ex.shutdown(wait=True)
     # The shared Ray instance belongs to the first executor: shutting this one down leaves it running.
     assert ray_executor.submit(contract.square, 2).result(timeout=120) == 4
+
+
+def test_an_address_with_no_cluster_is_a_config_error(monkeypatch, ray_executor):
+    from labcoat.errors import ConfigError
+
+    # As in a fresh driver: no Ray in this process yet.
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: (_ for _ in ()).throw(
+        ConnectionError(f"could not find any running Ray instance at {kw['address']}")))
+    with pytest.raises(ConfigError) as err:
+        RayExecutor(2, address="127.0.0.1:1")
+    assert err.value.path == "executor.ray_address" and "127.0.0.1:1" in str(err.value)

@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import ray
 
+from labcoat.errors import ConfigError
+
 
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     return fn(*args, **kwargs)
@@ -36,7 +38,12 @@ class RayExecutor:
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             if address:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                try:
+                    ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                except ConnectionError as exc:
+                    raise ConfigError(f"no Ray cluster answers at '{address}' ({exc}); start one with "
+                                      "`ray start --head` or drop executor.ray_address for a local instance",
+                                      path="executor.ray_address") from None
             else:
                 # A local instance listens on loopback only.
                 ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
