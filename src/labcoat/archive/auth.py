@@ -9,32 +9,11 @@ or `?token=TOKEN`.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from urllib.parse import parse_qsl
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def host_name(host_header: str) -> str:
-    """'127.0.0.1:8766' -> '127.0.0.1'; '[::1]:8766' -> '::1'."""
-    if host_header.startswith("["):
-        return host_header[1:].split("]", 1)[0]
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+from labcoat.access import LOOPBACK_NAMES, host_name, is_loopback, new_token  # noqa: F401
 
 
 def presented_token(headers: dict[str, str], query_string: str) -> str | None:

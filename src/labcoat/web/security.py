@@ -9,32 +9,13 @@ Gate answers also need the page's form token, so another site cannot post one.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl, urlencode
 
+from labcoat.access import LOOPBACK_NAMES, host_name as _host_name, is_loopback, new_token  # noqa: F401
+
 COOKIE = "labcoat_token"
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def _host_name(host_header: str) -> str:
-    if host_header.startswith("["):
-        return host_header[1:].split("]", 1)[0]
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
 class AccessGuard:
