@@ -17,7 +17,8 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
+from labcoat.executor.protocol import MapBySubmit
 
 
 def _die_with_driver(driver: int) -> None:
@@ -30,7 +31,7 @@ def _die_with_driver(driver: int) -> None:
     threading.Thread(target=watch, name="driver-watch", daemon=True).start()
 
 
-class ProcessExecutor:
+class ProcessExecutor(MapBySubmit):
     def __init__(self, workers: int | None = None, *, start_method: str = "spawn"):
         self.workers = workers or os.cpu_count() or 1
         self._start_method = start_method
@@ -60,21 +61,6 @@ class ProcessExecutor:
             return pool.submit(fn, *args, **kwargs)
         except BrokenProcessPool:
             return self._fresh_pool(pool).submit(fn, *args, **kwargs)
-
-    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
-        futures = [self.submit(fn, *args) for args in zip(*iterables)]
-        deadline = None if timeout is None else time.monotonic() + timeout
-
-        def results() -> Iterator[Any]:
-            try:
-                for fut in futures:
-                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    yield fut.result(timeout=left)
-            finally:
-                for fut in futures:
-                    fut.cancel()
-
-        return results()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:

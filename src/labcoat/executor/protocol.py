@@ -32,3 +32,28 @@ class Executor(Protocol):
     def close(self) -> None:
         """Same as `shutdown(wait=True)`; the runner calls it when a run ends."""
         ...
+
+
+class MapBySubmit:
+    """`map` for any backend that has `submit`: results in order, a shared deadline,
+    and the remaining futures cancelled when the caller stops early."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:  # pragma: no cover
+        raise TypeError(f"{type(self).__name__} must define submit")
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
+        import time
+
+        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def results() -> Iterator[Any]:
+            try:
+                for fut in futures:
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    yield fut.result(timeout=left)
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+        return results()

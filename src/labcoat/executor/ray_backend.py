@@ -15,11 +15,12 @@ import os
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
 
 import ray
 
 from labcoat.errors import ConfigError
+from labcoat.executor.protocol import MapBySubmit
 
 
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
@@ -30,7 +31,7 @@ def _idle(seconds: float) -> None:
     time.sleep(seconds)
 
 
-class RayExecutor:
+class RayExecutor(MapBySubmit):
     def __init__(self, workers: int | None = None, *, address: str | None = None, num_cpus: float = 1,
                  num_gpus: float = 0, memory_mb: int | None = None):
         # Never phone home from a researcher's machine or a cluster node.
@@ -102,21 +103,6 @@ class RayExecutor:
     def _forget(self, ref: ray.ObjectRef) -> None:
         with self._lock:
             self._pending.pop(ref, None)
-
-    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
-        futures = [self.submit(fn, *args) for args in zip(*iterables)]
-        deadline = None if timeout is None else time.monotonic() + timeout
-
-        def results() -> Iterator[Any]:
-            try:
-                for fut in futures:
-                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    yield fut.result(timeout=left)
-            finally:
-                for fut in futures:
-                    fut.cancel()
-
-        return results()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
