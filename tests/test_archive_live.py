@@ -18,6 +18,7 @@ import uvicorn
 
 from labcoat.archive.client import ArchiveClient, ArchiveError
 from labcoat.archive.service import create_app
+from labcoat.cli import main
 from labcoat.tools import bibtex
 from tests.test_archive import TOPICS, make_pdf, make_tex, metadata
 
@@ -177,7 +178,7 @@ def test_client_token_from_argument_or_environment(tmp_path, monkeypatch):
             assert client.list()["total"] == 1
 
 
-def test_cli_serve_list_and_search(tmp_path):
+def test_cli_serve_list_and_search(tmp_path, monkeypatch, capsys):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "LABCOAT_ARCHIVE_URL": url}
@@ -198,16 +199,25 @@ def test_cli_serve_list_and_search(tmp_path):
             time.sleep(0.1)
         for i in range(3):
             publish_one(url, i)
-        run = lambda *args: subprocess.run([*LABCOAT, "archive", *args],  # noqa: E731
-                                           capture_output=True, text=True, env=env, timeout=60)
-        listed = run("list")
-        assert listed.returncode == 0, listed.stderr
-        assert "3 papers" in listed.stdout and "archive:000003" in listed.stdout
-        found = run("search", "chain of thought word problems", "--limit", "1")
-        assert found.returncode == 0, found.stderr
-        assert "archive:000003" in found.stdout and "Chain-of-thought" in found.stdout
-        bad = run("search", "x", "--url", f"http://127.0.0.1:{free_port()}")
-        assert bad.returncode == 1 and "unreachable" in bad.stderr
+        monkeypatch.setenv("LABCOAT_ARCHIVE_URL", url)
+
+        def run(*args: str) -> tuple[int, str, str]:
+            code = 0
+            try:
+                main(["archive", *args])
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+            out = capsys.readouterr()
+            return code, out.out, out.err
+
+        code, out, err = run("list")
+        assert code == 0, err
+        assert "3 papers" in out and "archive:000003" in out
+        code, out, err = run("search", "chain of thought word problems", "--limit", "1")
+        assert code == 0, err
+        assert "archive:000003" in out and "Chain-of-thought" in out
+        code, out, err = run("search", "x", "--url", f"http://127.0.0.1:{free_port()}")
+        assert code == 1 and "unreachable" in err
     finally:
         server.send_signal(signal.SIGINT)
         try:
