@@ -1,0 +1,143 @@
+"""mle-solver batch parallelism: B candidates per step at once versus one at a time.
+
+Runs the real running_experiments phase twice on a scripted model served on
+loopback, with the real sandbox and the default process executor (one worker
+per core): 3 steps x 4 candidates (B = 4) and 12 steps x 1 candidate (B = 1),
+the same number of CPU-bound candidate programs (pure-Python work of about a
+second each). Prints wall times, then `speedup: X` (B=1 wall / B=4 wall).
+
+    python bench/mle_parallel.py [--work 6000000] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from labcoat.artefacts import DataCode, MetricSpec, Plan  # noqa: E402
+from labcoat.phases import running_experiments  # noqa: E402
+from labcoat.runner import create_run, execute  # noqa: E402
+from labcoat.services import attach  # noqa: E402
+from labcoat.store import open_store  # noqa: E402
+from labcoat.workflow import Phase, Workflow  # noqa: E402
+from tests.support.lab_policies import reply_command  # noqa: E402
+from tests.support.mle_policies import line_of  # noqa: E402
+from tests.support.scripted_provider import TEST_KEY, ScriptedProvider, scripted_config  # noqa: E402
+
+PLAN = Plan(question="Which decision threshold separates the two classes best?", method="threshold search",
+            metrics=[MetricSpec(name="accuracy", higher_is_better=True, split="dev")],
+            protocol="select on dev, test once")
+
+PROGRAM = '''import json
+import os
+import random
+
+WORK = {work}
+THRESHOLD = 0.3
+busy = 0
+for i in range(WORK):
+    busy += i % 7
+rng = random.Random(0)
+rows = [(x, int(x + rng.gauss(0, 0.15) > 0.62)) for x in (rng.random() for _ in range(600))]
+train, dev, test = rows[:400], rows[400:497], rows[497:]
+
+
+def fit(data, start):
+    grid = [start + d / 100 for d in range(-3, 4)]
+    return max(grid, key=lambda t: sum((x > t) == bool(y) for x, y in data))
+
+
+def predict(t, data):
+    return [int(x > t) for x, _ in data]
+
+
+t = fit(train, THRESHOLD)
+acc = sum(p == y for p, (_, y) in zip(predict(t, dev), dev)) / len(dev)
+metrics = [{{"name": "accuracy", "value": acc, "split": "dev", "higher_is_better": True}}]
+if os.environ.get("LABCOAT_EVAL_SPLIT") == "test":
+    test_acc = sum(p == y for p, (_, y) in zip(predict(t, test), test)) / len(test)
+    metrics.append({{"name": "accuracy", "value": test_acc, "split": "test", "higher_is_better": True}})
+json.dump(metrics, open("metrics.json", "w"))
+print("threshold", t, "dev accuracy", acc, busy)
+'''
+
+THRESHOLDS = [0.4, 0.45, 0.5, 0.55, 0.6, 0.62, 0.65, 0.7]
+
+
+def policy(work: int):
+    asked = [0]
+
+    def reply(request: Any) -> Any:
+        names = request.command_names
+        if names == ["score"]:
+            return reply_command("score", score=0.5, rationale="A measured dev accuracy.")
+        if names == ["reflect"]:
+            return reply_command("reflect", text="The threshold is what moves dev accuracy.")
+        if "No program exists yet" in request.last_user:
+            return reply_command("replace", body=PROGRAM.format(work=work))
+        n = line_of(request, r"^THRESHOLD = ")
+        asked[0] += 1
+        return reply_command("edit", start=n, end=n, body=f"THRESHOLD = {THRESHOLDS[asked[0] % len(THRESHOLDS)]}")
+
+    return reply
+
+
+def workflow(config: Any) -> Workflow:
+    return Workflow([Phase("plan_formulation", lambda ctx: PLAN),
+                     Phase("data_preparation", lambda ctx: DataCode(code="# synthetic data inside the program")),
+                     Phase(running_experiments.NAME, running_experiments.run)])
+
+
+def one_run(tmp: Path, name: str, steps: int, batch: int, work: int) -> dict[str, float]:
+    with ScriptedProvider(policy(work)) as sp:
+        config = scripted_config(sp, seed=3, mle={"use_seeds": False},
+                                 budget={"mle_steps": steps, "mle_candidates": batch, "mle_repairs": 0,
+                                         "mle_top_k": 2},
+                                 sandbox={"timeout_s": 300, "memory_mb": 1024})
+        run_dir = create_run(config, tmp / name)
+        started = time.perf_counter()
+        ctx = execute(run_dir, workflow, attach=attach)
+        wall = time.perf_counter() - started
+    if ctx.failure is not None:
+        raise SystemExit(f"{name}: the run failed: {ctx.failure}")
+    with open_store(run_dir, readonly=True) as store:
+        rows = store.db.execute("SELECT key, duration_s FROM effects WHERE kind='exec'").fetchall()
+    cands = [d for k, d in rows if "/cand/" in k and "/mle/0/" not in k]
+    return {"wall": wall, "candidates": len(cands), "program_s": sum(d for _, d in rows)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=int, default=6_000_000, help="loop iterations per candidate program")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    os.environ["OPENAI_API_KEY"] = TEST_KEY
+    results: dict[str, list[dict[str, float]]] = {"B=1 (12 steps x 1)": [], "B=4 (3 steps x 4)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("LABCOAT_CACHE_DIR", str(Path(tmp) / "cache"))
+        for r in range(args.repeats):
+            results["B=1 (12 steps x 1)"].append(one_run(Path(tmp), f"b1-{r}", 12, 1, args.work))
+            results["B=4 (3 steps x 4)"].append(one_run(Path(tmp), f"b4-{r}", 3, 4, args.work))
+    print(f"cores: {os.cpu_count()}  (executor workers = cores); load average now: {os.getloadavg()[0]:.1f} "
+          "(other work on the machine caps the speedup)")
+    print(f"{'configuration':<22}{'candidates':>11}{'programs s':>12}{'wall s':>9}")
+    walls = {}
+    for name, runs in results.items():
+        walls[name] = statistics.median(r["wall"] for r in runs)
+        print(f"{name:<22}{int(runs[0]['candidates']):>11}{statistics.median(r['program_s'] for r in runs):>12.1f}"
+              f"{walls[name]:>9.1f}")
+    print(f"speedup: {walls['B=1 (12 steps x 1)'] / walls['B=4 (3 steps x 4)']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
