@@ -22,9 +22,18 @@ from labcoat.executor.protocol import MapBySubmit
 
 
 def _die_with_driver(driver: int) -> None:
-    """Worker initializer: kill this worker (and so its sandboxed program) once `driver` is not its parent."""
+    """Worker initializer: kill this worker (and so its sandboxed program) once the driver is gone."""
+    parent = os.getppid()  # the driver, or a fork server that exits with it
+
+    def driver_alive() -> bool:
+        try:
+            os.kill(driver, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def watch() -> None:
-        while os.getppid() == driver:
+        while os.getppid() == parent and (parent == driver or driver_alive()):
             time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGKILL)
 
