@@ -165,6 +165,7 @@ class ArchiveConfig(_Strict):
     publish: bool = True
     enabled: bool = False
     papers: int = Field(5, ge=0, description="archive papers to consider in the literature review")
+    lab: str = Field("", description="the lab's name on what it publishes (lab groups set it)")
 
 
 class ResearchConfig(_Strict):

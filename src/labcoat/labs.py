@@ -51,7 +51,8 @@ class LabGroup:
         """One run's config: the group's, as a single lab and paper, publishing to the group's archive."""
         data = json.loads(json.dumps(self.config))
         data.update(labs=1, papers_to_write=1)
-        data["archive"] = {**data.get("archive", {}), "url": archive_url, "enabled": True, "publish": True}
+        data["archive"] = {**data.get("archive", {}), "url": archive_url, "enabled": True, "publish": True,
+                           "lab": f"{self.name} lab {lab + 1}"}
         notes = data.setdefault("task_notes", {})
         for phase in ("literature_review", "plan_formulation"):
             notes.setdefault(phase, []).append(

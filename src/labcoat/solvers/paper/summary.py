@@ -94,7 +94,7 @@ def publish(ctx: RunContext, folder: Path, report: Report, results: Results | No
     metrics = {f"{m.name} ({m.split})": m.value for m in [*(results.metrics if results else []),
                                                         *(results.test_metrics if results else [])]}
     metadata = {"title": title, "abstract": report.abstract or title, "topic": ctx.config.topic, "metrics": metrics,
-                "run_id": ctx.run_id, "lab": "labcoat"}
+                "run_id": ctx.run_id, "lab": ctx.config.archive.lab or "labcoat"}
 
     def upload() -> dict:
         from labcoat.archive.client import ArchiveClient
