@@ -70,10 +70,18 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has ended; only its reaping is left
+
+
 def wait_gone(pids: list[int], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not any(Path(f"/proc/{p}").exists() for p in pids):
+        if not any(running(p) for p in pids):
             return True
         time.sleep(0.05)
     return False

@@ -111,7 +111,7 @@ def test_four_candidates_run_at_once_and_the_pool_keeps_the_top_k(tmp_path, http
         return mle.swap_model(request, mle.GOOD_MODEL if n % 2 else "model = DummyClassifier(strategy='prior')")
 
     results, events, _ = run_solver(tmp_path, httpserver, mle.mle_policy(propose=propose, repair=propose,
-                                                                         work=6_000_000),
+                                                                         work=2_000_000),
                                     batch=4, top_k=2, workers=2)
     windows = []
     for node in results["journal"]:
