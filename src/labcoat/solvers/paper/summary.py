@@ -79,6 +79,7 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
     return prompts.render(
         "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report,
         reviews=reviews, integrity=integrity.to_dict(), findings=[f.describe() for f in integrity.findings[:10]],
+        run_notes=list(dict.fromkeys(ctx.warnings)),
         dollars=sum(v[0] for v in by_phase.values()), tokens=int(sum(v[1] for v in by_phase.values())),
         by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}, calls=len(ledger)) + "\n"
 
