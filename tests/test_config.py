@@ -185,3 +185,12 @@ def test_cli_reports_bad_config_in_one_line_with_exit_code_2(tmp_path: Path, cas
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_agentlab_keys_and_a_labcoat_section_merge_in_either_order():
+    from labcoat.config import config_from_mapping
+
+    for raw in ({"research-topic": "t", "llm-backend": "gpt-4o", "models": {"max_tokens": 900}},
+                {"research-topic": "t", "models": {"max_tokens": 900}, "llm-backend": "gpt-4o"}):
+        cfg = config_from_mapping(raw, env={})
+        assert cfg.models.default == "gpt-4o" and cfg.models.max_tokens == 900

@@ -90,11 +90,24 @@ def from_agentlab(raw: dict, source: str | None = None, origins: dict[str, str] 
                 _set(data, "labs", value)
         elif key in EXPLAINED:
             notes.append(f"'{key}' accepted and not needed: {EXPLAINED[key]}")
+        elif isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = _merge(value, data[key])  # the user's section, plus what AgentLab keys set in it
         else:
             data[key] = value
     if notes:
         data.setdefault("compat_notes", []).extend(notes)
     return data
+
+
+def _merge(section: dict, mapped: dict) -> dict:
+    """`section` as the user wrote it, keeping values AgentLab keys mapped into it where it is silent."""
+    out = dict(section)
+    for k, v in mapped.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out.setdefault(k, v)
+    return out
 
 
 def _int(value: Any, key: str, source: str | None) -> Any:
