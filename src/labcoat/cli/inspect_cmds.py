@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
             extra = render_phase_extra(store, wanted)
             if extra is not None:
                 out.print(extra)
-            for entry in store.lifecycle():
+            # The process log belongs to the whole run: shown with the full transcript only.
+            for entry in (store.lifecycle() if wanted is None else []):
                 stamp = time.strftime("%H:%M:%S", time.localtime(entry["ts"]))
                 out.print(f"[dim]{stamp} run {entry['kind']}: {escape(entry['message'])}[/]", soft_wrap=True)
                 if entry["kind"] == "failed" and entry["payload"].get("traceback"):
