@@ -78,7 +78,7 @@ class PaperSolver:
         tex = render_scaffold(self.inputs.title, "labcoat", language=self.ctx.config.language)
         tex = Drafter(self.ctx, self.inputs, self.library, self.phd, self.prompts).draft_all(tex)
         self.build.set_bib(self.library.bib())
-        best = self.build.check(self.ctx.key("paper", 0), tex, self.citable_review())
+        best = draft = self.build.check(self.ctx.key("paper", 0), tex, self.citable_review())
         report.history.append({"step": 0, "attempt": 0, "outcome": "draft", **describe(best)})
         self.ctx.emit("paper_version", {"step": 0, "kept": True, **describe(best)})
         note = ""
@@ -96,7 +96,23 @@ class PaperSolver:
                 note = outcome.note or (f"Your edit at step {step} was not kept: it ranked below the current paper "
                                         f"({describe(candidate)} against {describe(best)}).")
         report.steps_used = self.steps
+        if not best.compiled and self.ctx.config.report.compile_latex and not self.build.skip_reason:
+            best = self._rescue(report, draft, best)
         return self._finish(report, best)
+
+    def _rescue(self, report: Report, draft: Version, best: Version) -> Version:
+        """No version compiled: try the drafted text set as plain text (see rescue.py)."""
+        from labcoat.solvers.paper.rescue import rescue
+
+        citable = {p.bibtex_key for p in self.citable_review().papers}
+        version = self.build.check(self.ctx.key("paper", "rescue"), rescue(draft.tex, citable), self.citable_review())
+        report.history.append({"step": "rescue", "attempt": 0, "outcome": "plain text", **describe(version)})
+        if not version.compiled:
+            return best
+        report.warnings.append("no version of the model's LaTeX compiled; the report sets its drafted text as "
+                               "plain text (special characters escaped, citations kept)")
+        self.ctx.warn(report.warnings[-1])
+        return version
 
     def _ask_edit(self, key: str, message: str) -> Any:
         reply = self.ctx.models.ask(key=key, role="professor", system=self.professor.system,
