@@ -178,3 +178,13 @@ def test_raw_control_characters_inside_json_strings_are_accepted():
     cmd = CommandSet([Dialogue]).parse({"text": '{"command": "dialogue", "text": "line one\nline\ttwo"}',
                                         "finish_reason": "stop"}, "json")
     assert cmd.text == "line one\nline\ttwo"
+
+
+def test_json_mode_lists_small_integer_ranges_as_enums():
+    """Grammar-constrained local models ignore minimum/maximum but keep an enum."""
+    from labcoat.llm.commands import CommandSet
+    from labcoat.review.commands import SubmitReview
+
+    props = CommandSet([SubmitReview]).json_schema()["properties"]
+    assert props["overall"]["enum"] == list(range(1, 11)) and props["quality"]["enum"] == [1, 2, 3, 4]
+    assert "enum" not in CommandSet([SubmitReview]).tools()[0]["parameters"]["properties"]["overall"]

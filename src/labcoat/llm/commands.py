@@ -156,6 +156,19 @@ def validation_feedback(name: str, exc: ValidationError) -> tuple[str, str]:
     return kind, f"Command `{name}` is invalid: " + "; ".join(lines) + ". Send it again, corrected."
 
 
+def _enumerate_ranges(schema: Any) -> Any:
+    """`schema` with every integer of a small bounded range (at most 21 values) also listed as an enum."""
+    if isinstance(schema, list):
+        return [_enumerate_ranges(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _enumerate_ranges(value) for key, value in schema.items()}
+    low, high = out.get("minimum"), out.get("maximum")
+    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and 0 <= high - low <= 20:
+        out.setdefault("enum", list(range(low, high + 1)))
+    return out
+
+
 class CommandSet:
     """The commands allowed for one reply, with their wire schemas and the parser."""
 
@@ -184,8 +197,13 @@ class CommandSet:
                 for name, cls in self.by_name.items()]
 
     def json_schema(self) -> dict:
-        """One strict JSON document for `json` mode: the command itself, or {"reply": anyOf commands}."""
-        schemas = [strict_schema(cls, name) for name, cls in self.by_name.items()]
+        """One strict JSON document for `json` mode: the command itself, or {"reply": anyOf commands}.
+
+        JSON mode serves backends that constrain decoding with a grammar built from
+        the schema (llama.cpp, Ollama, vLLM); their grammars ignore numeric bounds, so
+        small integer ranges (review scores) are also given as an enum, which they keep.
+        """
+        schemas = [_enumerate_ranges(strict_schema(cls, name)) for name, cls in self.by_name.items()]
         if len(schemas) == 1:
             return schemas[0]
         defs: dict[str, Any] = {}
