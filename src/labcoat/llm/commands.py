@@ -156,6 +156,9 @@ def validation_feedback(name: str, exc: ValidationError) -> tuple[str, str]:
     return kind, f"Command `{name}` is invalid: " + "; ".join(lines) + ". Send it again, corrected."
 
 
+JSON_MODE_MAX_ITEMS = 12
+
+
 def _enumerate_ranges(schema: Any) -> Any:
     """`schema` with every integer of a small bounded range (at most 21 values) also listed as an enum."""
     if isinstance(schema, list):
@@ -166,6 +169,8 @@ def _enumerate_ranges(schema: Any) -> Any:
     low, high = out.get("minimum"), out.get("maximum")
     if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and 0 <= high - low <= 20:
         out.setdefault("enum", list(range(low, high + 1)))
+    if out.get("type") == "array":
+        out.setdefault("maxItems", JSON_MODE_MAX_ITEMS)  # a small model must not list forever
     return out
 
 
@@ -201,7 +206,8 @@ class CommandSet:
 
         JSON mode serves backends that constrain decoding with a grammar built from
         the schema (llama.cpp, Ollama, vLLM); their grammars ignore numeric bounds, so
-        small integer ranges (review scores) are also given as an enum, which they keep.
+        small integer ranges (review scores) are also given as an enum, which they keep,
+        and lists get a length cap.
         """
         schemas = [_enumerate_ranges(strict_schema(cls, name)) for name, cls in self.by_name.items()]
         if len(schemas) == 1:

@@ -137,13 +137,22 @@ class PaperBuild:
         self.ctx.emit("paper_compile", {"key": key, "ok": outcome["ok"], "errors": outcome.get("errors", [])})
         return outcome
 
-    def score(self, key: str, tex: str) -> tuple[float, list[str]]:
-        """The rigour reviewer's overall score (1-10) and weaknesses."""
+    def score(self, key: str, tex: str) -> tuple[float | None, list[str]]:
+        """The rigour reviewer's overall score (1-10) and weaknesses; None when the
+        reviewer never sent a valid form (the version then ranks as unscored)."""
+        from labcoat.llm.registry import MalformedReply
+
         reviewer = PERSONAS[0]
         text = render_markdown(tex, base_dir=self.folder)
-        reply = self.ctx.models.ask(key=key, role="reviewer", system=system_prompt(reviewer, self.ctx.config.language),
-                                    messages=[{"role": "user", "content": paper_message(text)}],
-                                    commands=[SubmitReview])
+        try:
+            reply = self.ctx.models.ask(key=key, role="reviewer",
+                                        system=system_prompt(reviewer, self.ctx.config.language),
+                                        messages=[{"role": "user", "content": paper_message(text)}],
+                                        commands=[SubmitReview])
+        except MalformedReply as exc:
+            # A score only ranks versions; an unscorable one must not stop the report.
+            self.ctx.warn(f"the reviewer could not score a version of the paper ({exc}); it ranks as unscored")
+            return None, []
         form = reply.command.form()
         return float(form.overall), list(form.weaknesses)
 
