@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from werkzeug import Response
@@ -15,17 +13,7 @@ from labcoat.config import LibraryConfig, ResearchConfig, ServicesConfig
 from labcoat.tools.arxiv_source import normalise_id
 from labcoat.tools.research import ResearchTools
 
-
-def recorded_feeds(fixtures_dir: Path) -> dict[tuple, tuple[int, bytes]]:
-    """(search_query, id_list, start, max_results) -> (status, body bytes) from the recorded JSON files."""
-    out = {}
-    for path in sorted((fixtures_dir / "arxiv_api").glob("arxivpy_*.json")):
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        q = parse_qs(urlsplit(rec["url"]).query, keep_blank_values=True)
-        key = (q["search_query"][0], q["id_list"][0], q["start"][0], q["max_results"][0])
-        # The recorder stored bytes as latin-1 text; this gives the real UTF-8 back.
-        out[key] = (rec["status_code"], rec["body"].encode("latin-1"))
-    return out
+from tests.support.lab_services import recorded_feeds
 
 
 class ArxivReplay:

@@ -29,15 +29,21 @@ STEP_LINE = re.compile(r"Step (\d+) of (\d+)")
 RESULT_ID = re.compile(r"- id (\S+) \|")
 
 
-def recorded_arxiv(fixtures_dir: Path, httpserver) -> list[dict]:
-    """Serve arXiv's API from the recorded feeds: an exact recording when there is
-    one, else the recorded 'testing' feed (a real Atom response) for any query."""
+def recorded_feeds(fixtures_dir: Path) -> dict[tuple, tuple[int, bytes]]:
+    """(search_query, id_list, start, max_results) -> (status, body bytes) from the recorded JSON files."""
     feeds: dict[tuple, tuple[int, bytes]] = {}
     for path in sorted((fixtures_dir / "arxiv_api").glob("arxivpy_*.json")):
         rec = json.loads(path.read_text(encoding="utf-8"))
         q = parse_qs(urlsplit(rec["url"]).query, keep_blank_values=True)
         key = (q["search_query"][0], q["id_list"][0], q["start"][0], q["max_results"][0])
         feeds[key] = (rec["status_code"], rec["body"].encode("latin-1"))  # bytes were stored as latin-1 text
+    return feeds
+
+
+def recorded_arxiv(fixtures_dir: Path, httpserver) -> list[dict]:
+    """Serve arXiv's API from the recorded feeds: an exact recording when there is
+    one, else the recorded 'testing' feed (a real Atom response) for any query."""
+    feeds = recorded_feeds(fixtures_dir)
     fallback = feeds[("testing", "", "0", "10")]
     seen: list[dict] = []
 
