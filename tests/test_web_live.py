@@ -17,7 +17,7 @@ def test_stream_follows_a_run_and_ends_when_the_client_disconnects(tmp_path: Pat
     store.set_state("running", phase="plan_formulation", pid=os.getpid())
     writer = EventWriter(store)
     writer.emit("plan_formulation", "phase_start", {"attempt": 0, "notes": []})
-    app = create_app(tmp_path, poll_s=0.05)
+    app = create_app(tmp_path, poll_s=0.05, stream_max_s=20)  # a missed event fails fast, not at the suite timeout
     dash = app.state.dash
     lines: list[str] = []
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:

@@ -54,6 +54,9 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
     with d.store(ref) as probe:  # a missing or unreadable run is a 404/422 page, not a broken stream
         probe.info()
         start = _start_pos(request, after, probe)
+        # Read the state now, not when the generator first runs: a change that
+        # lands between the request and the first poll must still be reported.
+        initial_state = readmodel.live_state(probe)
     run_dir = d.run_dir(ref)
     template = d.env.get_template("_event.html")
 
@@ -63,7 +66,7 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
         try:
             store = RunStore(run_dir, readonly=True)
             try:
-                pos, state = start, None
+                pos, state = start, initial_state
                 deadline = time.monotonic() + d.stream_max_s
                 yield "retry: 2000\n\n"
                 while time.monotonic() < deadline and (max_events is None or sent < max_events):
@@ -76,9 +79,8 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
                         pos, sent = ev["pos"], sent + 1
                     now = readmodel.live_state(store)
                     if now != state:
-                        if state is not None:
-                            yield sse("state", now[0])
-                            sent += 1
+                        yield sse("state", now[0])
+                        sent += 1
                         state = now
                     if len(batch) < room:
                         yield ": idle\n\n"
