@@ -5,6 +5,10 @@
    capture, artefact scan). Interleaved, median of N. Target: <= 20 ms added.
 2. Throughput: 8 CPU-bound programs one after another against the same 8 on
    the process-pool executor (workers = cores). Target: >= 1.8x on 2 cores.
+   The same 8 programs as bare `python` processes, serial and `cores` at a
+   time, give the speedup the machine itself allows (virtual cores on a
+   shared host often give less than 2x); `pool_efficiency` is the pool's
+   speedup over that ceiling.
 
 Usage: python bench/sandbox.py [--runs 15] [--programs 8] [--work 3000000]
 """
@@ -71,6 +75,28 @@ def throughput(root: Path, programs: int, work: int, workers: int, rounds: int =
     return min(serial_times), min(pool_times)
 
 
+def bare_parallel(root: Path, programs: int, work: int, workers: int, rounds: int = 2) -> tuple[float, float]:
+    """The machine's own ceiling: the same programs as plain processes, serial then `workers` at a time."""
+    script = root / "cpu.py"
+    script.write_text(cpu_program(work))
+    serial_times, parallel_times = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(programs):
+            subprocess.run([sys.executable, str(script)], check=True, stdout=subprocess.DEVNULL)
+        serial_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        running: list[subprocess.Popen] = []
+        for _ in range(programs):
+            if len(running) == workers:
+                running.pop(0).wait()
+            running.append(subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL))
+        for proc in running:
+            proc.wait()
+        parallel_times.append(time.perf_counter() - t)
+    return min(serial_times), min(parallel_times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -83,6 +109,7 @@ def main() -> None:
     try:
         bare_ms, boxed_ms = startup(root, args.runs)
         serial_s, pool_s = throughput(root, args.programs, args.work, workers)
+        bare_serial_s, bare_parallel_s = bare_parallel(root, args.programs, args.work, workers)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     added = boxed_ms - bare_ms
@@ -94,9 +121,14 @@ def main() -> None:
     print(f"{'added start-up (ms, target <= 20)':<38}{added:>12.1f}")
     print(f"{f'{args.programs} CPU-bound programs, serial (s)':<38}{serial_s:>12.2f}")
     print(f"{f'same on the pool, {workers} workers (s)':<38}{pool_s:>12.2f}")
+    print(f"{f'bare processes, serial (s)':<38}{bare_serial_s:>12.2f}")
+    print(f"{f'bare processes, {workers} at a time (s)':<38}{bare_parallel_s:>12.2f}")
     print(f"startup_ratio: {boxed_ms / bare_ms:.2f}")
     print(f"added_ms: {added:.1f}")
     print(f"speedup: {serial_s / pool_s:.2f}")
+    machine = bare_serial_s / bare_parallel_s
+    print(f"machine_speedup: {machine:.2f}")
+    print(f"pool_efficiency: {serial_s / pool_s / machine:.2f}")
 
 
 if __name__ == "__main__":
