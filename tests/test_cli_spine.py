@@ -198,11 +198,26 @@ def test_cli_subprocess_errors_are_one_line_with_exit_codes(tmp_path: Path) -> N
     missing = _sh("status", "no-such-run", env=env)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: no run 'no-such-run'") and "Traceback" not in missing.stderr
-    assert _sh("runs", env=env).stdout.startswith("no runs yet")
+    assert f"under {(tmp_path / 'runs').resolve()}" in missing.stderr  # it says where it looked
     usage = _sh("show", env=env)
     assert usage.returncode == 2 and "Missing argument 'RUN'" in usage.stderr
     bad_set = _sh("run", str(tmp_path / "absent.yaml"), env=env)
     assert bad_set.returncode == 2 and "absent.yaml: no such file" in bad_set.stderr
+
+
+def test_cli_subprocess_no_runs_is_not_an_error_for_status_or_runs(tmp_path: Path) -> None:
+    root = tmp_path / "nothing here"
+    env = {"LABCOAT_RUNS": str(root)}
+    expected = f"no runs under {root.resolve()}; start one with `labcoat run CONFIG.yaml`"
+    for command in ("status", "runs"):
+        done = _sh(command, env=env)
+        assert (done.returncode, done.stdout.strip(), done.stderr) == (0, expected, ""), command
+    root.mkdir()
+    (root / "broken").mkdir()
+    (root / "broken" / "run.db").write_bytes(b"not a database" * 50)
+    unreadable = _sh("status", env=env)  # a run that exists but cannot be read is not "no runs"
+    assert unreadable.returncode == 1 and "Traceback" not in unreadable.stderr
+    assert unreadable.stderr.startswith(f"error: no readable run under {root.resolve()}: {root / 'broken'} is unreadable")
 
 
 def test_cli_subprocess_status_of_a_killed_run_says_stopped(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from labcoat.cli.output import age, console, dollars
 from labcoat.store import find_run, list_runs, open_store
-from labcoat.store.runstore import RunInfo
+from labcoat.store.runstore import RunInfo, runs_root
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
                 rows.append((path.name, f"unreadable: {error}", "-", "?", "-", "-"))
         out = console()
         if not rows:
-            out.print("no runs yet; start one with `labcoat run CONFIG.yaml`")
+            out.print(_no_runs(runs_dir), soft_wrap=True)
             return
         _print_runs(out, rows)
 
@@ -49,8 +49,11 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs"),
     ) -> None:
         """Where a run is: state, phase, spend, effects recorded, and how to continue it."""
-        directory = _pick(run_ref, runs_dir)
         out = console()
+        directory = _pick(run_ref, runs_dir)
+        if directory is None:  # no runs yet is a fresh start, not an error (as in `labcoat runs`)
+            out.print(_no_runs(runs_dir), soft_wrap=True)
+            return
         with open_store(directory, readonly=True) as store:
             info = store.info()
             out.print(f"[bold]{escape(info.id)}[/]  {escape(info.topic)}")
@@ -126,12 +129,23 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def _pick(run_ref: str | None, runs_dir: Path | None) -> Path:
+def _no_runs(runs_dir: Path | None) -> str:
+    return f"no runs under {escape(str(runs_root(runs_dir).resolve()))}; start one with `labcoat run CONFIG.yaml`"
+
+
+def _pick(run_ref: str | None, runs_dir: Path | None) -> Path | None:
+    """The named run (an error when there is none), else the newest readable run, else None."""
     if run_ref:
         return find_run(run_ref, runs_dir)
-    infos = [i for i in list_runs(runs_dir) if isinstance(i, RunInfo)]
-    if not infos:
+    found = list_runs(runs_dir)
+    infos = [i for i in found if isinstance(i, RunInfo)]
+    if infos:
+        return max(infos, key=lambda i: i.created_at).run_dir
+    unreadable = [i for i in found if isinstance(i, tuple)]
+    if unreadable:  # runs exist but none can be read: a problem to show, not "no runs"
         from labcoat.errors import RunNotFound
 
-        raise RunNotFound("no runs yet; start one with `labcoat run CONFIG.yaml`")
-    return max(infos, key=lambda i: i.created_at).run_dir
+        path, error = unreadable[0]
+        raise RunNotFound(f"no readable run under {runs_root(runs_dir).resolve()}: {path} is unreadable ({error}); "
+                          "`labcoat runs` lists them")
+    return None
