@@ -77,3 +77,48 @@ def test_library_through_the_facade(tmp_path, fixtures_dir):
     assert "AutoScholarQuery" in local["text"]
     assert tools.text_of_file(folder / "nope.pdf")["kind"] == "bad_input"
     tools.close()
+
+
+def test_bib_entries_without_a_pdf_are_papers_when_they_carry_an_abstract(tmp_path, fixtures_dir):
+    folder = _folder(tmp_path, fixtures_dir)
+    (folder / "shelf.bib").write_text(
+        "@article{demsar2006,\n  author = {Dem{\\v{s}}ar, Janez},\n  title = {Statistical Comparisons of "
+        "Classifiers over Multiple Data Sets},\n  journal = {JMLR},\n  volume = {7},\n  pages = {1--30},\n"
+        "  year = {2006},\n  abstract = {Recommends the Friedman test with post-hoc Nemenyi tests.}\n}\n"
+        "@misc{noabstract,\n  title = {A title only},\n  year = {2020}\n}\n"
+        "@article{pasa,\n  title = {PaSa from its bib entry},\n  abstract = {Describes pasa.pdf.}\n}\n",
+        encoding="utf-8")
+    lib = LocalLibrary(folder, tmp_path / "index.db")
+    assert lib.refresh()["indexed"] == 4  # three PDFs and the one entry with text and no PDF
+    top = lib.search("Friedman Nemenyi classifiers")[0]
+    assert top["id"] == "lib:demsar2006" and top["authors"] == ["Demšar, Janez"]
+    assert top["journal_ref"] == "JMLR, vol. 7, pp. 1-30" and top["published"] == "2006"
+    assert lib.full_text("lib:demsar2006")["sections"][0]["text"].startswith("Recommends the Friedman")
+    assert lib.metadata("lib:noabstract") is None
+    assert lib.metadata("lib:pasa")["title"] == "PaSa from its bib entry"  # metadata of the PDF, not a paper
+    assert "pasa.pdf" in lib.metadata("lib:pasa")["url"]
+    # Editing the .bib re-indexes its entries; removing one drops it.
+    (folder / "shelf.bib").write_text("@misc{other,\n  title = {Other},\n  annote = {A summary.}\n}\n",
+                                      encoding="utf-8")
+    assert lib.refresh()["indexed"] == 4
+    assert lib.metadata("lib:demsar2006") is None
+    assert lib.full_text("lib:other")["sections"][0] == {"name": "Annotation", "text": "A summary."}
+    lib.close()
+
+
+def test_the_quickstart_shelf_is_found_beside_its_config_from_any_directory(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from labcoat.config import load_config
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    monkeypatch.chdir(tmp_path)
+    config = load_config(examples / "quickstart.yaml")
+    assert config.library.path == examples / "library"
+    tools = ResearchTools(config, cache_dir=tmp_path / "cache")
+    found = tools.search(None, "scaling features support vector classification", source="library")
+    assert "lib:hsu2003practical" in [p["id"] for p in found["papers"]]
+    tools.search(None, "statistical comparisons of classifiers", source="library")
+    bib = tools.bibtex(tools.paper("lib:demsar2006statistical"))
+    assert "Dem" in bib and "\\v" not in bib and "Demšar" in bib
+    tools.close()

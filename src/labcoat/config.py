@@ -366,4 +366,9 @@ def load_config(path: Path | str, overrides: list[str] | None = None,
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"invalid YAML{where}: {problem}", source=source) from None
-    return config_from_mapping(raw, source, overrides, env)
+    config = config_from_mapping(raw, source, overrides, env)
+    # A relative library path means "beside this config file", so an example
+    # or a project folder works from any working directory.
+    if config.library.path is not None and not config.library.path.expanduser().is_absolute():
+        config.library.path = (path.parent / config.library.path).resolve()
+    return config
