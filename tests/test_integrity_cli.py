@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from labcoat.artefacts import DataCode, LitReview, MetricValue, PaperRecord, Results
 from labcoat.report.scaffold import render_scaffold, write_report_dir
 from labcoat.report.lines import set_section
+from labcoat.cli import build_app
 from labcoat.store.runstore import RunStore
 
 BIB = "@article{smith2020probe,\n  title={Probing Tiny Language Models},\n  year={2020}\n}\n"
@@ -40,9 +43,9 @@ def _run(tmp_path: Path, results_text: str) -> Path:
     return run_dir
 
 
-def _check(run_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from labcoat.cli import main; main()", "check", str(run_dir)],
-                          capture_output=True, text=True, timeout=120)
+def _check(run_dir: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from labcoat.cli import main; main()", "check", str(run_dir),
+                           *options], capture_output=True, text=True, timeout=120)
 
 
 def test_check_flags_then_passes_and_writes_integrity_json(tmp_path: Path) -> None:
@@ -72,3 +75,24 @@ def test_check_without_report_says_so(tmp_path: Path) -> None:
         store.create_run("empty", "t", {}, "test")
     done = _check(run_dir)
     assert done.returncode == 1 and "has no report.tex" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_strict_fails_on_warnings_only_when_asked(tmp_path: Path) -> None:
+    # A number in a sentence that cites a paper is a warning: it comes from the literature.
+    run_dir = _run(tmp_path, "The MLP reaches 0.873 dev accuracy; probes reached 91.2 before \\citep{smith2020probe}.")
+    runner, app = CliRunner(), build_app()
+
+    def check(path: Path, *options: str):
+        return runner.invoke(app, ["check", str(path), *options], env={"COLUMNS": "200"})
+
+    default = check(run_dir)
+    assert default.exit_code == 0, default.output
+    assert "integrity check passed: 0 error(s), 1 warning(s)" in default.output
+    strict = check(run_dir, "--strict")
+    assert strict.exit_code == 1, strict.output
+    assert "integrity check FAILED (--strict: warnings fail too): 0 error(s), 1 warning(s)" in strict.output
+    assert json.loads((run_dir / "report" / "integrity.json").read_text())["ok"] is True  # the report's own verdict
+    as_json = check(run_dir, "--strict", "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.output)["warnings"] == 1
+    clean = _run(tmp_path / "clean", "The MLP reaches 0.873 dev accuracy \\citep{smith2020probe}.")
+    assert check(clean, "--strict").exit_code == 0

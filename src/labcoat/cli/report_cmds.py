@@ -101,8 +101,12 @@ def register(app: typer.Typer) -> None:
         run_ref: str = typer.Argument(..., metavar="RUN", help="run id or directory"),
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs"),
         as_json: bool = typer.Option(False, "--json", help="print integrity.json instead of a table"),
+        strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too, not only on errors (for CI)"),
     ) -> None:
-        """Check the report against the run: every number, citation, figure and subsampling. Writes integrity.json."""
+        """Check the report against the run: every number, citation, figure and subsampling. Writes integrity.json.
+
+        Exits 1 when there are errors (with --strict, also when there are warnings).
+        """
         directory = find_run(run_ref, runs_dir)
         with open_store(directory, readonly=True) as store:
             results = _artefact(store, "running_experiments", Results)
@@ -125,12 +129,15 @@ def register(app: typer.Typer) -> None:
                 where = f"{finding.file or 'report.tex'}:{finding.line}" if finding.line else (finding.file or "-")
                 table.add_row(finding.severity, where, escape(finding.message), escape(finding.fix))
             out.print(table)
+        # integrity.json keeps the report's own verdict (errors only); --strict is the caller's policy.
+        failed = not report.ok or (strict and bool(report.warnings))
         if not as_json:
-            verdict = "passed" if report.ok else "FAILED"
-            out.print(f"integrity check {verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s); "
+            verdict = "FAILED" if failed else "passed"
+            why = " (--strict: warnings fail too)" if failed and report.ok else ""
+            out.print(f"integrity check {verdict}{why}: {len(report.errors)} error(s), {len(report.warnings)} warning(s); "
                       f"{report.counts.get('numbers_matched', 0)} of {report.counts.get('numbers_checked', 0)} numbers "
                       f"matched records; written to {escape(str(report_dir / 'integrity.json'))}", soft_wrap=True)
-        if not report.ok:
+        if failed:
             raise typer.Exit(1)
 
     @app.command()
