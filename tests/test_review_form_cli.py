@@ -50,7 +50,9 @@ def test_review_of_a_pdf_returns_complete_forms_aggregated(scripted, fixtures_di
     sp, config = scripted
     main(["review", str(fixtures_dir / "pdf" / "paperqa_pasa.pdf"), "--config", str(config),
           "--runs", str(tmp_path / "runs"), "--json"])
-    document = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)  # with --json the progress goes to stderr, stdout stays JSON
+    assert "reviewer 3/3 novelty finished: overall 5/10" in captured.err
     assert [r["reviewer"] for r in document["reviews"]] == ["rigour", "impact", "novelty"]
     assert [r["overall"] for r in document["reviews"]] == [3, 4, 5]
     assert document["aggregate"]["scores"]["overall"] == {"mean": 4.0, "spread": 0.816, "low": 3, "high": 5}
@@ -75,6 +77,15 @@ def test_review_of_a_tex_file_and_bad_input(scripted, tmp_path: Path, capsys: py
     main(["review", str(paper), "--config", str(config), "--runs", str(tmp_path / "runs")])
     out = capsys.readouterr().out
     assert "panel decision: reject" in out and "overall 4.00 ± 0.82" in out and "automated" in out
+    # each reviewer says when it starts and, with its score, when it is done, in the panel's order
+    progress = [line.split("  tokens")[0] for line in out.splitlines() if line.startswith("reviewer ")]
+    assert progress == ["reviewer 1/3 rigour started", "reviewer 1/3 rigour finished: overall 3/10, reject",
+                        "reviewer 2/3 impact started", "reviewer 2/3 impact finished: overall 4/10, reject",
+                        "reviewer 3/3 novelty started",
+                        "reviewer 3/3 novelty finished: overall 5/10, reject"]
+    assert "review of paper.tex" in out and out.index("review of paper.tex") < out.index("rigour started")
+    finished = [line for line in out.splitlines() if "finished: overall" in line]
+    assert "tokens 0 " not in finished[0]  # the spend so far is counted as the calls return
     # the reviewers read the LaTeX rendered as Markdown, not its preamble
     assert any("# Tiny Probes" in r.last_user and "[smith2020]" in r.last_user for r in sp.requests)
     assert not any("documentclass" in r.last_user for r in sp.requests)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 
 from labcoat.cli.output import dollars
+
+if TYPE_CHECKING:  # `labcoat run` imports this module and need not load the reviewers
+    from labcoat.review.reviewer import ReviewerUpdate
 
 
 class ConsoleProgress:
@@ -34,3 +39,23 @@ class ConsoleProgress:
     def message(self, text: str, *, level: str = "info") -> None:
         style = {"warning": "yellow", "error": "bold red"}.get(level, "")
         self.console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
+
+
+class ReviewProgress(ConsoleProgress):
+    """`labcoat review`: a line as each reviewer starts, and its scores as it finishes."""
+
+    def __init__(self, console: Console, heading: str):
+        super().__init__(console)
+        self.heading = heading
+
+    def phase(self, name: str, attempt: int) -> None:
+        # The review is stored as a one-phase run; its phase name would only confuse here.
+        self.console.rule(f"[bold]{escape(self.heading)}")
+
+    def reviewer(self, update: ReviewerUpdate) -> None:
+        who = f"reviewer {update.position}/{update.total} [bold]{escape(update.reviewer)}[/]"
+        if update.form is None:
+            done = "started"
+        else:
+            done = f"finished: overall {update.form.overall}/10, {escape(update.form.decision)}"
+        self.console.print(f"{who} {done}  tokens {self.tokens:,}  {dollars(self.cost)}")

@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from labcoat.artefacts import DataCode, LitReview, Report, Results
-from labcoat.cli.output import console
+from labcoat.cli.output import console, err_console
+from labcoat.cli.progress import ReviewProgress
 from labcoat.errors import LabcoatError
 from labcoat.review.aggregate import NOTICE_FIGURES
 from labcoat.review.run_records import check_report
@@ -160,17 +161,20 @@ def register(app: typer.Typer) -> None:
         config = _review_config(config_path, paper, overrides)
         run_dir = create_run(config, runs=runs_dir)
         outcome: dict = {}
+        # With --json, stdout carries only the document: progress goes to stderr.
+        progress = ReviewProgress(err_console() if as_json else console(), f"review of {paper.name}")
 
         def run(ctx) -> dict:
             from labcoat.review.reviewer import review_paper
 
-            document = review_paper(ctx, text).document()
+            document = review_paper(ctx, text, on_reviewer=progress.reviewer).document()
             (ctx.run_dir / "reviews.json").write_text(json.dumps(document, indent=2, ensure_ascii=False),
                                                       encoding="utf-8")
             outcome["document"] = document
             return document
 
-        ctx = execute(run_dir, lambda _config: Workflow([Phase("report_refinement", run)]), attach=attach_models)
+        ctx = execute(run_dir, lambda _config: Workflow([Phase("report_refinement", run)]), attach=attach_models,
+                      progress=progress)
         if "document" not in outcome:
             with open_store(run_dir, readonly=True) as store:
                 info = store.info()
