@@ -151,6 +151,7 @@ class Reviews(BaseModel):
     decision: Literal["accept", "revisit"] = "accept"
     revisit: str | None = None
     reason: str = ""
-    round: int = 0
+    round: int = Field(0, description="the PhD's revisits before this review (each uses a refinement round)")
+    copilot_revisions: int = Field(0, description="co-pilot revisions of this phase before it; they use no rounds")
     integrity_ok: bool | None = None
     archive_id: str | None = None

@@ -70,6 +70,10 @@ class RunContext:
     # Where the workflow is now; phases build effect keys from it.
     phase: str | None = None
     attempt: int = 0
+    # Revisits made so far (each uses a refinement round) and co-pilot
+    # revisions of the current phase (which use none); see labcoat.workflow.
+    revisits: int = 0
+    revisions: int = 0
     notes: dict[str, list[str]] = field(default_factory=dict)
     artefacts: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

@@ -36,6 +36,13 @@ RENDERERS: dict[str, Renderer] = {
     "phase_end": lambda ev: f"[cyan]── {escape(str(ev['phase']))} done[/]",
     "gate": lambda ev: f"[magenta]co-pilot: {_clip(str(ev['payload'].get('decision')))}[/] "
                       f"{_clip(str(ev['payload'].get('notes', '')))}",
+    # Kept apart in the transcript: a co-pilot revision re-runs a phase, a revisit uses a refinement round.
+    "copilot_revision": lambda ev: f"[magenta]co-pilot revision {ev['payload'].get('revision')} of "
+                                  f"{escape(str(ev['phase']))}: attempt {ev['payload'].get('next_attempt')} next; "
+                                  f"uses no refinement round[/]",
+    "revisit": lambda ev: f"[bold yellow]revisit → {escape(str(ev['payload'].get('to')))} (refinement round "
+                         f"{ev['payload'].get('round')} of {ev['payload'].get('rounds', '?')})[/] "
+                         f"{_clip(str(ev['payload'].get('notes', '')), 600)}",
     "warning": lambda ev: f"[yellow]warning: {_clip(str(ev['payload'].get('message')), 1200)}[/]",
     "agent_turn": _agent_turn,
 }

@@ -6,6 +6,13 @@ and every recorded effect is served from the store, so the phases' own code
 needs no resume logic. A phase may raise `Revisit` to send the run back to an
 earlier phase with notes (the report refinement does); the number of
 revisits is bounded by `budget.refinement_rounds`.
+
+Two counts are kept apart: `ctx.revisits` (the phases' own `Revisit`
+decisions, which use up refinement rounds) and `ctx.revisions` (co-pilot
+answers of "revise" for the current phase, which do not). A phase's attempt
+number counts both and only names its effects. Both counts are rebuilt on
+replay from recorded effects — the PhD's decision is a recorded model reply,
+the co-pilot's a recorded human answer — so a resumed run counts the same.
 """
 
 from __future__ import annotations
@@ -53,17 +60,20 @@ class Workflow:
         ctx.emit("run_start", {"topic": ctx.config.topic, "phases": self.names()})
         index = 0
         attempts: dict[str, int] = {}
+        revisions: dict[str, int] = {}
         revisits = 0
         while index < len(self.phases):
             phase = self.phases[index]
             attempt = attempts.get(phase.name, 0)
+            ctx.revisits, ctx.revisions = revisits, revisions.get(phase.name, 0)
             try:
                 artefact = self.run_phase(ctx, phase, attempt)
             except Revisit as back:
                 revisits += 1
                 target = self._index_of(back.phase)
                 ctx.phase = phase.name
-                ctx.emit("revisit", {"to": back.phase, "notes": back.notes, "round": revisits})
+                ctx.emit("revisit", {"to": back.phase, "notes": back.notes, "round": revisits,
+                                     "rounds": ctx.config.budget.refinement_rounds})
                 if back.artefact is not None:
                     self._store_artefact(ctx, phase.name, back.artefact)
                 if revisits > ctx.config.budget.refinement_rounds or target is None:
@@ -78,6 +88,10 @@ class Workflow:
                 continue
             answer = self.gate(ctx, phase, attempt, artefact)
             if answer.decision == "revise":
+                # A new attempt of this phase, but not a revisit: refinement rounds stay as they were.
+                revisions[phase.name] = revisions.get(phase.name, 0) + 1
+                ctx.emit("copilot_revision", {"revision": revisions[phase.name], "next_attempt": attempt + 1,
+                                              "refinement_rounds_used": revisits})
                 ctx.notes.setdefault(phase.name, []).append(answer.notes)
                 attempts[phase.name] = attempt + 1
                 continue

@@ -1,13 +1,16 @@
 """Run a run's workflow with a co-pilot gate that answers from a script and logs each question (tests only).
 
-    python -m tests.support.gate_app RUN_DIR ASKED_LOG
+    python -m tests.support.gate_app RUN_DIR ASKED_LOG [--revise PHASE] [--workflow MODULE:FACTORY]
 
-Revises plan_formulation attempt 0 with a note, approves everything else.
+Revises attempt 0 of plan_formulation (or of --revise PHASE) with a note and
+approves everything else. --workflow names a workflow factory to run instead
+of the default workflow.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import importlib
 from pathlib import Path
 
 from labcoat.gate import GateAnswer
@@ -19,16 +22,29 @@ NOTE = "Add a fourth data set: digits."
 
 
 class LoggingGate:
-    def __init__(self, log: Path):
+    def __init__(self, log: Path, revise: str = "plan_formulation"):
         self.log = log
+        self.revise = revise
 
     def ask(self, phase: str, attempt: int, summary: str) -> GateAnswer:
         with self.log.open("a", encoding="utf-8") as f:
             f.write(f"{phase} {attempt}\n")
-        if (phase, attempt) == ("plan_formulation", 0):
+        if (phase, attempt) == (self.revise, 0):
             return GateAnswer("revise", NOTE)
         return GateAnswer("approve")
 
 
+def factory(spec: str):
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 if __name__ == "__main__":
-    execute(Path(sys.argv[1]), default_workflow, gate=LoggingGate(Path(sys.argv[2])), attach=attach)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("asked_log", type=Path)
+    parser.add_argument("--revise", default="plan_formulation")
+    parser.add_argument("--workflow", default=None)
+    args = parser.parse_args()
+    execute(args.run_dir, factory(args.workflow) if args.workflow else default_workflow,
+            gate=LoggingGate(args.asked_log, args.revise), attach=attach)

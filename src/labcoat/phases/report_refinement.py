@@ -3,7 +3,9 @@
 The reviews (NeurIPS form, aggregated as mean and spread) go to
 `report/reviews.json`. A return to plan_formulation, running_experiments or
 report_writing raises `Revisit` with the reviews as that phase's notes,
-while rounds remain (`budget.refinement_rounds`). On acceptance the paper
+while rounds remain (`budget.refinement_rounds`). A round is one such
+revisit by the PhD (`ctx.revisits`); a co-pilot asking to revise this phase
+re-runs it without using a round. On acceptance the paper
 gains the notice that its reviews are automated and overrate, is
 recompiled, checked for integrity (integrity.json) and summarised by the
 Professor in `<run>/README.md`; with `archive.url` set it is published.
@@ -60,10 +62,10 @@ def run(ctx: RunContext) -> Reviews:
     panel = review_paper(ctx, render_markdown(tex, base_dir=folder), key_parts=("reviews",), personas=personas)
     document = panel.document()
     (folder / "reviews.json").write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-    rounds_left = max(0, ctx.config.budget.refinement_rounds - ctx.attempt)
+    rounds_left = max(0, ctx.config.budget.refinement_rounds - ctx.revisits)
     targets = [p for p in TARGETS if p in ctx.config.phases]
     prompts = Prompts()
-    outcome = Reviews(document=document, round=ctx.attempt)
+    outcome = Reviews(document=document, round=ctx.revisits, copilot_revisions=ctx.revisions)
     if rounds_left and targets:
         decision = _decide(ctx, prompts, panel, report, targets, rounds_left)
         outcome.reason = decision.reason
@@ -73,7 +75,7 @@ def run(ctx: RunContext) -> Reviews:
     else:
         why = "the round bound is reached" if not rounds_left else "no earlier phase to return to"
         outcome.reason = f"accepted: {why}"
-        ctx.emit("refinement_decision", {"decision": "accept", "reason": outcome.reason})
+        ctx.emit("refinement_decision", {"decision": "accept", "reason": outcome.reason, **_rounds(ctx, rounds_left)})
     return _finish(ctx, prompts, report, panel, outcome)
 
 
@@ -92,11 +94,17 @@ def _decide(ctx: RunContext, prompts: Prompts, panel: PanelReviews, report: Repo
         cmd = ctx.models.ask(key=ctx.key("decide", attempt), role="phd", system=phd.system,
                              messages=[{"role": "user", "content": message}], commands=[Decide]).command
         if cmd.decision == "accept" or cmd.phase in targets:
-            ctx.emit("refinement_decision", {"decision": cmd.decision, "phase": cmd.phase, "reason": cmd.reason})
+            ctx.emit("refinement_decision", {"decision": cmd.decision, "phase": cmd.phase, "reason": cmd.reason,
+                                             **_rounds(ctx, rounds_left)})
             return cmd
         feedback = f"Refused: '{cmd.phase}' is not a phase you can return to; choose one of {', '.join(targets)}."
     ctx.warn("the PhD named no phase it can return to; the paper is accepted as it is")
     return Decide(decision="accept", phase="", reason="no valid phase was named")
+
+
+def _rounds(ctx: RunContext, rounds_left: int) -> dict:
+    """The round counts a decision was made under: the PhD's revisits apart from co-pilot revisions."""
+    return {"round": ctx.revisits, "rounds_left": rounds_left, "copilot_revisions": ctx.revisions}
 
 
 def _digest(panel: PanelReviews, limit: int = 3) -> str:
