@@ -194,6 +194,78 @@ def test_background_child_is_killed_when_the_program_exits(make_spec, tmp_path):
     assert alive == []
 
 
+# Double fork + setsid: the classic daemon, outside the program's tree and session.
+DAEMON = """
+import os, time
+open("main.pid", "w").write(str(os.getpid()))
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.setsid()
+        open("daemon.tmp", "w").write(str(os.getpid()))
+        os.rename("daemon.tmp", "daemon.pid")
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+os.wait()
+while not os.path.exists("daemon.pid"):
+    time.sleep(0.01)
+print("daemon started")
+"""
+UNTIL_RELEASED = """
+for _ in range(2000):
+    if os.path.exists("release"):
+        break
+    time.sleep(0.01)
+"""
+
+
+def _pid_in(path: Path, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+    return int(path.read_text())
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("make_spec", ["rlimits-only"], indirect=True)
+def test_a_setsid_daemon_is_killed_when_the_program_exits(make_spec):
+    spec = make_spec(DAEMON)
+    r = run_program(spec)
+    assert r.exit_code == 0 and "daemon started" in r.stdout, r.stderr
+    daemon = int((Path(spec.workdir) / "daemon.pid").read_text())
+    # Killed and reaped: not even a zombie is left.
+    assert not os.path.exists(f"/proc/{daemon}")
+    assert "killed 1 process(es) left running" in r.stderr
+
+
+@pytest.mark.parametrize("make_spec", ["rlimits-only"], indirect=True)
+def test_concurrent_programs_do_not_kill_each_others_processes(make_spec):
+    slow, fast = make_spec(DAEMON + UNTIL_RELEASED, name="slow", timeout_s=30), make_spec(DAEMON, name="fast")
+    results: dict = {}
+    threads = {name: threading.Thread(target=lambda n=name, s=spec: results.__setitem__(n, run_program(s)))
+               for name, spec in (("slow", slow), ("fast", fast))}
+    threads["slow"].start()
+    slow_daemon = _pid_in(Path(slow.workdir) / "daemon.pid")
+    slow_main = _pid_in(Path(slow.workdir) / "main.pid")
+    threads["fast"].start()
+    threads["fast"].join(timeout=30)
+    assert results["fast"].exit_code == 0, results["fast"].stderr
+    assert not _running(int((Path(fast.workdir) / "daemon.pid").read_text()))
+    # The other program, still running, kept its main process and its daemon.
+    assert _running(slow_main) and _running(slow_daemon)
+    (Path(slow.workdir) / "release").write_text("")
+    threads["slow"].join(timeout=30)
+    assert results["slow"].exit_code == 0, results["slow"].stderr
+    assert not _running(slow_daemon)
+
+
 def _read_cmdline(pid: str) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from labcoat.sandbox.spec import ProgramSpec
 
@@ -45,6 +46,8 @@ class ProcInfo:
     rss: int  # bytes
     cpu_s: float  # user + system time of the process itself
     comm: str
+    start: int = 0  # clock ticks after boot: with the pid, names one process even if the pid is reused
+    state: str = "R"  # "Z" once it has exited and waits to be reaped
 
 
 def scan_processes() -> dict[int, ProcInfo]:
@@ -67,10 +70,12 @@ def scan_processes() -> dict[int, ProcInfo]:
         try:
             ppid, sid, rss_pages = int(rest[1]), int(rest[3]), int(rest[21])
             ticks = int(rest[11]) + int(rest[12])
+            start = int(rest[19])
         except (IndexError, ValueError):
             continue
         comm = raw[raw.find(b"(") + 1:raw.rfind(b")")].decode("utf-8", errors="replace")
-        out[int(name)] = ProcInfo(int(name), ppid, sid, rss_pages * PAGE, ticks / TICKS, comm)
+        out[int(name)] = ProcInfo(int(name), ppid, sid, rss_pages * PAGE, ticks / TICKS, comm, start,
+                                  rest[0].decode(errors="replace"))
     return out
 
 
@@ -114,6 +119,8 @@ class Watchdog:
     root: int
     limit_bytes: int
     interval_s: float = 0.1
+    # Which processes belong to the sandbox, given a scan; by default `sandbox_members` of the root.
+    members: Callable[[dict[int, ProcInfo]], list[int]] | None = None
     peak_bytes: int = 0
     tripped: bool = False
     cpu_by_pid: dict[int, float] = field(default_factory=dict)
@@ -140,7 +147,7 @@ class Watchdog:
             procs = scan_processes()
             if self.root not in procs:
                 return
-            members = sandbox_members(self.root, procs)
+            members = self.members(procs) if self.members else sandbox_members(self.root, procs)
             total = sum(procs[p].rss for p in members if p in procs)
             self.peak_bytes = max(self.peak_bytes, total)
             for p in members:

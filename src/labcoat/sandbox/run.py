@@ -2,10 +2,11 @@
 
 The program gets a scrubbed environment, rlimits, a wall-clock timeout that
 kills its whole process group, an RSS watchdog, capped output capture, and —
-when bubblewrap is on PATH — namespaces (see `bwrap`). Whatever the program
-does, the caller gets a `ProgramResult`; only a sandbox that cannot be set up
-raises `SandboxError`. Picklable and free of shared state, so it runs in the
-driver or in an executor worker alike.
+when bubblewrap is on PATH — namespaces (see `bwrap`). Without bubblewrap,
+what the program leaves running, daemons included, is killed when it exits
+(see `reaper`). Whatever the program does, the caller gets a `ProgramResult`;
+only a sandbox that cannot be set up raises `SandboxError`. Picklable and
+free of shared state, so it runs in the driver or in an executor worker alike.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from labcoat.errors import LabcoatError
 from labcoat.sandbox import artefacts
 from labcoat.sandbox.bwrap import bwrap_argv, python_paths
 from labcoat.sandbox.capture import CappedStream, pump
-from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv, scan_processes
+from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv
+from labcoat.sandbox.reaper import Tracker, become_subreaper
 from labcoat.sandbox.spec import ProgramResult, ProgramSpec
 
 log = logging.getLogger("labcoat.sandbox")
@@ -151,6 +153,7 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
     before = set(artefacts.written_files(workdir))
     as_root = os.geteuid() == 0
     env = program_env(spec, str(workdir), mode)
+    tracker = Tracker()
     popen_extra: dict = {}
     warnings: list[str] = []
     if mode == "bwrap":
@@ -162,6 +165,9 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
         log.warning(NO_ISOLATION)
         # A shell stays between us and the program, so `kill(getppid())` cannot reach the runner.
         argv = [*SHIELD, *prlimit_argv(spec), *_program_argv(spec)]
+        # Orphans (a double-forked daemon) then reparent here, not to init, where the tracker finds them.
+        become_subreaper()
+        env.update(tracker.env)
         if as_root:
             for needed in (str(workdir), spec.python):
                 blocked = _unreachable(needed, spec.uid)
@@ -174,7 +180,7 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
     if as_root:
         _chown_tree(workdir, spec.uid, spec.uid)
     try:
-        result = _supervise(spec, argv, workdir, env, popen_extra)
+        result = _supervise(spec, argv, workdir, env, popen_extra, tracker)
     finally:
         if as_root:
             _chown_tree(workdir, os.geteuid(), os.getegid())
@@ -188,7 +194,7 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
 
 
 def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str, str],
-               popen_extra: dict) -> ProgramResult:
+               popen_extra: dict, tracker: Tracker) -> ProgramResult:
     cap = spec.output_limit_kb * 1024
     out, err = CappedStream(cap), CappedStream(cap)
     out_r, out_w = os.pipe()
@@ -213,6 +219,7 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
             if fd >= 0:
                 os.close(fd)
     pid = proc.pid
+    tracker.root = pid
     flags = {"timeout": False, "output": False}
     seen = [0]
     lock = threading.Lock()
@@ -232,7 +239,7 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
         kill_all(pid, [])
 
     pumps = [pump(out_r, out, on_chunk), pump(err_r, err, on_chunk)]
-    watchdog = Watchdog(pid, spec.memory_mb * MB, spec.watchdog_interval_s).start()
+    watchdog = Watchdog(pid, spec.memory_mb * MB, spec.watchdog_interval_s, members=tracker.scan).start()
     timer = threading.Timer(spec.timeout_s, on_timeout)
     timer.daemon = True
     timer.start()
@@ -240,14 +247,16 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
         _, status, usage = os.wait4(pid, 0)
     except BaseException:
         # Interrupted (Ctrl-C, a dying worker): the program must not outlive its supervisor.
-        kill_all(pid, [p.pid for p in scan_processes().values() if p.sid == pid])
+        kill_all(pid, [])
+        if not bwrap:
+            tracker.sweep()
         raise
     finally:
         timer.cancel()
         watchdog.stop()
     proc.returncode = 0  # reaped here; keeps Popen from waiting on a recycled pid
     duration = time.monotonic() - started
-    # Background children outlive the program only until now: kill its session.
+    # Background children and daemons outlive the program only until now.
     if bwrap:
         # The pid namespace died with the program: nothing of it can be left running.
         leftovers: list[int] = []
@@ -264,8 +273,8 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
             raise SandboxError("bubblewrap could not set up the sandbox: "
                                + err.text().strip()[-500:] + " (run `labcoat doctor`)")
     else:
-        leftovers = [p.pid for p in scan_processes().values() if p.sid == pid]
-        kill_all(pid, leftovers)
+        kill_all(pid, [])
+        leftovers = tracker.sweep()
     for t in pumps:
         t.join(timeout=10)
     result = ProgramResult(exit_code=None, duration_s=round(duration, 3),
