@@ -22,10 +22,9 @@ class Check:
     fix: str = ""
 
 
-# The LaTeX packages the report template uses; each must resolve with kpsewhich.
-TEX_PACKAGES = ["amsmath.sty", "amssymb.sty", "booktabs.sty", "graphicx.sty", "hyperref.sty", "natbib.sty",
-                "xcolor.sty", "microtype.sty", "algorithm.sty", "algorithmic.sty", "geometry.sty",
-                "times.sty", "caption.sty", "siunitx.sty", "multirow.sty", "xeCJK.sty"]
+# Where the report template's packages come from on Debian/Ubuntu (TeX Live elsewhere: tlmgr install NAME).
+TEX_FIX = "sudo apt-get install texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
+CJK_FIX = "sudo apt-get install texlive-xetex texlive-lang-chinese fonts-droid-fallback"
 
 PROVIDER_KEYS = {
     "OpenAI": "OPENAI_API_KEY",
@@ -67,21 +66,38 @@ def check_bwrap() -> Check:
 
 
 def check_latex() -> Check:
+    """The English report template's packages are required; CJK support is only noted (Chinese etc. reports)."""
+    from labcoat.report.scaffold import tex_requirements
+
     latexmk = shutil.which("latexmk")
     pdflatex = shutil.which("pdflatex")
     if not latexmk or not pdflatex:
         return Check("LaTeX", "warn", "latexmk/pdflatex not found: reports are written as .tex + Markdown, no PDF",
-                     "sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended "
-                     "texlive-fonts-recommended texlive-latex-extra texlive-science")
+                     f"sudo apt-get install latexmk texlive-latex-base {TEX_FIX.removeprefix('sudo apt-get install ')} "
+                     "texlive-fonts-recommended")
     kpse = shutil.which("kpsewhich")
-    missing = []
-    if kpse:
-        found = subprocess.run([kpse, *TEX_PACKAGES], capture_output=True, text=True, timeout=30).stdout
-        missing = [p for p in TEX_PACKAGES if p not in found]
+    if not kpse:
+        return Check("LaTeX", "warn", f"{latexmk} found, but not kpsewhich: cannot check the report template's packages",
+                     "install TeX Live's kpathsea tools (Debian: texlive-binaries)")
+    required = tex_requirements("English")
+    cjk = [name for name in tex_requirements("Chinese") if name not in required]
+    found = _kpse_found(kpse, [*required, *cjk])
+    missing = [name for name in required if name not in found]
     if missing:
-        return Check("LaTeX", "warn", f"latexmk found, missing packages: {', '.join(missing)}",
-                     "sudo apt-get install texlive-latex-extra texlive-science texlive-lang-chinese")
-    return Check("LaTeX", "ok", f"{latexmk} with the packages ML papers use")
+        return Check("LaTeX", "warn", f"latexmk found, missing packages the report template uses: {', '.join(missing)}",
+                     TEX_FIX + f" (or: tlmgr install {' '.join(name.rsplit('.', 1)[0] for name in missing)})")
+    cjk_missing = [name for name in cjk if name not in found]
+    if not shutil.which("xelatex"):
+        cjk_missing.insert(0, "xelatex")
+    note = ("CJK reports can be compiled too (xelatex, " + ", ".join(cjk) + ")" if not cjk_missing else
+            f"optional, only for Chinese, Japanese or Korean reports: {', '.join(cjk_missing)} not found ({CJK_FIX})")
+    return Check("LaTeX", "ok", f"{latexmk} with the {len(required)} TeX files the report template loads; {note}")
+
+
+def _kpse_found(kpse: str, names: list[str]) -> set[str]:
+    """Which of `names` kpsewhich resolves (it prints one path per file it finds, nothing for the rest)."""
+    done = subprocess.run([kpse, *names], capture_output=True, text=True, timeout=30)
+    return {os.path.basename(line.strip()) for line in done.stdout.splitlines() if line.strip()}
 
 
 def check_keys() -> Check:

@@ -8,6 +8,7 @@ model edits prose and never retypes a recorded number.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,24 @@ def render_scaffold(title: str, author: str = "labcoat", *, sections: dict[str, 
         headings=SECTIONS, cjk_font=cjk_font,
     )
     return text
+
+
+_TEX_FILES = re.compile(r"\\(documentclass|usepackage|bibliographystyle)(?:\[[^\]]*\])?\{([^}]*)\}")
+_SUFFIX = {"documentclass": ".cls", "usepackage": ".sty", "bibliographystyle": ".bst"}
+
+
+def tex_requirements(language: str = "English") -> list[str]:
+    """The TeX files (class, packages, bibliography style) the scaffold for `language` loads.
+
+    Read from the rendered scaffold, so `labcoat doctor` checks exactly what a report needs.
+    """
+    tex = re.sub(r"(?<!\\)%[^\n]*", "", render_scaffold("t", language=language))  # a commented-out package is not loaded
+    found: list[str] = []
+    for kind, names in _TEX_FILES.findall(tex):
+        for name in (n.strip() for n in names.split(",")):
+            if name and name + _SUFFIX[kind] not in found:
+                found.append(name + _SUFFIX[kind])
+    return found
 
 
 def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None = None,
