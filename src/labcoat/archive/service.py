@@ -1,17 +1,21 @@
 """The archive's HTTP API (FastAPI): upload, list, fetch, files, full text, search.
 
     GET  /                       what this archive holds
+    GET  /health                 "ok", and whether semantic search is loading, ready or failed (and why)
     POST /papers                 upload (JSON body, see labcoat.archive.validate) -> 201 {"id"}
     GET  /papers?limit&offset    newest first
     GET  /papers/{id}            one paper's record
     GET  /papers/{id}/files/{k}  k = pdf | tex | bib
     GET  /papers/{id}/text       sections of the LaTeX source (?section=NAME for one)
-    GET  /search?q&limit&mode    mode = auto | fts | semantic; ranked, with snippets
+    GET  /search?q&limit&mode    mode = auto | fts | semantic; ranked, with snippets. The answer's
+                                 `mode` is the one that answered: until the embedding model is
+                                 loaded (see labcoat.archive.semantic) a semantic search is answered
+                                 by full text, with a `note` saying so and why
 """
 
 from __future__ import annotations
 
-import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
@@ -20,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from labcoat.archive import embed
 from labcoat.archive.auth import TokenGuard
-from labcoat.archive.store import ArchiveStore, embedding_text, parse_id
+from labcoat.archive.semantic import SemanticIndex
+from labcoat.archive.store import ArchiveStore, parse_id
 from labcoat.archive.validate import Limits, UploadRejected, parse_upload
 from labcoat.tools.fulltext import find_section
 
@@ -33,56 +38,63 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 
 class Archive:
-    """The service's state: the store, the upload limits and the optional embedder."""
+    """The service's state: the store, the upload limits and, with an embedder, the semantic index."""
 
     def __init__(self, store: ArchiveStore, limits: Limits, embedder: embed.Embedder | None):
         self.store = store
         self.limits = limits
-        self.embedder = embedder
-        self._backfill_lock = threading.Lock()
+        self.semantic = SemanticIndex(store, embedder) if embedder is not None else None
+
+    def start(self) -> None:
+        """Begin loading the embedding model in the background; no request waits for it."""
+        if self.semantic is not None:
+            self.semantic.start()
 
     def upload(self, body: bytes) -> dict:
         upload = parse_upload(body, self.limits)
-        vector = None
-        if self.embedder is not None:
-            meta = upload.metadata
-            vector = self.embedder.encode_one(embedding_text(meta["title"].strip(), meta["abstract"].strip()))
-        return self.store.add(upload, vector=vector, model=self.embedder.model if self.embedder else None)
+        if self.semantic is None:
+            return self.store.add(upload)
+        meta = upload.metadata
+        vector = self.semantic.vector_for(meta["title"].strip(), meta["abstract"].strip())
+        record = self.store.add(upload, vector=vector, model=self.semantic.embedder.model)
+        if vector is None:
+            self.semantic.catch_up()
+        return record
 
-    def search(self, q: str, limit: int, mode: str) -> tuple[str, list[dict]]:
+    def search(self, q: str, limit: int, requested: str) -> dict:
+        """{"mode": the mode that answered, "requested", "note": why it differs (or None), "results"}."""
+        mode = requested
         if mode == "auto":
-            mode = "semantic" if self.embedder is not None else "fts"
-        if mode == "fts":
-            return mode, self.store.search_fts(q, limit=limit)
-        if self.embedder is None:
+            mode = "semantic" if self.semantic is not None else "fts"
+        if mode == "semantic" and self.semantic is None:
             raise UploadRejected(400, "mode", "this archive has no embeddings; start it with the `embed` extra "
                                               "installed (and --embeddings auto|on), or search with mode=fts")
-        self._backfill()
-        ids, matrix = self.store.vectors(self.embedder.model, embed.stack)
-        hits = embed.nearest(self.embedder.encode_one(q), ids, matrix, limit)
+        note = self.semantic.why_not() if mode == "semantic" else None
+        if mode == "fts" or note is not None:
+            return {"mode": "fts", "requested": requested, "note": note,
+                    "results": self.store.search_fts(q, limit=limit)}
         out = []
-        for number, score in hits:
+        for number, score in self.semantic.nearest(q, limit):
             record = self.store.get(number)
             if record is not None:
                 out.append({**record, "score": round(score, 4), "snippet": record["abstract"][:300]})
-        return mode, out
+        return {"mode": "semantic", "requested": requested, "note": None, "results": out}
 
-    def _backfill(self) -> None:
-        """Embed papers stored while embeddings were off, once."""
-        with self._backfill_lock:
-            missing = self.store.missing_embeddings(self.embedder.model)
-            for start in range(0, len(missing), 64):
-                batch = missing[start:start + 64]
-                vectors = self.embedder.encode([text for _, text in batch])
-                for (number, _), vector in zip(batch, vectors):
-                    self.store.put_embedding(number, self.embedder.model, vector.tobytes())
+    def semantic_status(self) -> dict | None:
+        return self.semantic.status() if self.semantic is not None else None
 
 
 def create_app(root: Path, *, token: str | None = None, limits: Limits | None = None,
                embedder: embed.Embedder | None = None) -> FastAPI:
     """The archive app over folder `root`; `token` is required on every request when set."""
     archive = Archive(ArchiveStore(root), limits or Limits(), embedder)
-    app = FastAPI(title="labcoat archive", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        archive.start()
+        yield
+
+    app = FastAPI(title="labcoat archive", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.archive = archive
 
     def _number(pid: str) -> int | JSONResponse:
@@ -97,9 +109,14 @@ def create_app(root: Path, *, token: str | None = None, limits: Limits | None = 
     @app.get("/")
     def info() -> dict:
         return {"service": "labcoat archive", "papers": archive.store.count(),
-                "embeddings": embedder.model if embedder else None,
+                "embeddings": embedder.model if embedder else None, "semantic": archive.semantic_status(),
                 "limits": {"pdf_bytes": archive.limits.pdf_bytes, "tex_bytes": archive.limits.tex_bytes,
                            "bib_bytes": archive.limits.bib_bytes}}
+
+    @app.get("/health")
+    def health() -> dict:
+        # "ok" while full-text search works; `semantic` says whether semantic search does, or why not.
+        return {"status": "ok", "papers": archive.store.count(), "semantic": archive.semantic_status()}
 
     @app.post("/papers", status_code=201)
     async def upload(request: Request):
@@ -170,10 +187,10 @@ def create_app(root: Path, *, token: str | None = None, limits: Limits | None = 
     def search(q: str = Query(..., min_length=1, max_length=2000), limit: int = Query(10, ge=1, le=MAX_LIMIT),
                mode: str = Query("auto", pattern="^(auto|fts|semantic)$")):
         try:
-            used, results = archive.search(q, limit, mode)
+            answer = archive.search(q, limit, mode)
         except UploadRejected as exc:
             return _error(exc.status, str(exc), field=exc.field)
-        return {"query": q, "mode": used, "results": results}
+        return {"query": q, **answer}
 
     app.add_middleware(TokenGuard, token=token)
     return app

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labcoat.cli.output import console
+from labcoat.cli.output import console, err_console
 from labcoat.errors import ConfigError, LabcoatError
 
 DEFAULT_PORT = 8766
@@ -64,8 +64,8 @@ def serve(
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"
     out = console()
-    out.print(f"labcoat archive of {root.resolve()} at {url}  "
-              f"(search: {'FTS5 + ' + embedder.model if embedder else 'FTS5'}; Ctrl-C stops it)",
+    modes = f"FTS5 + {embedder.model}, loading in the background (full text until ready)" if embedder else "FTS5"
+    out.print(f"labcoat archive of {root.resolve()} at {url}  (search: {modes}; Ctrl-C stops it)",
               highlight=False, markup=False)
     if token and not os.environ.get(TOKEN_ENV):
         out.print(f"bound to {host}: every request needs this access token (shown once):\n  {token}\n"
@@ -99,7 +99,10 @@ def search(
     if mode not in ("auto", "fts", "semantic"):
         raise ConfigError(f"--mode must be auto, fts or semantic, got {mode!r}")
     with _client(url) as client:
-        results = client.search(query, limit, mode=mode)
+        answer = client.search_answer(query, limit, mode=mode)
+    results = answer["papers"]
+    if answer["note"]:
+        err_console().print(f"[yellow]note:[/] {escape(answer['note'])}")
     out = console()
     if not results:
         out.print(f"no paper in {client.url} matches {escape(query)!r}")
