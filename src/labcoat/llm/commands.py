@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import openai
@@ -177,7 +177,12 @@ def _enumerate_ranges(schema: Any) -> Any:
 class CommandSet:
     """The commands allowed for one reply, with their wire schemas and the parser."""
 
-    def __init__(self, commands: Sequence[type[Command]]):
+    def __init__(self, commands: Sequence[type[Command]], choices: Mapping[str, Sequence[str]] | None = None):
+        """`choices` ("command.field" -> allowed strings) narrows a string field for this reply, e.g.
+        the ids of the papers retrieved so far. JSON mode lists them as an enum (a grammar-constrained
+        model then cannot write any other value) and re-asks on any other value. Tools mode leaves
+        them out: the tool list is part of a provider's cached prompt prefix, and the phase's own
+        check answers a wrong value with a refusal the agent can act on."""
         if not commands:
             raise ValueError("a CommandSet needs at least one command")
         self.by_name: dict[str, type[Command]] = {}
@@ -186,6 +191,14 @@ class CommandSet:
             if name in self.by_name:
                 raise TypeError(f"two commands are named {name!r}")
             self.by_name[name] = cls
+        self.choices: dict[tuple[str, str], tuple[str, ...]] = {}
+        for path, values in (choices or {}).items():
+            name, _, field_name = path.partition(".")
+            if name not in self.by_name or field_name not in self.by_name[name].model_fields:
+                raise ValueError(f"choices for {path!r}: no such command field")
+            if not values:
+                raise ValueError(f"choices for {path!r} are empty: leave the command out instead")
+            self.choices[(name, field_name)] = tuple(values)
 
     @property
     def names(self) -> list[str]:
@@ -209,7 +222,8 @@ class CommandSet:
         small integer ranges (review scores) are also given as an enum, which they keep,
         and lists get a length cap.
         """
-        schemas = [_enumerate_ranges(strict_schema(cls, name)) for name, cls in self.by_name.items()]
+        schemas = [self._narrowed(name, _enumerate_ranges(strict_schema(cls, name)))
+                   for name, cls in self.by_name.items()]
         if len(schemas) == 1:
             return schemas[0]
         defs: dict[str, Any] = {}
@@ -222,6 +236,12 @@ class CommandSet:
         if defs:
             root["$defs"] = defs
         return root
+
+    def _narrowed(self, name: str, schema: dict) -> dict:
+        for (command, field_name), values in self.choices.items():
+            if command == name:
+                schema["properties"][field_name] = {**schema["properties"][field_name], "enum": list(values)}
+        return schema
 
     def wire(self, mode: Mode) -> dict:
         """What goes into the recorded request: the schema the backend is given."""
@@ -267,6 +287,10 @@ class CommandSet:
         if bodies and any(f not in data for f in bodies) and len(fenced_blocks(text)) > 1:
             # A model answering in text may put the body beside the JSON, as a block of its own.
             data = {**data, **self._bodies(data["command"], bodies, text, data)}
+        for (command, field_name), values in self.choices.items():
+            if data.get("command") == command and field_name in data and data[field_name] not in values:
+                raise ReplyError("not_a_choice", f"`{field_name}` of `{command}` must be one of: "
+                                                 f"{', '.join(values)}; you wrote {json.dumps(data[field_name])}.")
         return self._validate(data.get("command"), data)
 
     def _parse_tools(self, completion: dict) -> Command:

@@ -143,10 +143,10 @@ class ModelRegistry:
     # -- asking -----------------------------------------------------------------
     def ask(self, *, key: str, role: str, system: str, messages: Sequence[Mapping[str, str]],
             commands: Sequence[type] | None = None, temperature: float | None = None,
-            max_tokens: int | None = None) -> Reply:
+            max_tokens: int | None = None, choices: Mapping[str, Sequence[str]] | None = None) -> Reply:
         # The model is built (and a local server started) only for a live call: replay needs neither.
         ref = parse_model(self.model_for(role))
-        cmdset, wire, full_system = self._prepare(ref, system, commands)
+        cmdset, wire, full_system = self._prepare(ref, system, commands, choices)
         temperature = self.config.models.temperature if temperature is None else temperature
         max_tokens = max_tokens or self.config.models.max_tokens
         convo = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
@@ -184,10 +184,14 @@ class ModelRegistry:
                              hint=f"labcoat resume {self.ctx.run_id} --set models.reply_retries={retries * 2 + 2} "
                                   "(or choose a stronger model for this role)")
 
-    def _prepare(self, ref: ModelRef, system: str, commands: Sequence[type] | None) -> tuple:
+    def _prepare(self, ref: ModelRef, system: str, commands: Sequence[type] | None,
+                 choices: Mapping[str, Sequence[str]] | None = None) -> tuple:
         """(CommandSet, wire schema, system text); schemas are built once per command list and mode."""
         if not commands:
             return None, None, system
+        if choices:  # changes from reply to reply: not worth caching
+            cmdset = CommandSet(commands, choices)
+            return cmdset, cmdset.wire(ref.mode), system_with(system, cmdset, ref.mode)  # type: ignore[arg-type]
         key = (tuple(commands), ref.mode)
         with self._lock:
             if key not in self._wires:

@@ -29,13 +29,13 @@ class PhaseTalk:
     guard: RepeatGuard = field(default_factory=RepeatGuard)
 
     def ask(self, speaker: Speaker, step: int, *, extra: str = "", commands: list[type] | None = None,
-            tag: str = "") -> Any:
+            tag: str = "", choices: dict[str, list[str]] | None = None) -> Any:
         """Ask `speaker` for its command at `step`; record the turn; return the command."""
         prompt = step_prompt(step, self.cap, extra)
         messages = self.transcript.messages_for(speaker.role, prompt)
         key = self.ctx.key("step", step, speaker.role, *([tag] if tag else []))
         reply = self.ctx.models.ask(key=key, role=speaker.role, system=speaker.system, messages=messages,
-                                    commands=commands or speaker.commands)
+                                    commands=commands or speaker.commands, choices=choices)
         command = reply.command
         text = render_command(command)
         self.transcript.add(step, speaker.role, text)

@@ -37,11 +37,16 @@ def run(ctx: RunContext) -> LitReview:
     retrieved: dict[str, dict] = {}
     added: dict[str, PaperRecord] = {}
     unavailable: set[str] = set()
+    # The lab's own first search, on the topic's words: every model starts from
+    # real candidates, and a small one has ids to choose from at its first step.
+    _search(ctx, talk, 0, Search(query=topic_query(ctx.config.topic), source="all"), retrieved, unavailable,
+            who="The lab searched the topic first")
     step = 0
     while len(added) < target and step < cap:
         step += 1
         extra = f"Papers added: {len(added)} of {target}." + _shelf(retrieved, added)
-        cmd = talk.ask(phd, step, extra=extra)
+        commands, choices = _allowed(retrieved, added)
+        cmd = talk.ask(phd, step, extra=extra, commands=commands, choices=choices)
         if talk.repeated(phd, cmd, step):
             continue
         if isinstance(cmd, Search):
@@ -61,6 +66,36 @@ def run(ctx: RunContext) -> LitReview:
     return review
 
 
+STOPWORDS = frozenset("""a an and are as at be between by can do does for from how in into is it its of on or
+over than that the their these this three to two under using versus vs what when whether which with without""".split())
+
+
+def topic_query(topic: str, limit: int = 10) -> str:
+    """The topic's content words, in order and without repeats: a search query, not a sentence."""
+    words, seen = [], set()
+    for word in re.findall(r"[A-Za-z][\w+-]*", topic):
+        low = word.lower()
+        if low in STOPWORDS or low in seen or len(low) < 3:
+            continue
+        seen.add(low)
+        words.append(word)
+    return " ".join(words[:limit]) or topic[:200]
+
+
+def _allowed(retrieved: dict, added: dict) -> tuple[list[type], dict[str, list[str]]]:
+    """This step's commands and the ids each may name: reading needs a retrieved paper, adding one not yet added."""
+    waiting = [pid for pid in reversed(list(retrieved)) if pid not in added]
+    commands: list[type] = [Search]
+    choices: dict[str, list[str]] = {}
+    if retrieved:
+        commands.append(FullText)
+        choices["full_text.paper_id"] = list(reversed(list(retrieved)))
+    if waiting:
+        commands.append(AddPaper)
+        choices["add_paper.paper_id"] = waiting
+    return commands, choices
+
+
 def _shelf(retrieved: dict, added: dict, limit: int = 12) -> str:
     """The retrieved papers not yet added (most recent first, bounded), so older
     search results stay usable after they leave the prompt's window."""
@@ -71,7 +106,8 @@ def _shelf(retrieved: dict, added: dict, limit: int = 12) -> str:
     return "\nRetrieved and not yet added:\n" + "\n".join(lines) + "\n"
 
 
-def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved: dict, unavailable: set) -> None:
+def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved: dict, unavailable: set,
+            who: str = "") -> None:
     result = ctx.tools.search(ctx.key("step", step, "search"), cmd.query, source=cmd.source, max_results=5)
     for name in result.get("unavailable", []) or []:
         unavailable.add(name)
@@ -84,7 +120,7 @@ def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved:
     if not papers:
         talk.feedback(step, f"No papers found for '{cmd.query}'. Try other words.", tool="search", found=0)
         return
-    lines = [f"Search results for '{cmd.query}':"]
+    lines = [f"{who + ': s' if who else 'S'}earch results for '{cmd.query}':"]
     for p in papers:
         retrieved[p["id"]] = p
         year = (p.get("published") or "")[:4]
