@@ -12,10 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from labcoat.cli.output import console, dollars
-from labcoat.llm.ledger import summarise
-from labcoat.llm.presets import KNOWN_MODELS, PRESETS, ModelRef, base_url_for
-from labcoat.llm.pricing import Pricer
 from labcoat.store import find_run, open_store
+
+# labcoat.llm is imported by the commands: its package loads pydantic, which every
+# `labcoat` invocation (--help included) would otherwise pay for.
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the totals as JSON"),
     ) -> None:
         """LLM spend of a run: calls, tokens and dollars by phase, role and model."""
+        from labcoat.llm.ledger import summarise
+
         directory = find_run(run_ref, runs_dir)
         with open_store(directory, readonly=True) as store:
             run_id = store.info().id
@@ -55,6 +57,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def models(as_json: bool = typer.Option(False, "--json", help="print the list as JSON")) -> None:
         """Provider presets: base URL, key variable (set or not), and known models with prices per million tokens."""
+        from labcoat.llm.presets import KNOWN_MODELS, PRESETS, ModelRef, base_url_for
+        from labcoat.llm.pricing import Pricer
+
         env = os.environ
         pricer = Pricer()
         rows = []

@@ -6,22 +6,26 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from typing import TYPE_CHECKING
+
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from labcoat.artefacts import DataCode, LitReview, Report, Results
 from labcoat.cli.output import console, err_console
-from labcoat.cli.progress import ReviewProgress
 from labcoat.errors import LabcoatError
-from labcoat.review.aggregate import NOTICE_FIGURES
-from labcoat.review.run_records import check_report
-from labcoat.solvers.paper.library import citable_review
 from labcoat.store import find_run, open_store
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+# The artefact models, the integrity checks and the reviewers are imported by the commands
+# that use them: at module level they would slow every `labcoat` invocation, --help included.
 
 
 def _artefact(store, name: str, model: type[BaseModel]) -> BaseModel | None:
+    from pydantic import ValidationError
+
     found = store.artefact(name)
     if found is None:
         return None
@@ -41,6 +45,8 @@ def _report_dir(run_dir: Path) -> Path:
 
 def _review_records(report_dir: Path) -> list[dict]:
     """The numbers the review notice states, when the reviews exist."""
+    from labcoat.review.aggregate import NOTICE_FIGURES
+
     path = report_dir / "reviews.json"
     if not path.is_file():
         return []
@@ -108,6 +114,10 @@ def register(app: typer.Typer) -> None:
 
         Exits 1 when there are errors (with --strict, also when there are warnings).
         """
+        from labcoat.artefacts import DataCode, LitReview, Report, Results
+        from labcoat.review.run_records import check_report
+        from labcoat.solvers.paper.library import citable_review
+
         directory = find_run(run_ref, runs_dir)
         with open_store(directory, readonly=True) as store:
             results = _artefact(store, "running_experiments", Results)
@@ -153,6 +163,7 @@ def register(app: typer.Typer) -> None:
         """Run the three automated reviewers on any paper; scores are aggregated and written to reviews.json."""
         if model:
             overrides = [*overrides, f"models.default={model}", f"models.roles.reviewer={model}"]
+        from labcoat.cli.progress import ReviewProgress
         from labcoat.runner import create_run, execute
         from labcoat.services import attach_models
         from labcoat.workflow import Phase, Workflow

@@ -9,11 +9,10 @@ import typer
 from rich.markup import escape
 
 from labcoat.cli.output import console
-from labcoat.cli.progress import ConsoleProgress
-from labcoat.config import load_config
-from labcoat.gate import default_gate
-from labcoat.runner import create_run, execute
 from labcoat.store import find_run, open_store
+
+# The config models, the runner and what they import are loaded by the commands that use
+# them: at module level they would slow every `labcoat` invocation, --help included.
 
 
 def _finish(run_dir: Path, failed: bool = False) -> None:
@@ -66,6 +65,9 @@ def register(app: typer.Typer) -> None:
         runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
     ) -> None:
         """Start a research run from a config, with live progress in the terminal."""
+        from labcoat.config import load_config
+        from labcoat.runner import create_run
+
         cfg = load_config(config, overrides=set_)
         out = console()
         for note in cfg.compat_notes:
@@ -119,6 +121,9 @@ def register(app: typer.Typer) -> None:
 
     def _execute(directory: Path, *, resumed: bool, overrides: list[str] | None = None) -> None:
         from labcoat.cli.gate_terminal import TerminalGate
+        from labcoat.cli.progress import ConsoleProgress
+        from labcoat.gate import default_gate
+        from labcoat.runner import execute
 
         out = console()
         with open_store(directory, readonly=True) as store:

@@ -24,7 +24,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from labcoat.errors import LabcoatError
@@ -81,6 +80,8 @@ def strict_schema(model: type[BaseModel], name: str, description: str = "") -> d
     `default` keywords are dropped: strict mode has refused them ("'default' is not
     permitted"), and with every property required they carry no meaning anyway.
     """
+    import openai  # deferred: the SDK takes seconds to import and only schema building needs it
+
     tool = openai.pydantic_function_tool(model, name=name, description=description or None)
     return _without_defaults(tool["function"]["parameters"])
 

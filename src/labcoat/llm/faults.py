@@ -17,15 +17,15 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
-
-import anthropic
-import openai
-import tenacity
+from typing import TYPE_CHECKING, Any
 
 from labcoat.errors import LabcoatError, ProviderUnavailable
+
+if TYPE_CHECKING:
+    import tenacity
 
 RETRY_STATUS = {408, 409, 429}
 MAX_RETRY_AFTER_S = 120.0
@@ -47,8 +47,18 @@ def _status(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None)
 
 
+def _sdk_errors(name: str) -> tuple[type[BaseException], ...]:
+    """The SDKs' exception class `name` (APIError, APIConnectionError), for the SDKs already loaded.
+
+    The backends import their SDK lazily; an SDK that is not loaded cannot have raised,
+    and importing it here would cost seconds for nothing.
+    """
+    loaded = (sys.modules.get(sdk) for sdk in ("openai", "anthropic"))
+    return tuple(getattr(module, name) for module in loaded if module is not None)
+
+
 def retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError, json.JSONDecodeError)):
+    if isinstance(exc, (*_sdk_errors("APIConnectionError"), json.JSONDecodeError)):
         return True  # timeouts are connection errors in both SDKs
     status = _status(exc)
     return status is not None and (status in RETRY_STATUS or status >= 500)
@@ -98,6 +108,8 @@ def describe(exc: BaseException) -> str:
 def call_with_retries(fn: Callable[[], Any], *, what: str, retries: int, secrets: Iterable[str],
                       backoff: Backoff, sleep: Callable[[float], None] = time.sleep,
                       on_retry: Callable[[str], None] | None = None, key_env: str | None = None) -> Any:
+    import tenacity  # deferred with the SDKs: only live calls retry
+
     secrets = list(secrets)
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -110,7 +122,7 @@ def call_with_retries(fn: Callable[[], Any], *, what: str, retries: int, secrets
                                  reraise=True)
     try:
         return retrying(fn)
-    except (openai.APIError, anthropic.APIError, json.JSONDecodeError) as exc:
+    except (*_sdk_errors("APIError"), json.JSONDecodeError) as exc:
         detail = scrub(describe(exc), secrets)
         status = _status(exc)
         if retryable(exc):

@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from labcoat.llm.anthropic_backend import AnthropicBackend
 from labcoat.llm.commands import CommandSet
 from labcoat.llm.faults import Backoff, call_with_retries
-from labcoat.llm.openai_backend import OpenAIBackend
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.pricing import Pricer
 from labcoat.llm.types import Reply, Usage
@@ -31,9 +29,14 @@ class Model:
         self.secrets = tuple(s for s in (*secrets, api_key) if s and s != "unused")
         self.sleep = sleep
         self.on_retry = on_retry
+        # Each backend imports its SDK (seconds of start-up) only when a model of its wire is built.
         if ref.preset.wire == "anthropic":
+            from labcoat.llm.anthropic_backend import AnthropicBackend
+
             self.backend: Any = AnthropicBackend(ref, base_url=base_url, api_key=api_key, timeout_s=timeout_s)
         else:
+            from labcoat.llm.openai_backend import OpenAIBackend
+
             self.backend = OpenAIBackend(ref, base_url=base_url, api_key=api_key, timeout_s=timeout_s,
                                          served_name=served_name)
 

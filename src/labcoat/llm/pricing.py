@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import genai_prices
-
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.types import Usage
 
@@ -30,7 +28,11 @@ class Pricer:
     def _override(self, ref: ModelRef) -> Any:
         return self.overrides.get(ref.id) or self.overrides.get(ref.name)
 
-    def _lookup(self, ref: ModelRef, usage: genai_prices.Usage) -> Decimal | None:
+    def _lookup(self, ref: ModelRef, **tokens: int | None) -> Decimal | None:
+        """The table's price of `tokens` (genai_prices.Usage fields), or None when it has no entry."""
+        import genai_prices  # deferred: its price table takes a third of a second to load
+
+        usage = genai_prices.Usage(**tokens)
         providers = [ref.preset.price_provider] if ref.preset.price_provider else []
         if "/" in ref.name:  # router names such as openai/gpt-4o
             providers.append(None)
@@ -48,8 +50,8 @@ class Pricer:
         if over is not None:
             return float(over.input_per_mtok), float(over.output_per_mtok)
         # Priced at 1k tokens and scaled: a million at once would hit long-context tiers.
-        ins = self._lookup(ref, genai_prices.Usage(input_tokens=1000))
-        outs = self._lookup(ref, genai_prices.Usage(output_tokens=1000))
+        ins = self._lookup(ref, input_tokens=1000)
+        outs = self._lookup(ref, output_tokens=1000)
         if ins is None or outs is None:
             return None
         return float(ins) * 1000, float(outs) * 1000
@@ -61,9 +63,8 @@ class Pricer:
             fresh = usage.input_tokens - usage.cached_tokens
             return (fresh * over.input_per_mtok + usage.cached_tokens * cached_rate
                     + usage.output_tokens * over.output_per_mtok) / 1_000_000
-        price = self._lookup(ref, genai_prices.Usage(
-            input_tokens=usage.input_tokens, cache_read_tokens=usage.cached_tokens or None,
-            cache_write_tokens=usage.cache_write_tokens or None, output_tokens=usage.output_tokens))
+        price = self._lookup(ref, input_tokens=usage.input_tokens, cache_read_tokens=usage.cached_tokens or None,
+                             cache_write_tokens=usage.cache_write_tokens or None, output_tokens=usage.output_tokens)
         if price is None:
             self._warn_unpriced(ref)
             return 0.0
@@ -72,7 +73,7 @@ class Pricer:
     def estimate(self, ref: ModelRef, prompt_chars: int, max_tokens: int) -> float:
         guess = Usage(input_tokens=prompt_chars // CHARS_PER_TOKEN_ESTIMATE + 1, output_tokens=max_tokens)
         over = self._override(ref)
-        if over is None and self._lookup(ref, genai_prices.Usage(input_tokens=1)) is None:
+        if over is None and self._lookup(ref, input_tokens=1) is None:
             return 0.0
         return self.dollars(ref, guess)
 
