@@ -26,6 +26,7 @@ from labcoat.workflow import Phase, Workflow
 from tests.support.lab_policies import reply_command
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider
+from tests.support.scripted_run import RecordingProgress
 
 LIT_TITLE = "Scaling Features for Tabular Classifiers"
 PHASES = ["literature_review", "plan_formulation", "data_preparation", "running_experiments",
@@ -207,10 +208,17 @@ def test_full_report_compiles_is_checked_repaired_reviewed_and_replays(tmp_path,
     with ScriptedProvider(script) as sp:
         config = lab_config(sp, httpserver, phases=PHASES, budget={"paper_steps": 1, "refinement_rounds": 1})
         run_dir = create_run(config, tmp_path / "run")
-        execute(run_dir, factory_for(notes), attach=attach)
+        progress = RecordingProgress()
+        execute(run_dir, factory_for(notes), attach=attach, progress=progress)
         info = state(run_dir)
         assert info.state == "finished", info.message
         served = len(sp.requests)
+        # the run's progress tells of each scored version and of each reviewer of the panel, in order
+        told = ["the draft: reviewer score 4/10", "step 1's version: reviewer score 4/10, kept",
+                "reviewer 1/3 rigour started", "reviewer 1/3 rigour finished: overall 4/10, reject",
+                "reviewer 2/3 impact started", "reviewer 2/3 impact finished: overall 6/10, accept",
+                "reviewer 3/3 novelty started", "reviewer 3/3 novelty finished: overall 5/10, reject"]
+        assert progress.messages == told
 
         folder = run_dir / "report"
         for name in ("report.pdf", "report.tex", "references.bib", "integrity.json", "reviews.json",
@@ -272,10 +280,12 @@ def test_full_report_compiles_is_checked_repaired_reviewed_and_replays(tmp_path,
         def no_compile(*_args, **_kwargs):
             raise AssertionError("a replayed run compiled LaTeX")
         monkeypatch.setattr("labcoat.solvers.paper.build.compile_latex", no_compile)
-        execute(run_dir, factory_for(notes), attach=attach, resumed=True)
+        replayed = RecordingProgress()
+        execute(run_dir, factory_for(notes), attach=attach, resumed=True, progress=replayed)
         info = state(run_dir)
         assert info.state == "finished" and "finished: 0 effects live" in info.message, info.message
         assert len(sp.requests) == served
+        assert replayed.messages == told  # the replayed panel is told as the live one was
 
 
 def test_refinement_returns_to_experiments_with_the_reviews_then_ends_within_the_round_bound(

@@ -53,9 +53,5 @@ class ReviewProgress(ConsoleProgress):
         self.console.rule(f"[bold]{escape(self.heading)}")
 
     def reviewer(self, update: ReviewerUpdate) -> None:
-        who = f"reviewer {update.position}/{update.total} [bold]{escape(update.reviewer)}[/]"
-        if update.form is None:
-            done = "started"
-        else:
-            done = f"finished: overall {update.form.overall}/10, {escape(update.form.decision)}"
-        self.console.print(f"{who} {done}  tokens {self.tokens:,}  {dollars(self.cost)}")
+        # The same line a run's progress shows for its review panel, with the spend so far.
+        self.console.print(f"{escape(update.describe())}  tokens {self.tokens:,}  {dollars(self.cost)}")

@@ -59,7 +59,9 @@ def run(ctx: RunContext) -> Reviews:
         raise LabcoatError(f"report refinement: the report {tex_path} is missing")
     tex = tex_path.read_text(encoding="utf-8")
     personas = PERSONAS[:ctx.config.budget.reviewers]
-    panel = review_paper(ctx, render_markdown(tex, base_dir=folder), key_parts=("reviews",), personas=personas)
+    # Each reviewer is a long call: the run's progress says as each starts and what it scored.
+    panel = review_paper(ctx, render_markdown(tex, base_dir=folder), key_parts=("reviews",), personas=personas,
+                         on_reviewer=lambda update: ctx.progress.message(update.describe()))
     document = panel.document()
     (folder / "reviews.json").write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
     rounds_left = max(0, ctx.config.budget.refinement_rounds - ctx.revisits)

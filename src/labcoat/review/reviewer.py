@@ -24,6 +24,13 @@ class ReviewerUpdate:
     total: int
     form: ReviewForm | None = None
 
+    def describe(self) -> str:
+        """`reviewer 2/3 impact started`, or `... finished: overall 4/10, reject` — one progress line."""
+        who = f"reviewer {self.position}/{self.total} {self.reviewer}"
+        if self.form is None:
+            return f"{who} started"
+        return f"{who} finished: overall {self.form.overall}/10, {self.form.decision}"
+
 
 @dataclass
 class PanelReviews:

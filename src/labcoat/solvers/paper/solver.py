@@ -81,6 +81,7 @@ class PaperSolver:
         best = draft = self.build.check(self.ctx.key("paper", 0), tex, self.citable_review())
         report.history.append({"step": 0, "attempt": 0, "outcome": "draft", **describe(best)})
         self.ctx.emit("paper_version", {"step": 0, "kept": True, **describe(best)})
+        self._tell_score("the draft", best)
         note = ""
         for step in range(1, self.steps + 1):
             self.ctx.progress.step(self.ctx.phase or "", step, self.steps, "editing the paper")
@@ -90,6 +91,7 @@ class PaperSolver:
             kept = candidate is not None and candidate.rank() >= best.rank()
             if candidate is not None:
                 self.ctx.emit("paper_version", {"step": step, "kept": kept, **describe(candidate)})
+                self._tell_score(f"step {step}'s version", candidate, ", kept" if kept else ", not kept")
             if kept:
                 best, note = candidate, ""
             else:
@@ -99,6 +101,11 @@ class PaperSolver:
         if not best.compiled and self.ctx.config.report.compile_latex and not self.build.skip_reason:
             best = self._rescue(report, draft, best)
         return self._finish(report, best)
+
+    def _tell_score(self, what: str, version: Version, outcome: str = "") -> None:
+        """A progress line with the reviewer's score: it decides which version is kept, and takes a call to get."""
+        if version.score is not None:
+            self.ctx.progress.message(f"{what}: reviewer score {version.score:g}/10{outcome}")
 
     def _rescue(self, report: Report, draft: Version, best: Version) -> Version:
         """No version compiled: try the drafted text set as plain text (see rescue.py)."""
