@@ -292,3 +292,33 @@ def test_odd_store_contents_render_instead_of_failing(tmp_path: Path) -> None:
         assert r.status_code == 200, (page, r.text[:300])
     assert c.get("/").status_code == 200
     assert "unreadable payload" in c.get("/runs/odd/phases/plan_formulation").text
+
+
+def test_refinement_decisions_copilot_revisions_and_revisits_read_as_sentences(tmp_path: Path) -> None:
+    store = new_run(tmp_path, "refined")
+    ev = EventWriter(store)
+    phase = "report_refinement"
+    ev.emit(phase, "phase_start", {"attempt": 0, "notes": []})
+    ev.emit(phase, "refinement_decision", {"decision": "accept", "phase": "", "reason": "the paper is sound",
+                                           "round": 0, "rounds_left": 1, "copilot_revisions": 0})
+    ev.emit(phase, "gate", {"decision": "revise", "notes": "check the test split"})
+    ev.emit(phase, "copilot_revision", {"revision": 1, "next_attempt": 1, "refinement_rounds_used": 0})
+    ev.emit(phase, "phase_start", {"attempt": 1, "notes": ["check the test split"]})
+    ev.emit(phase, "refinement_decision", {"decision": "revisit", "phase": "report_writing", "round": 0,
+                                           "rounds_left": 1, "copilot_revisions": 1,
+                                           "reason": "the <b>results</b> section overstates the gain"})
+    ev.emit(phase, "revisit", {"to": "report_writing", "notes": "Automated reviews: weak baselines", "round": 1,
+                               "rounds": 1})
+    store.close()
+    c = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    for url in ("/runs/refined", f"/runs/refined/phases/{phase}"):
+        html = c.get(url).text
+        page = text_of(html)
+        assert "PhD decision: accept (refinement rounds used 0, left 1) the paper is sound" in page, url
+        assert ("co-pilot revision 1 of report refinement: attempt 1 next; uses no refinement round "
+                "(0 used so far)") in page, url
+        assert ("PhD decision: back to report writing (refinement rounds used 0, left 1; co-pilot revisions 1) "
+                "the &lt;b&gt;results&lt;/b&gt; section overstates the gain") in page, url
+        assert "revisit → report writing (refinement round 1 of 1) Automated reviews: weak baselines" in page, url
+        # none of them falls back to the generic kind-and-JSON form any more
+        assert not re.search(r'class="kind">(copilot_revision|refinement_decision|revisit)<', html), url
