@@ -30,9 +30,9 @@ opt = dict(lr=0.001, weight_decay=5e-4, epochs=30)
 """
 
 RECORDED = [
-    {"value": 0.8732, "source": "metrics.json: dev_accuracy (node 7)"},
-    {"value": 0.8411, "source": "metrics.json: baseline_dev_accuracy (node 2)"},
-    {"value": 0.0213, "source": "metrics.json: dev_accuracy_std (node 7)"},
+    {"value": 0.8732, "source": "metrics.json: dev_accuracy (node 7)", "metric": True},
+    {"value": 0.8411, "source": "metrics.json: baseline_dev_accuracy (node 2)", "metric": True},
+    {"value": 0.0213, "source": "metrics.json: dev_accuracy_std (node 7)", "metric": True},
     {"value": 67349, "source": "DataCode.sizes.train"},
     {"value": 872, "source": "DataCode.sizes.dev"},
 ]
@@ -164,3 +164,14 @@ def test_real_paper_claims_are_found_and_notation_is_not(fixtures_dir: Path, tmp
     assert all("EC$_{50}$" not in lines[f.line - 1] or f.text != "50" for f in report.findings if f.line)
     assert not any(text in {"2015", "1", "2"} for text, _ in numbers)
     assert {f.kind for f in report.findings} == {"unsupported_number", "unknown_citation", "missing_figure"}
+
+
+def test_differences_pair_metrics_only_never_a_log_value_with_a_review_score(figure_dir: Path) -> None:
+    """A real run's report said '26' (a model's garbled text); 29.8 in the data-preparation log minus
+    the 3.8 of the reviews notice made it look recorded. Only metric minus metric is a claim."""
+    recorded = [*RECORDED, {"value": 29.8, "source": "data preparation output"},
+                {"value": 3.8, "source": "Agent Laboratory (arXiv 2501.04227): mean human review score"}]
+    tex = PAPER.replace(r"\end{document}", "We ran 26 configurations.\n\\end{document}")
+    report = _check(tex, figure_dir, recorded_numbers=recorded)
+    assert [(f.kind, f.text) for f in report.findings] == [("unsupported_number", "26")]
+    assert any("difference of" in m["source"] for m in report.matched if m["number"] == "3.2")

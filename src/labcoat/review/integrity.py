@@ -3,8 +3,8 @@
 Rules, applied to the body (after `\\begin{document}`) of the LaTeX text:
 
 - **Numbers.** Each stated number must round to a recorded number (metrics,
-  log values, data sizes), to a difference of two recorded numbers (when at
-  most 24 are recorded), or to a literal of the recorded code
+  log values, data sizes), to a difference of two recorded metrics (when at
+  most 24 metrics are recorded), or to a literal of the recorded code
   (hyper-parameters such as lr=0.001). Rounding
   follows the digits written (0.87 and 87.3% both match 0.8732; 87% too).
   Not checked: years 1900-2100, whole numbers 0-10 (counts and enumerations,
@@ -120,8 +120,12 @@ def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampli
     pool = list(direct)
     pool += [(value, "recorded code") for value in code_numbers(code_texts)]
     pool += [(stated.value, "subsampling note") for note in subsampling for stated in stated_numbers(note)]
-    if len(direct) <= _MAX_PAIRWISE:
-        pool += [(a - b, f"difference of {sa} and {sb}") for (a, sa), (b, sb) in permutations(direct, 2)]
+    # Differences only between metrics ("2.3 points better"): a difference of a
+    # log value and a review score would match almost any number by accident.
+    metrics = [(float(item["value"]), str(item.get("source") or "recorded")) for item in recorded
+               if item.get("metric")]
+    if len(metrics) <= _MAX_PAIRWISE:
+        pool += [(a - b, f"difference of {sa} and {sb}") for (a, sa), (b, sb) in permutations(metrics, 2)]
     return pool
 
 

@@ -25,14 +25,16 @@ def recorded_numbers(results: Results | None, data: DataCode | None,
     records: list[dict[str, Any]] = []
     if results is not None:
         for metric in [*results.metrics, *results.test_metrics]:
-            records.append({"value": metric.value, "source": f"{metric.source or 'results'}: {metric.name} ({metric.split})"})
+            records.append({"value": metric.value, "metric": True,
+                            "source": f"{metric.source or 'results'}: {metric.name} ({metric.split})"})
         reported = {metric.source.split("/")[0] for metric in results.metrics if metric.source}
         for node in results.journal:
             if node.get("status") != "ok":
                 continue
             for metric in node.get("metrics") or []:
                 if isinstance(metric.get("value"), (int, float)):
-                    records.append({"value": float(metric["value"]), "source": f"node {node.get('id')}: {metric.get('name')}"})
+                    records.append({"value": float(metric["value"]), "metric": True,
+                                    "source": f"node {node.get('id')}: {metric.get('name')}"})
             if node.get("id") in reported:
                 records += [{"value": v, "source": f"node {node.get('id')} output"}
                             for v in code_numbers([str(node.get("stdout", ""))[:MAX_LOG_CHARS]])]
