@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from labcoat.config import ResearchConfig
 
-# Typical seconds per model call: a hosted API, and a small model on 2 CPU cores.
-SECONDS_PER_CALL = {"hosted": 6.0, "local": 15.0}
+# Typical seconds per model call: a hosted API, and a small model on 2 CPU cores
+# (SmolLM2-135M on the quickstart: 67 calls in 882 model-seconds, 13.2 s each).
+SECONDS_PER_CALL = {"hosted": 6.0, "local": 13.0}
+# The share of the step caps a run typically uses: a small local model runs into
+# most of them (the quickstart made 67 of at most 84 calls); a strong hosted model
+# finishes most phases early.
+TYPICAL_SHARE = {"hosted": 0.5, "local": 0.8}
 SECONDS_PER_PROGRAM = 8.0
 SECTIONS = 8
 
@@ -38,12 +43,14 @@ def expected_minutes(config: ResearchConfig, model: str) -> tuple[int, int]:
     worst_calls = sum(max_calls(config).values())
     programs = (config.budget.mle_steps * config.budget.mle_candidates + 2) * (1 + config.budget.mle_repairs)
     worst = worst_calls * per_call + programs * SECONDS_PER_PROGRAM
-    typical = 0.4 * worst_calls * per_call + (programs / (1 + config.budget.mle_repairs)) * SECONDS_PER_PROGRAM
+    typical = TYPICAL_SHARE[kind] * worst_calls * per_call + (programs / (1 + config.budget.mle_repairs)) * SECONDS_PER_PROGRAM
     return max(1, round(typical / 60)), max(1, round(worst / 60))
 
 
 def describe(config: ResearchConfig, model: str) -> str:
     typical, worst = expected_minutes(config, model)
-    where = "a model on this machine's CPU" if model.startswith(("local:", "ollama:")) else f"{model}"
-    return (f"expected duration: about {typical} min, at most ~{worst} min if every phase uses its whole "
-            f"budget ({where}; {sum(max_calls(config).values())} model calls at most)")
+    local = model.startswith(("local:", "ollama:", "llamacpp:")) or model == "auto"
+    per_call = SECONDS_PER_CALL["local" if local else "hosted"]
+    where = "on this machine's CPU, longer while it is busy" if local else f"on {model}"
+    return (f"expected duration: about {typical} min, ~{worst} min if every phase uses its whole budget "
+            f"({sum(max_calls(config).values())} model calls at most, ~{per_call:g} s each {where})")
