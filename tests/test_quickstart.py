@@ -66,6 +66,7 @@ def test_quickstart_end_to_end_on_the_scripted_model(tmp_path, httpserver, fixtu
 
 
 @pytest.mark.local_model
+@pytest.mark.timeout(3600)  # a whole run on a CPU model: ~16 min on 2 idle cores
 def test_quickstart_on_the_embedded_local_model(tmp_path, monkeypatch):
     """The README's first command, as a researcher without a key or network would run it."""
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"):
@@ -86,6 +87,7 @@ def test_quickstart_on_the_embedded_local_model(tmp_path, monkeypatch):
 
 
 @pytest.mark.local_model
+@pytest.mark.timeout(7200)  # a run up to its experiments, then the resumed rest
 def test_quickstart_killed_mid_experiments_resumes_without_rebilling(tmp_path):
     """SIGKILL the local-model quickstart during the experiments; `labcoat resume` finishes it and no
     model call that was already made is made again (no tokens billed twice)."""
