@@ -341,3 +341,28 @@ def test_replay_reads_ahead_in_batches_and_still_serves_each_key_its_own_row(
         events = store.events()
     assert events[:5] == first[:5]
     assert [e["payload"]["i"] for e in events[5:]] == ["changed", "after"]
+
+
+def test_a_phase_run_again_drops_what_its_earlier_attempt_warned(tmp_path: Path) -> None:
+    """The run's summary lists the warnings that still hold: a revisited phase says again what applies."""
+    from labcoat.workflow import Revisit
+
+    def writing(ctx):
+        ctx.warn(f"draft {ctx.attempt} has 3 integrity errors" if ctx.attempt == 0 else "fixed draft compiled late")
+        return {}
+
+    def refinement(ctx):
+        ctx.warn(f"refinement attempt {ctx.attempt}")
+        if ctx.attempt == 0:
+            raise Revisit("report_writing", "fix the numbers")
+        return {}
+
+    run_dir = create_run(pipeline_app.config(), run_dir=tmp_path / "warned")
+    ctx = execute(run_dir, lambda config: Workflow([Phase("literature_review", lambda c: c.warn("no arXiv") or {}),
+                                                    Phase("report_writing", writing),
+                                                    Phase("report_refinement", refinement)]), resumed=False)
+    assert ctx.failure is None
+    assert ctx.warnings == ["no arXiv", "fixed draft compiled late", "refinement attempt 1"]
+    with RunStore(run_dir, readonly=True) as store:  # the events keep every warning ever given
+        said = [e["payload"]["message"] for e in store.events(kinds=["warning"])]
+    assert "draft 0 has 3 integrity errors" in said and "refinement attempt 0" in said

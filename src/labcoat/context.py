@@ -76,7 +76,9 @@ class RunContext:
     revisions: int = 0
     notes: dict[str, list[str]] = field(default_factory=dict)
     artefacts: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    # (phase, text) of every warning of the phases' current attempts; a phase that
+    # runs again (a revisit, a co-pilot revision) says again what still applies.
+    warned: list[tuple[str | None, str]] = field(default_factory=list)
     # The exception that failed the run, if any (the store holds its traceback).
     failure: BaseException | None = None
 
@@ -93,8 +95,16 @@ class RunContext:
         phase = phase or self.phase or ""
         return [*self.config.notes_for(phase), *self.notes.get(phase, [])]
 
+    @property
+    def warnings(self) -> list[str]:
+        return [text for _, text in self.warned]
+
+    def forget_warnings(self, phase: str) -> None:
+        """Drop what an earlier attempt of `phase` warned about (the events keep the whole history)."""
+        self.warned = [(p, text) for p, text in self.warned if p != phase]
+
     def warn(self, text: str) -> None:
-        self.warnings.append(text)
+        self.warned.append((self.phase, text))
         self.emit("warning", {"message": text})
         self.progress.message(text, level="warning")
 

@@ -108,6 +108,7 @@ class Workflow:
 
     def run_phase(self, ctx: RunContext, phase: Phase, attempt: int) -> Any:
         ctx.phase, ctx.attempt = phase.name, attempt
+        ctx.forget_warnings(phase.name)
         ctx.store.set_state("running", phase=phase.name)
         ctx.progress.phase(phase.name, attempt)
         ctx.emit("phase_start", {"attempt": attempt, "notes": ctx.phase_notes()})
