@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labcoat.agents.dialogue import RepeatGuard, Transcript, render_command, step_prompt
+from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.context import RunContext
 
@@ -30,13 +31,17 @@ class PhaseTalk:
 
     def ask(self, speaker: Speaker, step: int, *, extra: str = "", commands: list[type] | None = None,
             tag: str = "", choices: dict[str, list[str]] | None = None) -> Any:
-        """Ask `speaker` for its command at `step`; record the turn; return the command."""
+        """Ask `speaker` for its command at `step`; record the turn; return the command, or None when the
+        model sent no valid command within its retries (the turn is skipped and said so)."""
         prompt = step_prompt(step, self.cap, extra)
         messages = self.transcript.messages_for(speaker.role, prompt)
         key = self.ctx.key("step", step, speaker.role, *([tag] if tag else []))
-        reply = self.ctx.models.ask(key=key, role=speaker.role, system=speaker.system, messages=messages,
-                                    commands=commands or speaker.commands, choices=choices)
-        command = reply.command
+        command = ask_or_skip(self.ctx, key=key, role=speaker.role, system=speaker.system, messages=messages,
+                              commands=commands or speaker.commands, choices=choices)
+        if command is None:
+            self.feedback(step, f"Step {step}: {speaker.role} sent no valid command; the turn is skipped.",
+                          skipped=speaker.role)
+            return None
         text = render_command(command)
         self.transcript.add(step, speaker.role, text)
         self.ctx.emit("agent_turn", {"step": step, "role": speaker.role,
@@ -50,6 +55,9 @@ class PhaseTalk:
         self.ctx.emit("lab_feedback", {"step": step, "text": text, **payload})
 
     def repeated(self, speaker: Speaker, command: Any, step: int) -> bool:
+        """True when the step has nothing to do: a skipped turn (no command) or a repeated command."""
+        if command is None:
+            return True
         earlier = self.guard.check(speaker.role, command, step)
         if earlier is None:
             return False

@@ -56,6 +56,8 @@ def run(ctx: RunContext) -> DataCode:
     for last in range(3):
         cmd = talk.ask(sw, cap, extra="Submit working data code now with `submit_code`.",
                        commands=[SubmitCode], tag=f"final{last}")
+        if cmd is None:
+            continue
         attempts += 1
         accepted = _submit(ctx, talk, cap, cmd, inputs, attempts, tag=f"final{last}")
         if accepted is not None:

@@ -10,6 +10,7 @@ from labcoat.agents.commands import Dialogue, SubmitPlan
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Plan
 from labcoat.context import RunContext
+from labcoat.errors import LabcoatError
 from labcoat.phases.common import PhaseTalk, lit_summary, system_for
 
 NAME = "plan_formulation"
@@ -30,9 +31,15 @@ def run(ctx: RunContext) -> Plan:
         if isinstance(cmd, SubmitPlan):
             return _accept(ctx, cmd)
     ctx.warn(f"plan formulation reached its step cap ({cap}) without a plan; the postdoc must submit one now")
-    cmd = talk.ask(postdoc, cap, extra="The discussion is over: submit the plan now with `plan`.",
-                   commands=[SubmitPlan], tag="final")
-    return _accept(ctx, cmd)
+    for last in range(3):
+        cmd = talk.ask(postdoc, cap, extra="The discussion is over: submit the plan now with `plan`.",
+                       commands=[SubmitPlan], tag="final" if last == 0 else f"final{last}")
+        if cmd is not None:
+            return _accept(ctx, cmd)
+    # Nothing downstream can run without a plan: pause, resumable with another model or more retries.
+    raise LabcoatError(f"plan formulation ended without a plan: the postdoc's model sent no valid `plan` in three "
+                       f"final turns; resume with `labcoat resume {ctx.run_id} --set models.reply_retries=8` or "
+                       "a stronger model for the postdoc")
 
 
 def _accept(ctx: RunContext, cmd: SubmitPlan) -> Plan:

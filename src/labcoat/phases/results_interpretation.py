@@ -41,14 +41,22 @@ def run(ctx: RunContext) -> Interpretation:
             if accepted is not None:
                 return accepted
     ctx.warn(f"results interpretation reached its step cap ({cap}); the postdoc must submit now")
+    last: SubmitInterpretation | None = None
     for attempt in range(3):
         cmd = talk.ask(postdoc, cap, extra="Submit the interpretation now with `interpretation`.",
                        commands=[SubmitInterpretation], tag=f"final{attempt}")
+        if cmd is None:
+            continue
+        last = cmd
         accepted = _check(talk, cap, cmd, recorded)
         if accepted is not None:
             return accepted
+    if last is None:
+        ctx.warn("no interpretation was written: the postdoc's model sent no valid `interpretation`; "
+                 "the report rests on the recorded metrics alone")
+        return Interpretation(text="", claims=[], numbers_used=[])
     ctx.warn("the interpretation still states numbers that were not recorded; they are kept out of the artefact")
-    return Interpretation(text=cmd.text, claims=cmd.claims, numbers_used=[])
+    return Interpretation(text=last.text, claims=last.claims, numbers_used=[])
 
 
 def _check(talk: PhaseTalk, step: int, cmd: SubmitInterpretation, recorded: list[float]) -> Interpretation | None:

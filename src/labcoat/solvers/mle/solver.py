@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from labcoat.agents.dialogue import clip, merge
+from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import DataCode, Plan
 from labcoat.context import RunContext
+from labcoat.errors import LabcoatError
 from labcoat.solvers.mle.commands import Edit, Reflect, Replace, Score
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
 from labcoat.solvers.mle.guards import refuse_reason
@@ -99,6 +101,10 @@ class MleSolver:
         prompt = ("No program exists yet. Write the complete experiment program for the plan with `replace`."
                   + self._memory())
         cmd = self._ask(self.engineer, prompt, [Replace], self.ctx.key("mle", step, "generate"), "ml_engineer")
+        if cmd is None:
+            raise LabcoatError("the ML engineer's model sent no valid program and no seed program fits the plan; "
+                               f"resume with `labcoat resume {self.ctx.run_id} --set models.reply_retries=8` or a "
+                               "stronger model for the ml_engineer")
         return cmd.program
 
     def _propose(self, step: int, b: int, parent: Node) -> Candidate:
@@ -108,9 +114,13 @@ class MleSolver:
                   + "\nPropose one improvement with `edit` or `replace`.")
         cmd = self._ask(self.engineer, prompt, [Edit, Replace], self.ctx.key("mle", step, "cand", b, "propose"),
                         "ml_engineer")
-        return self._apply(Candidate(b, parent, cmd.command, None), parent.code, cmd)
+        return self._apply(Candidate(b, parent, cmd.command if cmd is not None else "edit", None), parent.code, cmd)
 
     def _apply(self, cand: Candidate, base: str, cmd: Any) -> Candidate:
+        if cmd is None:  # no valid command: a failed candidate, which the repairs may still fix
+            cand.last_command, cand.code = "no valid command", None
+            cand.error = "the model's reply contained no valid `edit` or `replace` command"
+            return cand
         cand.last_command = f"{cmd.command} " + (f"lines {cmd.start}-{cmd.end}" if isinstance(cmd, Edit) else "")
         try:
             cand.code = apply_edit(base, cmd.start, cmd.end, cmd.new_lines) if isinstance(cmd, Edit) \
@@ -200,6 +210,8 @@ class MleSolver:
         prompt = (f"Program:\n```\n{clip(node.code, 6000)}\n```\nRecorded metrics: {node.metrics}\n"
                   f"Output (end):\n{clip(node.stdout[-2000:], 2000)}\nScore it with `score`.")
         cmd = self._ask(self.reward_system, prompt, [Score], self.ctx.key("mle", node.id, "reward"), "reviewer")
+        if cmd is None:  # unscored: ranked by its metric alone
+            return
         node.reward = min(1.0, max(0.0, float(cmd.score)))
         node.reward_rationale = cmd.rationale
 
@@ -209,13 +221,13 @@ class MleSolver:
         prompt = f"Attempt {node.id} ({node.operation}) {outcome}. What does it teach? Reply with `reflect`."
         cmd = self._ask(self.reflect_system, prompt, [Reflect], self.ctx.key("mle", node.id, "reflect"),
                         "ml_engineer")
-        node.reflection = cmd.text
+        node.reflection = cmd.text if cmd is not None else ""
 
     # -- helpers ---------------------------------------------------------------
     def _ask(self, system: str, prompt: str, commands: list[type], key: str, role: str) -> Any:
-        reply = self.ctx.models.ask(key=key, role=role, system=system,
-                                    messages=merge([{"role": "user", "content": prompt}]), commands=commands)
-        return reply.command
+        """The command, or None when the model sent none valid (recorded; the caller goes on without it)."""
+        return ask_or_skip(self.ctx, key=key, role=role, system=system,
+                           messages=merge([{"role": "user", "content": prompt}]), commands=commands)
 
     def _memory(self) -> str:
         lines = self.journal.recent_reflections()

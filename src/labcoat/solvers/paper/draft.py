@@ -13,6 +13,7 @@ import re
 
 from labcoat.agents.commands import Search
 from labcoat.agents.dialogue import clip
+from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.context import RunContext
 from labcoat.report.lines import EditError, section_span, set_section
@@ -68,10 +69,12 @@ class Drafter:
                 outline=[f"{HEADINGS[k]}: {v}" for k, v in self.outline.items()],
                 found="\n".join(found[-8:]), feedback=feedback, turn=turn + 1, turns=DRAFT_TURNS, last=last)
             commands = [DraftSection] if last else [Search, DraftSection]
-            reply = self.ctx.models.ask(key=self.ctx.key("draft", key, turn), role=self.speaker.role,
-                                        system=self.speaker.system, messages=[{"role": "user", "content": message}],
-                                        commands=commands)
-            cmd = reply.command
+            cmd = ask_or_skip(self.ctx, key=self.ctx.key("draft", key, turn), role=self.speaker.role,
+                              system=self.speaker.system, messages=[{"role": "user", "content": message}],
+                              commands=commands)
+            if cmd is None:
+                feedback = f"Your last reply had no valid command. Submit the {HEADINGS[key]} section's text."
+                continue
             if isinstance(cmd, Search):
                 found.append(self._search(key, turn, cmd))
                 continue

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labcoat.agents.commands import Search
+from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import LitReview, Report
 from labcoat.context import RunContext
@@ -122,9 +123,9 @@ class PaperSolver:
         return version
 
     def _ask_edit(self, key: str, message: str) -> Any:
-        reply = self.ctx.models.ask(key=key, role="professor", system=self.professor.system,
-                                    messages=[{"role": "user", "content": message}], commands=[EditPaper, ReplacePaper])
-        return reply.command
+        """The edit command, or None when the model sent none valid (the attempt counts as refused)."""
+        return ask_or_skip(self.ctx, key=key, role="professor", system=self.professor.system,
+                           messages=[{"role": "user", "content": message}], commands=[EditPaper, ReplacePaper])
 
     def _step(self, step: int, best: Version, note: str) -> StepOutcome:
         base, feedback = best.tex, feedback_of(best)
@@ -135,6 +136,8 @@ class PaperSolver:
         for attempt in range(REPAIRS + 1):
             cmd = self._ask_edit(self.ctx.key("paper", step, "edit", attempt), message)
             try:
+                if cmd is None:
+                    raise EditError("your reply contained no valid `edit` or `replace` command")
                 tex = edit_lines(base, cmd.start, cmd.end, cmd.new_lines) if isinstance(cmd, EditPaper) \
                     else replace_document(cmd.paper)
                 refused = self.build.structure(tex)
