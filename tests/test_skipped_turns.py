@@ -9,6 +9,7 @@ from labcoat.phases import default_workflow
 from labcoat.runner import create_run, execute
 from labcoat.services import attach
 from labcoat.store import open_store
+from labcoat.transcript import render_event
 
 from tests.support import lab_policies as lab
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv
@@ -56,6 +57,9 @@ def test_a_turn_without_a_valid_command_is_skipped_and_the_phase_goes_on(tmp_pat
     assert warnings == ["the postdoc sent replies with no valid command in plan_formulation; those turns were "
                         "skipped (see the transcript)"]
     assert plan["question"] == lab.PLAN["question"]
+    with open_store(run_dir, readonly=True) as store:  # `labcoat show` names the skip
+        shown = render_event(store.events(kinds=["turn_skipped"])[0])
+    assert "postdoc sent no valid command; turn skipped" in shown and "2 attempts" in shown
     # A resume replays the skipped turn from the record: nothing is asked again.
     again = execute(run_dir, default_workflow, attach=attach, resumed=True)
     assert again.effects.executed == 0 and again.effects.diverged_at is None
@@ -71,3 +75,12 @@ def test_without_a_plan_the_run_pauses_and_says_how_to_go_on(tmp_path, httpserve
     assert info.state in ("paused", "failed")
     assert "ended without a plan" in info.message and "models.reply_retries=8" in info.message
     assert len(skipped) == 5  # two dialogue steps and three final turns, each recorded
+
+
+def test_show_renders_the_phds_refinement_decision():
+    ev = {"ts": 0, "phase": "report_refinement", "kind": "refinement_decision", "pos": 1,
+          "payload": {"decision": "revisit", "phase": "report_writing", "reason": "numbers <b>unclear</b>",
+                      "round": 0, "rounds_left": 1}}
+    line = render_event(ev)
+    assert "PhD decision: revisit → report_writing" in line and "rounds left 1" in line
+    assert line.endswith("numbers <b>unclear</b>")

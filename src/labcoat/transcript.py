@@ -43,6 +43,13 @@ RENDERERS: dict[str, Renderer] = {
     "revisit": lambda ev: f"[bold yellow]revisit → {escape(str(ev['payload'].get('to')))} (refinement round "
                          f"{ev['payload'].get('round')} of {ev['payload'].get('rounds', '?')})[/] "
                          f"{_clip(str(ev['payload'].get('notes', '')), 600)}",
+    "refinement_decision": lambda ev: (
+        f"[bold]PhD decision: {escape(str(ev['payload'].get('decision')))}"
+        + (f" → {escape(str(ev['payload']['phase']))}" if ev["payload"].get("phase") else "")
+        + f"[/] (rounds left {ev['payload'].get('rounds_left', '?')}) "
+        + _clip(str(ev["payload"].get("reason", "")), 600)),
+    "turn_skipped": lambda ev: f"[red]{escape(str(ev['payload'].get('role')))} sent no valid command; turn "
+                               f"skipped[/] {_clip(str(ev['payload'].get('error', '')), 400)}",
     "warning": lambda ev: f"[yellow]warning: {_clip(str(ev['payload'].get('message')), 1200)}[/]",
     "agent_turn": _agent_turn,
 }
