@@ -105,3 +105,31 @@ def test_review_over_budget_stops_before_calling(scripted, tmp_path: Path, capsy
     assert exited.value.code == 1 and "did not finish (paused): budget reached" in err
     assert "labcoat resume" not in err and "Run `labcoat review` again" in err
     assert sp.requests == []
+
+
+def test_a_reviewer_that_never_fills_the_form_is_left_out_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    def policy(request):
+        persona = next(p for p in PERSONAS if p.brief in request.system)
+        if persona.name == "rigour":
+            return "A long ramble with no form in it."  # every attempt: no command
+        return reply_command("review", **_form(SCORES[persona.name]))
+
+    with ScriptedProvider(policy) as sp:
+        for name, value in scripted_env(sp).items():
+            monkeypatch.setenv(name, value)
+        config = scripted_config(sp, model="openai:gpt-4o-mini", topic="review", models={"reply_retries": 1})
+        path = tmp_path / "review.yaml"
+        path.write_text(yaml.safe_dump(config.model_dump(mode="json", exclude={"compat_notes"})))
+        paper = tmp_path / "paper.md"
+        paper.write_text("# A paper\n\nSome text about probes.\n")
+        main(["review", str(paper), "--config", str(path), "--runs", str(tmp_path / "runs"), "--json"])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert [r["reviewer"] for r in document["reviews"]] == ["impact", "novelty"]
+    assert document["skipped_reviewers"] == ["rigour"] and document["overall_mean"] == 4.5
+    assert "reviewer 1/3 rigour sent no valid review; the panel goes on without it" in captured.err
+    run_dir = next((tmp_path / "runs").iterdir())
+    with open_store(run_dir, readonly=True) as store:
+        assert [e["payload"]["role"] for e in store.events(kinds=["turn_skipped"])] == ["reviewer"]
+        assert store.info().shown_state == "finished"

@@ -6,9 +6,11 @@ serves recorded reviews; the panel's result is emitted as a `reviews` event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from labcoat.agents.fallible import ask_or_skip
+from labcoat.errors import LabcoatError
 from labcoat.review.aggregate import ReviewSummary, aggregate, reviews_document
 from labcoat.review.commands import SubmitReview
 from labcoat.review.form import ReviewForm
@@ -23,10 +25,13 @@ class ReviewerUpdate:
     position: int  # 1-based, in the panel's order
     total: int
     form: ReviewForm | None = None
+    skipped: bool = False  # the model sent no valid review form within its retries
 
     def describe(self) -> str:
         """`reviewer 2/3 impact started`, or `... finished: overall 4/10, reject` — one progress line."""
         who = f"reviewer {self.position}/{self.total} {self.reviewer}"
+        if self.skipped:
+            return f"{who} sent no valid review; the panel goes on without it"
         if self.form is None:
             return f"{who} started"
         return f"{who} finished: overall {self.form.overall}/10, {self.form.decision}"
@@ -36,10 +41,14 @@ class ReviewerUpdate:
 class PanelReviews:
     reviews: list[tuple[str, ReviewForm]]
     summary: ReviewSummary
+    skipped: list[str] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:
-        """What `reviews.json` holds."""
-        return reviews_document(self.reviews, self.summary)
+        """What `reviews.json` holds (and which reviewers sent no valid review, when any)."""
+        doc = reviews_document(self.reviews, self.summary)
+        if self.skipped:
+            doc["skipped_reviewers"] = list(self.skipped)
+        return doc
 
 
 def review_paper(ctx: Any, paper_text: str, *, key_parts: tuple = ("review",),
@@ -52,16 +61,27 @@ def review_paper(ctx: Any, paper_text: str, *, key_parts: tuple = ("review",),
     """
     message = paper_message(paper_text)
     reviews: list[tuple[str, ReviewForm]] = []
+    skipped: list[str] = []
     for position, reviewer in enumerate(personas, start=1):
         if on_reviewer is not None:
             on_reviewer(ReviewerUpdate(reviewer.name, position, len(personas)))
-        reply = ctx.models.ask(key=ctx.key(*key_parts, reviewer.name), role="reviewer",
-                               system=system_prompt(reviewer, ctx.config.language),
-                               messages=[{"role": "user", "content": message}], commands=[SubmitReview])
-        form = reply.command.form()
+        # A reviewer whose model cannot fill the form is left out (recorded and warned);
+        # the others still review. With none left there is no review to aggregate.
+        command = ask_or_skip(ctx, key=ctx.key(*key_parts, reviewer.name), role="reviewer",
+                              system=system_prompt(reviewer, ctx.config.language),
+                              messages=[{"role": "user", "content": message}], commands=[SubmitReview])
+        if command is None:
+            skipped.append(reviewer.name)
+            if on_reviewer is not None:
+                on_reviewer(ReviewerUpdate(reviewer.name, position, len(personas), skipped=True))
+            continue
+        form = command.form()
         reviews.append((reviewer.name, form))
         if on_reviewer is not None:
             on_reviewer(ReviewerUpdate(reviewer.name, position, len(personas), form))
-    panel = PanelReviews(reviews, aggregate([form for _, form in reviews]))
+    if not reviews:
+        raise LabcoatError(f"no reviewer sent a valid review ({', '.join(skipped)}); resume with "
+                           "`--set models.reply_retries=8` or a stronger model for the reviewer role")
+    panel = PanelReviews(reviews, aggregate([form for _, form in reviews]), skipped)
     ctx.emit("reviews", panel.document())
     return panel
