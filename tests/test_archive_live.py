@@ -18,8 +18,8 @@ import uvicorn
 
 from labcoat.archive.client import ArchiveClient, ArchiveError
 from labcoat.archive.service import create_app
-from labcoat.cli import main
 from labcoat.tools import bibtex
+from tests.support.archive_cli import archive_cli
 from tests.test_archive import TOPICS, make_pdf, make_tex, metadata
 
 LABCOAT = [sys.executable, "-c", "from labcoat.cli import main; main()"]
@@ -202,13 +202,7 @@ def test_cli_serve_list_and_search(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("LABCOAT_ARCHIVE_URL", url)
 
         def run(*args: str) -> tuple[int, str, str]:
-            code = 0
-            try:
-                main(["archive", *args])
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-            out = capsys.readouterr()
-            return code, out.out, out.err
+            return archive_cli(*args, capsys=capsys)
 
         code, out, err = run("list")
         assert code == 0, err

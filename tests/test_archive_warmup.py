@@ -19,7 +19,7 @@ from labcoat.archive import embed
 from labcoat.archive.client import ArchiveClient
 from labcoat.archive.service import create_app
 from labcoat.archive.store import ArchiveStore
-from labcoat.cli import main
+from tests.support.archive_cli import archive_cli
 from tests.test_archive import TOPICS, body
 from tests.test_archive_live import LiveServer, publish_one
 
@@ -71,16 +71,6 @@ def wait_for(check, what: str, seconds: float = 10.0):
         time.sleep(0.02)
 
 
-def cli(*args: str, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["archive", *args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_searches_while_the_model_loads_answer_from_full_text_and_uploads_are_embedded_after(tmp_path, capsys,
                                                                                               monkeypatch):
     monkeypatch.delenv("LABCOAT_ARCHIVE_TOKEN", raising=False)
@@ -109,7 +99,7 @@ def test_searches_while_the_model_loads_answer_from_full_text_and_uploads_are_em
             assert papers[0]["id"] == ids[0]
             assert papers[0]["search_mode"] == "fts" and "still loading" in papers[0]["search_note"]
             # The CLI says so too.
-            code, out, err = cli("search", "warmup", "--url", live.url, capsys=capsys)
+            code, out, err = archive_cli("search", "warmup", "--url", live.url, capsys=capsys)
             assert code == 0, err
             assert ids[0] in out and "note:" in err and "still loading" in err
 
