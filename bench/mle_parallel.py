@@ -23,54 +23,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labcoat.artefacts import DataCode, MetricSpec, Plan  # noqa: E402
-from labcoat.phases import running_experiments  # noqa: E402
 from labcoat.runner import create_run, execute  # noqa: E402
 from labcoat.services import attach  # noqa: E402
 from labcoat.store import open_store  # noqa: E402
-from labcoat.workflow import Phase, Workflow  # noqa: E402
+from tests.support import mle_app  # noqa: E402
 from tests.support.lab_policies import reply_command  # noqa: E402
 from tests.support.mle_policies import line_of  # noqa: E402
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider, scripted_config  # noqa: E402
 
-PLAN = Plan(question="Which decision threshold separates the two classes best?", method="threshold search",
-            metrics=[MetricSpec(name="accuracy", higher_is_better=True, split="dev")],
-            protocol="select on dev, test once")
-
-PROGRAM = '''import json
-import os
-import random
-
-WORK = {work}
-THRESHOLD = 0.3
-busy = 0
-for i in range(WORK):
-    busy += i % 7
-rng = random.Random(0)
-rows = [(x, int(x + rng.gauss(0, 0.15) > 0.62)) for x in (rng.random() for _ in range(600))]
-train, dev, test = rows[:400], rows[400:497], rows[497:]
-
-
-def fit(data, start):
-    grid = [start + d / 100 for d in range(-3, 4)]
-    return max(grid, key=lambda t: sum((x > t) == bool(y) for x, y in data))
-
-
-def predict(t, data):
-    return [int(x > t) for x, _ in data]
-
-
-t = fit(train, THRESHOLD)
-acc = sum(p == y for p, (_, y) in zip(predict(t, dev), dev)) / len(dev)
-metrics = [{{"name": "accuracy", "value": acc, "split": "dev", "higher_is_better": True}}]
-if os.environ.get("LABCOAT_EVAL_SPLIT") == "test":
-    test_acc = sum(p == y for p, (_, y) in zip(predict(t, test), test)) / len(test)
-    metrics.append({{"name": "accuracy", "value": test_acc, "split": "test", "higher_is_better": True}})
-json.dump(metrics, open("metrics.json", "w"))
-print("threshold", t, "dev accuracy", acc, busy)
-'''
-
 THRESHOLDS = [0.4, 0.45, 0.5, 0.55, 0.6, 0.62, 0.65, 0.7]
+
+
+def program(work: int) -> str:
+    """The kill-and-resume tests' threshold program, with CPU work where they sleep."""
+    return mle_app.PROGRAM.replace("time.sleep(DELAY)", f"busy = sum(i % 7 for i in range({work}))")
 
 
 def policy(work: int):
@@ -83,18 +49,12 @@ def policy(work: int):
         if names == ["reflect"]:
             return reply_command("reflect", text="The threshold is what moves dev accuracy.")
         if "No program exists yet" in request.last_user:
-            return reply_command("replace", body=PROGRAM.format(work=work))
+            return reply_command("replace", body=program(work))
         n = line_of(request, r"^THRESHOLD = ")
         asked[0] += 1
         return reply_command("edit", start=n, end=n, body=f"THRESHOLD = {THRESHOLDS[asked[0] % len(THRESHOLDS)]}")
 
     return reply
-
-
-def workflow(config: Any) -> Workflow:
-    return Workflow([Phase("plan_formulation", lambda ctx: PLAN),
-                     Phase("data_preparation", lambda ctx: DataCode(code="# synthetic data inside the program")),
-                     Phase(running_experiments.NAME, running_experiments.run)])
 
 
 def one_run(tmp: Path, name: str, steps: int, batch: int, work: int) -> dict[str, float]:
@@ -105,7 +65,7 @@ def one_run(tmp: Path, name: str, steps: int, batch: int, work: int) -> dict[str
                                  sandbox={"timeout_s": 300, "memory_mb": 1024})
         run_dir = create_run(config, tmp / name)
         started = time.perf_counter()
-        ctx = execute(run_dir, workflow, attach=attach)
+        ctx = execute(run_dir, mle_app.workflow, attach=attach)
         wall = time.perf_counter() - started
     if ctx.failure is not None:
         raise SystemExit(f"{name}: the run failed: {ctx.failure}")
