@@ -179,12 +179,9 @@ def test_language_reaches_prompts_and_artefacts_stay_intact(tmp_path, httpserver
 
 def test_kill_after_a_gate_answer_and_resume_never_asks_it_again(tmp_path, httpserver, fixtures_dir, env):
     """A co-pilot answer is a recorded effect: SIGKILL right after it, resume, and it is not asked twice."""
-    import os
-    import signal
     import threading
-    import time
 
-    from tests.support.gate_app import NOTE, LoggingGate
+    from tests.support.gate_app import NOTE, LoggingGate, kill_when
 
     recorded_arxiv(fixtures_dir, httpserver)
     release = threading.Event()
@@ -201,21 +198,8 @@ def test_kill_after_a_gate_answer_and_resume_never_asks_it_again(tmp_path, https
         config = config_for(sp, httpserver, phases=FOUR[:2], copilot={"enabled": True},
                             budget={"lit_review_papers": 0})
         run_dir = create_run(config, tmp_path / "run")
-        child = subprocess.Popen([sys.executable, "-m", "tests.support.gate_app", str(run_dir), str(asked_log)],
-                                 env={**os.environ, "OPENAI_API_KEY": TEST_KEY})
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if any(NOTE in s for s in systems):
-                    break
-                time.sleep(0.05)
-            assert any(NOTE in s for s in systems), "the revised attempt never started"
-            child.send_signal(signal.SIGKILL)
-            child.wait(10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            release.set()
+        kill_when(run_dir, asked_log, lambda: any(NOTE in s for s in systems), release,
+                  what="the revised attempt never started")
         assert asked_log.read_text().split("\n").count("plan_formulation 0") == 1
 
         gate = LoggingGate(asked_log)

@@ -8,12 +8,7 @@ that revision, and a run killed (SIGKILL) half way and resumed must count the sa
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 
 from labcoat.gate import GateAnswer, ScriptedGate
 from labcoat.runner import create_run, execute
@@ -21,9 +16,9 @@ from labcoat.services import attach
 from labcoat.store import open_store
 from labcoat.transcript import render_event
 
-from tests.support.gate_app import NOTE, LoggingGate
+from tests.support.gate_app import NOTE, LoggingGate, kill_when
 from tests.support.lab_services import lab_config, recorded_arxiv
-from tests.support.scripted_provider import TEST_KEY, ScriptedProvider
+from tests.support.scripted_provider import ScriptedProvider
 from tests.test_report_phases import PHASES, ReportScript, env, factory_for  # noqa: F401  (env is a fixture)
 
 REFINEMENT = "report_refinement"
@@ -106,22 +101,9 @@ def test_killed_after_the_revisit_and_resumed_counts_the_same(tmp_path, httpserv
     asked_log = tmp_path / "asked.log"
     with ScriptedProvider(held, hang_cap_s=40) as sp:
         run_dir = create_run(config(sp, httpserver), tmp_path / "run")
-        child = subprocess.Popen([sys.executable, "-m", "tests.support.gate_app", str(run_dir), str(asked_log),
-                                  "--revise", REFINEMENT, "--workflow", "tests.test_refinement_rounds:workflow"],
-                                 env={**os.environ, "OPENAI_API_KEY": TEST_KEY})
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and child.poll() is None:
-                if any(REVIEWED in r.system for r in sp.requests):
-                    break
-                time.sleep(0.05)
-            assert any(REVIEWED in r.system for r in sp.requests), "report writing never reran"
-            child.send_signal(signal.SIGKILL)
-            child.wait(10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            release.set()
+        kill_when(run_dir, asked_log, lambda: any(REVIEWED in r.system for r in sp.requests), release,
+                  what="report writing never reran", timeout=90,
+                  args=("--revise", REFINEMENT, "--workflow", "tests.test_refinement_rounds:workflow"))
         with open_store(run_dir, readonly=True) as store:
             before = [(e["kind"], e["payload"]) for e in store.events()
                       if e["kind"] in ("copilot_revision", "revisit", "refinement_decision")]

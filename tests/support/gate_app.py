@@ -34,6 +34,33 @@ class LoggingGate:
         return GateAnswer("approve")
 
 
+def kill_when(run_dir: Path, asked_log: Path, ready, release, *, what: str, timeout: float = 60,
+              args: tuple[str, ...] = ()) -> None:
+    """Run this app on `run_dir` in a child process, SIGKILL it once `ready()` holds, then `release` the
+    scripted model's held calls; fails with `what` if `ready()` never held."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.scripted_provider import TEST_KEY
+
+    child = subprocess.Popen([sys.executable, "-m", "tests.support.gate_app", str(run_dir), str(asked_log), *args],
+                             env={**os.environ, "OPENAI_API_KEY": TEST_KEY})
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and child.poll() is None and not ready():
+            time.sleep(0.05)
+        assert ready(), what
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        release.set()
+
+
 def factory(spec: str):
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
