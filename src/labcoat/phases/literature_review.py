@@ -120,7 +120,8 @@ def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved:
     if not papers:
         talk.feedback(step, f"No papers found for '{cmd.query}'. Try other words.", tool="search", found=0)
         return
-    lines = [f"{who + ': s' if who else 'S'}earch results for '{cmd.query}':"]
+    heading = f"{who}: search results" if who else "Search results"
+    lines = [f"{heading} for '{cmd.query}':"]
     # A source that answered in a fallback mode (the archive while its embedding model loads) says so.
     lines += [f"(note: {note})" for note in dict.fromkeys(p["search_note"] for p in papers if p.get("search_note"))]
     for p in papers:

@@ -239,7 +239,9 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
         kill_all(pid, [])
 
     pumps = [pump(out_r, out, on_chunk), pump(err_r, err, on_chunk)]
-    watchdog = Watchdog(pid, spec.memory_mb * MB, spec.watchdog_interval_s, members=tracker.scan).start()
+    # Inside bwrap the pid namespace holds all of the program; without it the tracker finds its daemons.
+    watchdog = Watchdog(pid, spec.memory_mb * MB, spec.watchdog_interval_s,
+                        members=None if bwrap else tracker.scan).start()
     timer = threading.Timer(spec.timeout_s, on_timeout)
     timer.daemon = True
     timer.start()
