@@ -11,15 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _fixtures() -> Path:
+    """Recorded responses and papers the tests replay; they live in the repository."""
     env = os.environ.get("LABCOAT_FIXTURES")
-    if env:
-        return Path(env)
-    # The shared fixtures sit beside the repository (../shared/fixtures).
-    for base in (REPO, *REPO.parents):
-        candidate = base.parent / "shared" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("cannot find ../shared/fixtures; set LABCOAT_FIXTURES")
+    return Path(env) if env else REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
