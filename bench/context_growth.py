@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from labcoat.artefacts import LitReview, PaperRecord  # noqa: E402
 from labcoat.phases import available_phases  # noqa: E402
-from labcoat.runner import create_run, execute  # noqa: E402
-from labcoat.services import attach  # noqa: E402
+from labcoat.run.runner import create_run, execute  # noqa: E402
+from labcoat.run.services import attach  # noqa: E402
 from labcoat.store import open_store  # noqa: E402
 from labcoat.workflow import Phase, Workflow  # noqa: E402
 from tests.support import lab_policies as lab  # noqa: E402

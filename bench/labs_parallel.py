@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_httpserver import HTTPServer  # noqa: E402
 
-from labcoat.config import load_config  # noqa: E402
-from labcoat.labs import create_group, run_group  # noqa: E402
+from labcoat.config.loading import load_config  # noqa: E402
+from labcoat.run.labs import create_group, run_group  # noqa: E402
 from tests.support.full_lab import FullLab  # noqa: E402
 from tests.support.lab_services import recorded_arxiv  # noqa: E402
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider  # noqa: E402

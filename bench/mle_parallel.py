@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labcoat.runner import create_run, execute  # noqa: E402
-from labcoat.services import attach  # noqa: E402
+from labcoat.run.runner import create_run, execute  # noqa: E402
+from labcoat.run.services import attach  # noqa: E402
 from labcoat.store import open_store  # noqa: E402
 from tests.support import mle_app  # noqa: E402
 from tests.support.lab_policies import reply_command  # noqa: E402

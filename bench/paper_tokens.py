@@ -36,8 +36,8 @@ from labcoat.artefacts import (DataCode, Interpretation, LitReview, MetricSpec, 
 from labcoat.phases import available_phases  # noqa: E402
 from labcoat.report.lines import set_section  # noqa: E402
 from labcoat.report.scaffold import SECTION_KEYS, render_scaffold  # noqa: E402
-from labcoat.runner import create_run, execute  # noqa: E402
-from labcoat.services import attach  # noqa: E402
+from labcoat.run.runner import create_run, execute  # noqa: E402
+from labcoat.run.services import attach  # noqa: E402
 from labcoat.store import open_store  # noqa: E402
 from labcoat.tools import bibtex  # noqa: E402
 from labcoat.workflow import Phase, Workflow  # noqa: E402

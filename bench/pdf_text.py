@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from labcoat.config import ResearchConfig, ServicesConfig
+from labcoat.config.schema import ResearchConfig, ServicesConfig
 from labcoat.tools.pdftext import extract_pages
 from labcoat.tools.research import ResearchTools
 

@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from labcoat.config import config_from_mapping
-from labcoat.context import RunContext
-from labcoat.runner import create_run, execute
+from labcoat.config.loading import config_from_mapping
+from labcoat.workflow.context import RunContext
+from labcoat.run.runner import create_run, execute
 from labcoat.store import RunStore
 from labcoat.workflow import Phase, Workflow
 

@@ -15,7 +15,7 @@ for arg in "$@"; do
   esac
 done
 
-APT_PACKAGES=(bubblewrap latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended
+APT_PACKAGES=(bubblewrap latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern
               texlive-latex-extra texlive-science poppler-utils chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

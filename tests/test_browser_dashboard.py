@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.config import ResearchConfig
-from labcoat.gate_store import StoreGate
-from labcoat.runner import create_run, execute
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.store_gate import StoreGate
+from labcoat.run.runner import create_run, execute
 from labcoat.store import open_store
 from labcoat.web import create_app
 from labcoat.workflow import Phase, Workflow

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from labcoat.cli import build_app
 from labcoat.errors import BudgetExceeded
-from labcoat.runner import create_run, execute
+from labcoat.run.runner import create_run, execute
 from labcoat.store import RunStore
 from labcoat.workflow import Phase, Workflow
 from tests.support import pipeline_app

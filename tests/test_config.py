@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.config import load_config
+from labcoat.config.loading import load_config
 from labcoat.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,7 +188,7 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_agentlab_keys_and_a_labcoat_section_merge_in_either_order():
-    from labcoat.config import config_from_mapping
+    from labcoat.config.loading import config_from_mapping
 
     for raw in ({"research-topic": "t", "llm-backend": "gpt-4o", "models": {"max_tokens": 900}},
                 {"research-topic": "t", "models": {"max_tokens": 900}, "llm-backend": "gpt-4o"}):

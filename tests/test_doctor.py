@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labcoat.cli import build_app
-from labcoat.doctor import check_latex
+from labcoat.run.readiness import check_latex
 from labcoat.report.scaffold import tex_requirements
 
 # Prints a path for every file asked for except those named in $FAKE_TEX_MISSING, as kpsewhich does.
@@ -60,7 +60,7 @@ def test_missing_cjk_support_is_a_note_not_a_warning(fake_tex, monkeypatch: pyte
     assert "texlive-lang-chinese" in check.detail and check.fix == ""
 
     monkeypatch.setenv("COLUMNS", "400")  # one table row per check, so the LaTeX row reads whole
-    monkeypatch.setattr("labcoat.doctor.CHECKS", [check_latex])  # the local model's check alone takes seconds
+    monkeypatch.setattr("labcoat.run.readiness.CHECKS", [check_latex])  # the local model's check alone takes seconds
     result = CliRunner().invoke(build_app(), ["doctor"])
     assert result.exit_code == 0, result.output
     [row] = [line for line in result.output.splitlines() if "LaTeX" in line]

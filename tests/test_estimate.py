@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labcoat.config import load_config
-from labcoat.estimate import describe, expected_minutes, max_calls
+from labcoat.config.loading import load_config
+from labcoat.run.estimate import describe, expected_minutes, max_calls
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
 

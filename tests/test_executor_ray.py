@@ -45,7 +45,7 @@ def test_a_killed_candidate_is_reported_and_the_rest_go_on(ray_executor):
 
 
 def test_config_selects_the_ray_backend(ray_executor):
-    from labcoat.config import ExecutorConfig
+    from labcoat.config.schema import ExecutorConfig
     from labcoat.executor import make_executor
 
     ex = make_executor(ExecutorConfig(kind="ray", workers=2))

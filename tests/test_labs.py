@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from labcoat.cli import build_app
-from labcoat.labs import load_group
+from labcoat.run.labs import load_group
 from labcoat.store import open_store
 
 

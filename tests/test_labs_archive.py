@@ -15,8 +15,8 @@ import pytest
 
 from labcoat.archive.client import ArchiveClient
 from labcoat.archive.service import create_app
-from labcoat.config import load_config
-from labcoat.labs import create_group, run_group
+from labcoat.config.loading import load_config
+from labcoat.run.labs import create_group, run_group
 from labcoat.store import open_store
 
 from tests.support.full_lab import FullLab

@@ -12,8 +12,8 @@ from labcoat.agents.commands import AddPaper, FullText, Search
 from labcoat.llm.commands import CommandSet, ReplyError
 from labcoat.phases import default_workflow
 from labcoat.phases.literature_review import topic_query
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
 
 from tests.support.lab_policies import reply_command

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from labcoat.agents.commands import Search
 from labcoat.cli import build_app
-from labcoat.runner import create_run, execute
+from labcoat.run.runner import create_run, execute
 from tests.support.scripted_provider import ScriptedProvider, reply_command, scripted_config, scripted_env
 from tests.support.scripted_run import ask_workflow, attach_scripted
 

@@ -10,7 +10,7 @@ import pytest
 from labcoat.agents.commands import RunCode, Search
 from labcoat.llm.faults import ProviderError
 from labcoat.llm.registry import MalformedReply
-from labcoat.runner import create_run, execute
+from labcoat.run.runner import create_run, execute
 from labcoat.store import open_store
 from tests.support.scripted_provider import (BROKEN_BODY, ScriptedProvider, Truncated, hang, rate_limited,
                                              reply_command, scripted_config, scripted_env, server_error)

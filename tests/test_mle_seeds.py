@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import pytest
 
 from labcoat.artefacts import DatasetSpec, MetricSpec, Plan
-from labcoat.config import SandboxConfig, config_from_mapping
-from labcoat.runner import create_run
-from labcoat.sandbox.memo import matplotlib_cache, spec_from_config
+from labcoat.config.loading import config_from_mapping
+from labcoat.config.schema import SandboxConfig
+from labcoat.run.runner import create_run
+from labcoat.executor.recorded import matplotlib_cache, spec_from_config
 from labcoat.sandbox.run import run_program
 from labcoat.solvers.mle.journal import Journal, Node
 from labcoat.solvers.mle.seeds import Seed, choose_seed, fitting_seeds, load_seeds
@@ -33,7 +34,7 @@ SANDBOX = SandboxConfig(timeout_s=300)
 
 @pytest.fixture(scope="module")
 def font_cache(tmp_path_factory) -> dict[str, str]:
-    """Matplotlib's font list, built once in the sandbox, as runs get it (labcoat.sandbox.memo)."""
+    """Matplotlib's font list, built once in the sandbox, as runs get it (labcoat.executor.recorded)."""
     owner = SimpleNamespace(run_dir=tmp_path_factory.mktemp("fonts"), config=SimpleNamespace(sandbox=SANDBOX))
     return matplotlib_cache(owner, None)
 

@@ -6,8 +6,8 @@ import pytest
 
 from labcoat.artefacts import DataCode, MetricSpec, Plan
 from labcoat.phases import running_experiments
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.solvers.mle.ranking import Pool, Ranker
 from labcoat.store import open_store
 from labcoat.workflow import Phase, Workflow

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from labcoat.artefacts import Interpretation, LitReview, MetricValue, PaperRecord, Plan, Results
-from labcoat.config import config_from_mapping
+from labcoat.config.loading import config_from_mapping
 from labcoat.report.lines import document_problems
 from labcoat.report.scaffold import render_scaffold
 from labcoat.review.integrity import IntegrityReport, Finding

@@ -15,10 +15,10 @@ import sys
 import pytest
 
 from labcoat.artefacts import MetricValue, Results
-from labcoat.gate import GateAnswer, ScriptedGate
+from labcoat.workflow.gates import GateAnswer, ScriptedGate
 from labcoat.phases import available_phases
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
 from labcoat.workflow import Phase, Workflow
 

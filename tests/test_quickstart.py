@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.config import load_config
+from labcoat.config.loading import load_config
 from labcoat.phases import default_workflow
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
 
 from tests.support.full_lab import FullLab

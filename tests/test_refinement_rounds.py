@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 
-from labcoat.gate import GateAnswer, ScriptedGate
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.workflow.gates import GateAnswer, ScriptedGate
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
-from labcoat.transcript import render_event
+from labcoat.store.transcript import render_event
 
 from tests.support.gate_app import NOTE, LoggingGate, kill_when
 from tests.support.lab_services import lab_config, recorded_arxiv

@@ -143,8 +143,10 @@ def test_killed_run_shows_as_stopped_and_resumes(tmp_path: Path) -> None:
     proc = _start(run_dir, counter, create=True)
     assert _wait_ready(proc)
     deadline = time.monotonic() + 30
-    while not any(what == "end" for what, _ in _markers(counter)):
-        assert time.monotonic() < deadline, "the pipeline never completed an effect"
+    # An effect's "end" marker is written before its result is committed: wait
+    # for the store to hold one, so the kill leaves something to replay.
+    while not ((run_dir / "run.db").exists() and _recorded(run_dir)):
+        assert time.monotonic() < deadline, "the pipeline never recorded an effect"
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

@@ -17,8 +17,8 @@ from labcoat.artefacts import DataCode, Interpretation, LitReview, MetricSpec, M
 from labcoat.cli import main
 from labcoat.phases import available_phases
 from labcoat.review.personas import PERSONAS
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
 from labcoat.tools import bibtex
 from labcoat.workflow import Phase, Workflow

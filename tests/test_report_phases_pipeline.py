@@ -12,8 +12,8 @@ import pytest
 from labcoat.cli import main
 from labcoat.phases import default_workflow
 from labcoat.review.personas import PERSONAS
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
 
 from tests.support import lab_policies as lab

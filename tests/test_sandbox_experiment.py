@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.config import ResearchConfig
-from labcoat.context import EventLog, RunContext
-from labcoat.sandbox import ProgramSpec, run_in_sandbox, run_program
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.context import EventLog, RunContext
+from labcoat.executor.recorded import run_in_sandbox
+from labcoat.sandbox import ProgramSpec, run_program
 from labcoat.sandbox.artefacts import read_metrics
 from labcoat.store import Effects, RunStore
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from labcoat.config import ResearchConfig
-from labcoat.context import EventLog, RunContext
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.context import EventLog, RunContext
 from labcoat.executor import ProcessExecutor
-from labcoat.sandbox import SandboxError, run_batch_in_sandbox, run_in_sandbox
+from labcoat.executor.recorded import run_batch_in_sandbox, run_in_sandbox
+from labcoat.sandbox import SandboxError
 from labcoat.store import Effects, RunStore
 
 pytestmark = pytest.mark.timeout(180)

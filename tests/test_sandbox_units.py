@@ -7,7 +7,7 @@ import os
 from labcoat.sandbox.bwrap import _outermost, bwrap_argv, gpu_args
 from labcoat.sandbox.capture import CappedStream
 from labcoat.sandbox.limits import MB, prlimit_argv
-from labcoat.sandbox.memo import safe_key
+from labcoat.executor.recorded import safe_key
 from labcoat.sandbox.run import program_env
 from labcoat.sandbox.spec import ProgramSpec
 

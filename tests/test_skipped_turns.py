@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from labcoat.phases import default_workflow
-from labcoat.runner import create_run, execute
-from labcoat.services import attach
+from labcoat.run.runner import create_run, execute
+from labcoat.run.services import attach
 from labcoat.store import open_store
-from labcoat.transcript import render_event
+from labcoat.store.transcript import render_event
 
 from tests.support import lab_policies as lab
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv

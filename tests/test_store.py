@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from labcoat.errors import BudgetExceeded, LabcoatError, StoreError
-from labcoat.runner import create_run, execute
+from labcoat.run.runner import create_run, execute
 from labcoat.store import RunStore, list_runs
 from labcoat.store.migrations import MIGRATIONS
 from labcoat.workflow import Phase, Workflow
@@ -207,7 +207,7 @@ def test_a_file_that_is_not_a_store_is_reported_not_crashed(tmp_path: Path) -> N
 
 WRITER = textwrap.dedent("""
     import sys
-    from labcoat.context import EventLog
+    from labcoat.workflow.context import EventLog
     from labcoat.store import Effects, RunStore
 
     run_dir, n = sys.argv[1], int(sys.argv[2])
@@ -315,7 +315,7 @@ def test_replay_benchmark_runs_and_replays_everything() -> None:
 
 def test_replay_reads_ahead_in_batches_and_still_serves_each_key_its_own_row(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from labcoat.context import EventLog
+    from labcoat.workflow.context import EventLog
     from labcoat.store import Effects, effects as effects_module
 
     monkeypatch.setattr(effects_module, "READ_AHEAD", 3)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from labcoat.config import LibraryConfig, ResearchConfig, ServicesConfig
+from labcoat.config.schema import LibraryConfig, ResearchConfig, ServicesConfig
 from labcoat.tools.arxiv_source import normalise_id
 from labcoat.tools.research import ResearchTools
 

@@ -10,7 +10,7 @@ import socket
 import pytest
 from werkzeug import Response
 
-from labcoat.config import ResearchConfig, ServicesConfig
+from labcoat.config.schema import ResearchConfig, ServicesConfig
 from labcoat.tools.research import ResearchTools
 
 SHA = "c9f4562ef4a6c84f0098f7845944a5472cb52cad"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from labcoat.config import LibraryConfig, ResearchConfig
+from labcoat.config.schema import LibraryConfig, ResearchConfig
 from labcoat.tools.library import LocalLibrary, fts_query
 from labcoat.tools.research import ResearchTools
 
@@ -109,7 +109,7 @@ def test_bib_entries_without_a_pdf_are_papers_when_they_carry_an_abstract(tmp_pa
 def test_the_quickstart_shelf_is_found_beside_its_config_from_any_directory(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from labcoat.config import load_config
+    from labcoat.config.loading import load_config
 
     examples = Path(__file__).resolve().parents[1] / "examples"
     monkeypatch.chdir(tmp_path)

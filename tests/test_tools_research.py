@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from labcoat.config import ResearchConfig, ServicesConfig
-from labcoat.context import EventLog, RunContext
-from labcoat.services import attach_tools
+from labcoat.config.schema import ResearchConfig, ServicesConfig
+from labcoat.workflow.context import EventLog, RunContext
+from labcoat.run.services import attach_tools
 from labcoat.store import Effects, RunStore
 from labcoat.tools.research import LiteratureSource, ResearchTools
 from tests.test_tools_arxiv import ArxivReplay, make_config
@@ -175,7 +175,7 @@ def test_a_failing_source_does_not_sink_all_and_a_bad_cache_dir_is_a_config_erro
 
 def test_the_real_archive_plugs_in_through_research_tools(tmp_path, monkeypatch):
     from labcoat.archive.service import create_app
-    from labcoat.services import research_tools
+    from labcoat.run.services import research_tools
     from tests.test_archive_live import LiveServer, publish_one
 
     with LiveServer(create_app(tmp_path / "archive")) as live:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from labcoat.gate import GateAnswer
-from labcoat.gate_store import StoreGate
+from labcoat.workflow.gates import GateAnswer
+from labcoat.workflow.store_gate import StoreGate
 from labcoat.store import RunStore, gates
 from labcoat.web import create_app
 from labcoat.web.security import is_loopback

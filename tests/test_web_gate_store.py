@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from labcoat.errors import HumanInputRequired
-from labcoat.gate import GateAnswer
-from labcoat.gate_store import StoreGate, gate_key
+from labcoat.workflow.gates import GateAnswer
+from labcoat.workflow.store_gate import StoreGate, gate_key
 from labcoat.store import RunStore, gates
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from labcoat.artefacts import DataCode, DatasetSpec, LitReview, MetricSpec, MetricValue, PaperRecord, Plan, Results
-from labcoat.config import ResearchConfig
+from labcoat.config.schema import ResearchConfig
 from labcoat.store import RunStore
 
 PHASES = ("literature_review", "plan_formulation", "data_preparation", "running_experiments",

@@ -13,10 +13,10 @@ import argparse
 import importlib
 from pathlib import Path
 
-from labcoat.gate import GateAnswer
+from labcoat.workflow.gates import GateAnswer
 from labcoat.phases import default_workflow
-from labcoat.runner import execute
-from labcoat.services import attach
+from labcoat.run.runner import execute
+from labcoat.run.services import attach
 
 NOTE = "Add a fourth data set: digits."
 

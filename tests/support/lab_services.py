@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from werkzeug import Response
 
-from labcoat.config import ResearchConfig, config_from_mapping
+from labcoat.config.loading import config_from_mapping
+from labcoat.config.schema import ResearchConfig
 
 from tests.support.scripted_provider import OPENAI_WIRE_PRESETS, ScriptedProvider, ScriptedRequest
 

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from labcoat.artefacts import DataCode, MetricSpec, Plan
 from labcoat.phases import running_experiments
-from labcoat.runner import execute
-from labcoat.services import attach
+from labcoat.run.runner import execute
+from labcoat.run.services import attach
 from labcoat.workflow import Phase, Workflow
 
 from tests.support.lab_policies import reply_command

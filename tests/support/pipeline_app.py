@@ -22,10 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from labcoat.config import ResearchConfig, config_from_mapping
-from labcoat.context import RunContext
-from labcoat.gate import GateAnswer, ScriptedGate
-from labcoat.runner import create_run, execute
+from labcoat.config.loading import config_from_mapping
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.context import RunContext
+from labcoat.workflow.gates import GateAnswer, ScriptedGate
+from labcoat.run.runner import create_run, execute
 from labcoat.store import RunStore
 from labcoat.workflow import Phase, Workflow
 

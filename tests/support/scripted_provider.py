@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from labcoat.config import ResearchConfig, config_from_mapping
+from labcoat.config.loading import config_from_mapping
+from labcoat.config.schema import ResearchConfig
 
 from tests.support import scripted_wire as wire
 from tests.support.scripted_wire import (BROKEN_BODY, CommandReply, Fault, Truncated, hang, rate_limited,

@@ -3,7 +3,7 @@
 `open_context(run_dir, config, env=...)` gives a RunContext with a
 ModelRegistry attached (fast retry backoff); `ask_workflow(asks)` builds a
 one-phase workflow whose phase calls `ctx.models.ask` once per entry, for
-`labcoat.runner.execute`.
+`labcoat.run.runner.execute`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from labcoat.config import ResearchConfig
-from labcoat.context import EventLog, RunContext
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.context import EventLog, RunContext
 from labcoat.llm.faults import Backoff
 from labcoat.llm.registry import ModelRegistry
-from labcoat.runner import create_run
+from labcoat.run.runner import create_run
 from labcoat.store import Effects, open_store
 from labcoat.workflow import Phase, Workflow
 

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         network: bool = typer.Option(False, "--network", help="also check that arXiv and the Hugging Face Hub answer"),
     ) -> None:
         """Check Python, the sandbox, LaTeX, provider keys (never printed), the local model and the experiment environment."""
-        from labcoat.doctor import run_checks
+        from labcoat.run.readiness import run_checks
 
         results = run_checks(network=network)
         table = Table("check", "status", "detail")

@@ -23,9 +23,11 @@ def register(app: typer.Typer) -> None:
         workdir: Optional[Path] = typer.Option(None, "--workdir", help="where the program runs (default: a new ./exec-<name>-<time>)"),
     ) -> None:
         """Run PROGRAM in the sandbox with the experiments' limits and print what happened as JSON."""
-        from labcoat.config import SandboxConfig, load_config
+        from labcoat.config.loading import load_config
+        from labcoat.config.schema import SandboxConfig
         from labcoat.errors import ConfigError
-        from labcoat.sandbox import run_program, spec_from_config
+        from labcoat.executor.recorded import spec_from_config
+        from labcoat.sandbox import run_program
 
         if not program.is_file():
             raise ConfigError(f"no such program file: {program}", source="labcoat exec")

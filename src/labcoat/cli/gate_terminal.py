@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.prompt import Prompt
 
-from labcoat.gate import GateAnswer
+from labcoat.workflow.gates import GateAnswer
 
 
 class TerminalGate:

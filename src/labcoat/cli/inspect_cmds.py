@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs"),
     ) -> None:
         """The run's transcript: every event in order (agents' turns, tool calls, results, gates)."""
-        from labcoat.phases_names import PHASES, normalise_phase
+        from labcoat.config.names import PHASES, normalise_phase
 
         directory = find_run(run_ref, runs_dir)
         wanted = normalise_phase(phase) if phase else None
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 for ev in events:
                     out.print(json.dumps(ev, ensure_ascii=False), soft_wrap=True, markup=False)
                 return
-            from labcoat.transcript import render_event, render_phase_extra
+            from labcoat.store.transcript import render_event, render_phase_extra
 
             for ev in events:
                 out.print(render_event(ev), soft_wrap=True)

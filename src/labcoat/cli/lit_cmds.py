@@ -16,8 +16,8 @@ JsonOpt = typer.Option(False, "--json", help="print the raw result as JSON")
 
 
 def _tools(config_path: Optional[Path]):
-    from labcoat.config import config_from_mapping, load_config
-    from labcoat.services import research_tools
+    from labcoat.config.loading import config_from_mapping, load_config
+    from labcoat.run.services import research_tools
 
     config = load_config(config_path) if config_path else config_from_mapping({"topic": "literature lookup"})
     return research_tools(config, warn=lambda text: err_console().print(f"[yellow]warning:[/] {escape(text)}"))

@@ -78,7 +78,7 @@ def paper_text(path: Path) -> str:
 
 
 def _review_config(config_path: Path | None, paper: Path, overrides: list[str]):
-    from labcoat.config import config_from_mapping, load_config
+    from labcoat.config.loading import config_from_mapping, load_config
 
     if config_path is not None:
         config = load_config(config_path, overrides)
@@ -164,8 +164,8 @@ def register(app: typer.Typer) -> None:
         if model:
             overrides = [*overrides, f"models.default={model}", f"models.roles.reviewer={model}"]
         from labcoat.cli.progress import ReviewProgress
-        from labcoat.runner import create_run, execute
-        from labcoat.services import attach_models
+        from labcoat.run.runner import create_run, execute
+        from labcoat.run.services import attach_models
         from labcoat.workflow import Phase, Workflow
 
         text = paper_text(paper)

@@ -31,7 +31,7 @@ def _finish(run_dir: Path, failed: bool = False) -> None:
 
 
 def _run_group(group) -> None:
-    from labcoat.labs import run_group
+    from labcoat.run.labs import run_group
 
     out = console()
     outcomes = run_group(group, say=lambda text: out.print(escape(text)))
@@ -51,7 +51,7 @@ def _workflow_factory():
 
 
 def _attach():
-    from labcoat.services import attach
+    from labcoat.run.services import attach
 
     return attach
 
@@ -65,16 +65,16 @@ def register(app: typer.Typer) -> None:
         runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
     ) -> None:
         """Start a research run from a config, with live progress in the terminal."""
-        from labcoat.config import load_config
-        from labcoat.runner import create_run
+        from labcoat.config.loading import load_config
+        from labcoat.run.runner import create_run
 
         cfg = load_config(config, overrides=set_)
         out = console()
         for note in cfg.compat_notes:
             out.print(f"[dim]{escape(note)}[/]")
         if cfg.labs > 1 or cfg.papers_to_write > 1:
-            from labcoat.labs import create_group
-            from labcoat.runner import new_run_id
+            from labcoat.run.labs import create_group
+            from labcoat.run.runner import new_run_id
             from labcoat.store.runstore import runs_root
 
             group = create_group(cfg, run_dir or runs_root(runs) / new_run_id(cfg.topic))
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
                       f"{escape(str(group.root))})")
             _run_group(group)
             return
-        from labcoat.estimate import describe
+        from labcoat.run.estimate import describe
 
         model = cfg.models.default
         if model == "auto":
@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
         runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
     ) -> None:
         """Continue a stopped, paused, failed or killed run: finished work is replayed from the store at no cost."""
-        from labcoat.labs import is_group, load_group
+        from labcoat.run.labs import is_group, load_group
         from labcoat.store.runstore import runs_root
 
         for candidate in (Path(run_ref), runs_root(runs) / run_ref):
@@ -122,14 +122,14 @@ def register(app: typer.Typer) -> None:
     def _execute(directory: Path, *, resumed: bool, overrides: list[str] | None = None) -> None:
         from labcoat.cli.gate_terminal import TerminalGate
         from labcoat.cli.progress import ConsoleProgress
-        from labcoat.gate import default_gate
-        from labcoat.runner import execute
+        from labcoat.workflow.gates import default_gate
+        from labcoat.run.runner import execute
 
         out = console()
         with open_store(directory, readonly=True) as store:
             cfg = store.config()
         if overrides:
-            from labcoat.config import apply_set, parse_set
+            from labcoat.config.loading import apply_set, parse_set
 
             cfg = apply_set(cfg, parse_set(overrides))  # so `resume --set copilot.enabled=true` takes effect
         copilot = cfg.get("copilot", {})
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
                             interactive=lambda: TerminalGate(out))
         if copilot.get("enabled", False) and not copilot.get("auto_approve", False):
             # Answerable from the terminal (when there is one) or the dashboard, first answer wins.
-            from labcoat.gate_store import StoreGate
+            from labcoat.workflow.store_gate import StoreGate
 
             interactive = isinstance(gate, TerminalGate)
             # Without a terminal the run pauses at an unanswered gate (an answer given in the

@@ -8,7 +8,7 @@ from labcoat.executor.process import ProcessExecutor
 from labcoat.executor.protocol import Executor
 
 if TYPE_CHECKING:
-    from labcoat.config import ExecutorConfig
+    from labcoat.config.schema import ExecutorConfig
 
 __all__ = ["Executor", "ProcessExecutor", "make_executor"]
 

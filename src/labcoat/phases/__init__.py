@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from labcoat.config import ResearchConfig
+from labcoat.config.schema import ResearchConfig
 from labcoat.workflow import Phase, Workflow
 
 

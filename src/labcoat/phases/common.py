@@ -8,7 +8,7 @@ from typing import Any
 from labcoat.agents.dialogue import RepeatGuard, Transcript, render_command, step_prompt
 from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 
 
 @dataclass

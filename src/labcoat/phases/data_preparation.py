@@ -17,7 +17,7 @@ from labcoat.agents.commands import Dialogue, HFSearch, RunCode, SubmitCode
 from labcoat.agents.dialogue import clip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import DataCode, Plan
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, lit_summary, plan_summary, system_for
 from labcoat.phases.programs import run_program_effect
 

@@ -14,7 +14,7 @@ from labcoat.agents.commands import AddPaper, FullText, Search
 from labcoat.agents.dialogue import clip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import LitReview, PaperRecord
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, system_for
 
 NAME = "literature_review"

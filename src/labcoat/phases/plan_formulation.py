@@ -9,7 +9,7 @@ from __future__ import annotations
 from labcoat.agents.commands import Dialogue, SubmitPlan
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Plan
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.phases.common import PhaseTalk, lit_summary, system_for
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from labcoat.artefacts import DataCode
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 
 DATA_ENV = "LABCOAT_DATA_DIR"
 DATA_MOUNT = "data"
@@ -18,8 +18,8 @@ DATA_MOUNT = "data"
 
 def run_program_effect(ctx: RunContext, key: str, code: str, *, inputs: dict[str, str] | None = None,
                        timeout: float | None = None, env: dict[str, str] | None = None) -> dict:
-    """Run `code` in the sandbox as the recorded effect `key` (see labcoat.sandbox.memo)."""
-    from labcoat.sandbox import run_in_sandbox
+    """Run `code` in the sandbox as the recorded effect `key` (see labcoat.executor.recorded)."""
+    from labcoat.executor.recorded import run_in_sandbox
 
     return run_in_sandbox(ctx, key, code, inputs=inputs, timeout=timeout, env=env)
 
@@ -37,7 +37,7 @@ def data_inputs(ctx: RunContext, data: DataCode | None) -> tuple[dict[str, str],
 
 def program_runner(ctx: RunContext, data: DataCode | None) -> Callable[[list[tuple[str, str, dict[str, str]]]], list[dict]]:
     """A function running a batch of (key, code, env) at once on the executor, in order."""
-    from labcoat.sandbox import run_batch_in_sandbox
+    from labcoat.executor.recorded import run_batch_in_sandbox
 
     inputs, base_env = data_inputs(ctx, data)
 

@@ -19,7 +19,7 @@ from typing import Literal
 from labcoat.agents.dialogue import clip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Report, Reviews
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.llm.commands import Command
 from labcoat.phases.common import system_for

@@ -10,7 +10,7 @@ through the phase notes.
 from __future__ import annotations
 
 from labcoat.artefacts import Report
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.solvers.paper.inputs import PaperInputs
 from labcoat.solvers.paper.solver import PaperSolver
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from labcoat.agents.commands import Dialogue, SubmitInterpretation
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Interpretation, Results
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, lit_summary, plan_summary, system_for
 from labcoat.phases.numbers import unsupported_numbers
 

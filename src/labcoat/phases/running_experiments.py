@@ -8,7 +8,7 @@ apart in `Results.test_metrics`; nothing ranks on them.
 from __future__ import annotations
 
 from labcoat.artefacts import DataCode, MetricValue, Plan, Results
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.phases.programs import program_runner
 from labcoat.solvers.mle.seeds import choose_seed
 from labcoat.solvers.mle.solver import MleSolver

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from labcoat.errors import StoreError
-from labcoat.gate import GateAnswer
+from labcoat.workflow.gates import GateAnswer
 from labcoat.store import gates
 from labcoat.store.runstore import DB_NAME, RunStore, connect
 from labcoat.web import readmodel

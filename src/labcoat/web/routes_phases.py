@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from labcoat.phases_names import normalise_phase
+from labcoat.config.names import normalise_phase
 from labcoat.web import readmodel
 from labcoat.web.errors import PageError
 from labcoat.web.pages import artefact_data, dash, header

@@ -22,7 +22,7 @@ from labcoat.agents.dialogue import clip, merge
 from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import DataCode, Plan
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.solvers.mle.commands import Edit, Reflect, Replace, Score
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labcoat.artefacts import DataCode, LitReview, Results
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.report.lines import document_problems
 from labcoat.report.scaffold import engine_for, write_report_dir
 from labcoat.review.commands import SubmitReview

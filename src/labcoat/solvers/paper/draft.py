@@ -15,7 +15,7 @@ from labcoat.agents.commands import Search
 from labcoat.agents.dialogue import clip
 from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.report.lines import EditError, section_span, set_section
 from labcoat.report.scaffold import SECTIONS
 from labcoat.solvers.paper.commands import DraftSection

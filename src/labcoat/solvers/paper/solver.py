@@ -24,7 +24,7 @@ from labcoat.agents.commands import Search
 from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import LitReview, Report
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.report.lines import EditError, edit_lines, numbered, replace_document
 from labcoat.report.scaffold import render_scaffold
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of

@@ -13,7 +13,7 @@ from typing import Literal
 
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Report, Results
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 from labcoat.llm.commands import Command
 from labcoat.review.integrity import IntegrityReport
 from labcoat.review.paper_numbers import number_matches, stated_numbers

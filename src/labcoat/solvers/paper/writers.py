@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labcoat.agents.prompting import Prompts
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ runner stays ignorant of providers, tools and process pools.
 
 from __future__ import annotations
 
-from labcoat.context import RunContext
+from labcoat.workflow.context import RunContext
 
 
 def attach(ctx: RunContext) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from labcoat.errors import HumanInputRequired
-from labcoat.gate import Gate, GateAnswer
+from labcoat.workflow.gates import Gate, GateAnswer
 from labcoat.store import gates
 from labcoat.store.runstore import RunStore
 

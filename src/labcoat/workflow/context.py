@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labcoat.config import ResearchConfig
-from labcoat.gate import AutoApprove, Gate
-from labcoat.progress import Progress, SilentProgress
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.gates import AutoApprove, Gate
+from labcoat.workflow.progress import Progress, SilentProgress
 from labcoat.store import Effects, RunStore
 from labcoat.store.runstore import dumps
 

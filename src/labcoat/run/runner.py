@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Callable
 
 from labcoat import __version__
-from labcoat.config import ResearchConfig, apply_set, parse_set, validate_config
-from labcoat.context import EventLog, RunContext
+from labcoat.config.loading import apply_set, parse_set, validate_config
+from labcoat.config.schema import ResearchConfig
+from labcoat.workflow.context import EventLog, RunContext
 from labcoat.errors import LabcoatError, RunPaused
-from labcoat.gate import AutoApprove, Gate
-from labcoat.progress import Progress, SilentProgress
+from labcoat.workflow.gates import AutoApprove, Gate
+from labcoat.workflow.progress import Progress, SilentProgress
 from labcoat.store import Effects, RunStore, open_store
 from labcoat.store.runstore import runs_root
 from labcoat.workflow import Workflow

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from labcoat.context import RunContext
-from labcoat.gate import GateAnswer
+from labcoat.workflow.context import RunContext
+from labcoat.workflow.gates import GateAnswer
 from labcoat.store.runstore import dumps
 
 PhaseFn = Callable[[RunContext], Any]

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from labcoat.config import ResearchConfig, validate_config
+from labcoat.config.loading import validate_config
+from labcoat.config.schema import ResearchConfig
 from labcoat.errors import LabcoatError
-from labcoat.runner import create_run
+from labcoat.run.runner import create_run
 from labcoat.store import open_store
 
 GROUP_FILE = "labs.json"

@@ -25,8 +25,8 @@ from labcoat.sandbox.spec import ProgramResult, ProgramSpec
 from labcoat.store.runstore import dumps
 
 if TYPE_CHECKING:
-    from labcoat.config import SandboxConfig
-    from labcoat.context import RunContext
+    from labcoat.config.schema import SandboxConfig
+    from labcoat.workflow.context import RunContext
 
 # (key, code, extra plain environment)
 Job = tuple[str, str, dict[str, str]]

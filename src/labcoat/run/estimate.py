@@ -8,7 +8,7 @@ front keeps a researcher from killing a run that is merely working.
 
 from __future__ import annotations
 
-from labcoat.config import ResearchConfig
+from labcoat.config.schema import ResearchConfig
 
 # Typical seconds per model call: a hosted API, and a small model on 2 CPU cores
 # (SmolLM2-135M on the quickstart: 67 calls in 882 model-seconds, 13.2 s each).
