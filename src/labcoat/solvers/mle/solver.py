@@ -26,8 +26,8 @@ from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.solvers.mle.commands import Edit, Reflect, Replace, Score
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
-from labcoat.solvers.mle.guards import refuse_reason
-from labcoat.solvers.mle.journal import Journal, Node
+from labcoat.solvers.mle.guards import refuse_reason, unmeasured
+from labcoat.journal import Journal, Node
 from labcoat.solvers.mle.ranking import Pool, Ranker
 
 # (key, code, extra env) -> JSON result of a sandbox run; see labcoat.phases.programs
@@ -177,12 +177,13 @@ class MleSolver:
         node.duration_s = float(result.get("duration_s", 0.0))
         node.figures = list(result.get("figures", []))
         node.metrics = [m for m in result.get("metrics", []) if m.get("split", "dev") != "test"]
+        node.metrics_errors = [str(e) for e in result.get("metrics_errors", [])]
         if node.exit_code != 0 or node.killed_by:
             node.status = "failed"
             if node.killed_by:
                 node.stderr += f"\n[killed by the {node.killed_by} limit]"
             return
-        reason = refuse_reason(node.code, node.metrics, parent_code)
+        reason = unmeasured(node.metrics) or refuse_reason(node.code, node.metrics, parent_code)
         if reason:
             node.status, node.refusal = "refused", reason
             return
