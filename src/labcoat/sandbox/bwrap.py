@@ -30,23 +30,39 @@ from labcoat.sandbox.spec import ProgramSpec
 SYSTEM_LINKS = ("/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin")
 
 
+PROBE = ("import sys;print('\\n'.join([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, '--',"
+         " *sys.path]))")
+
+
 def python_paths(python: str) -> list[str]:
-    """Directories an interpreter needs: its prefixes and import path (absolute, existing)."""
+    """Directories an interpreter needs: its prefixes and the import path inside them (absolute, existing).
+
+    Only the installation is bound: never the current directory (which `python -m` puts on the path),
+    `PYTHONPATH` entries or `.pth` additions outside the prefixes, nor anything enclosing the current
+    directory: a project folder holds `.env` files and other runs.
+    """
     if os.path.realpath(python) == os.path.realpath(sys.executable):
-        entries = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path]
+        prefixes = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+        path = list(sys.path)
     else:
-        probe = subprocess.run(
-            [python, "-I", "-c", "import sys;print('\\n'.join([sys.prefix, sys.base_prefix, sys.exec_prefix,"
-                                 " sys.base_exec_prefix, *sys.path]))"],
-            capture_output=True, text=True, timeout=30, check=False)
+        probe = subprocess.run([python, "-I", "-c", PROBE], capture_output=True, text=True, timeout=30, check=False)
         if probe.returncode != 0:
             from labcoat.errors import LabcoatError
 
             raise LabcoatError(f"the experiment interpreter {python} does not run: {probe.stderr.strip()[:300]}; "
                                "set sandbox.python to a working Python 3")
-        entries = probe.stdout.splitlines()
-    entries.append(str(Path(os.path.realpath(python)).parent))
-    return _outermost(os.path.realpath(e) for e in entries if e and os.path.isabs(e) and os.path.exists(e))
+        prefixes, _, rest = probe.stdout.partition("--\n")
+        prefixes, path = prefixes.splitlines(), rest.splitlines()
+    roots = [os.path.realpath(p) for p in prefixes if p and os.path.isabs(p)]
+    inside = [os.path.realpath(e) for e in path if e and os.path.isabs(e)]
+    entries = [*roots, *(e for e in inside if any(_within(e, r) for r in roots)),
+               str(Path(os.path.realpath(python)).parent)]
+    cwd = os.path.realpath(os.getcwd())
+    return _outermost(e for e in entries if os.path.exists(e) and not _within(cwd, e))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _outermost(paths) -> list[str]:
