@@ -1,10 +1,13 @@
 """The bubblewrap command line: namespaces, a read-only system, one writable dir.
 
-Inside the sandbox the program sees /usr and /etc read-only, its Python
-installation read-only at the same paths, a private /tmp, /proc, a minimal
-/dev, its working directory (the only writable place, at its real path so
-printed paths mean something outside too) and each input read-only under
-`inputs/<name>`. No network namespace is shared unless the spec allows it.
+Inside the sandbox the program sees /usr and /etc (or the parts of /etc the
+spec names) read-only, its Python installation read-only at the same paths
+(see `python_paths`), a private /tmp of a fixed size, /proc, a minimal /dev,
+its working directory (the only writable place, at its real path so printed
+paths mean something outside too) and each input read-only under
+`inputs/<name>`. No network namespace is shared unless the spec allows it,
+and a seccomp filter refuses new user namespaces (`seccomp`). Extra
+read-only paths (the TeX tree) come from `spec.ro_binds`.
 
 Run as root, bwrap sets up the namespaces (no user namespace needed) and
 `setpriv` then drops the program to an unprivileged uid with no capabilities:
@@ -24,8 +27,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labcoat.sandbox.limits import prlimit_argv
-from labcoat.sandbox.spec import ProgramSpec
+from labcoat.sandbox.limits import MB, prlimit_argv
+from labcoat.sandbox.spec import NOBODY, ProgramSpec
 
 SYSTEM_LINKS = ("/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin")
 
@@ -105,7 +108,7 @@ def gpu_args(gpus: list[int], devices: list[str] | None = None) -> list[str]:
 
 
 def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bool,
-               interpreter_dirs: list[str]) -> list[str]:
+               interpreter_dirs: list[str], uid: int | None = None, seccomp_fd: int | None = None) -> list[str]:
     """The full command: bwrap [namespaces, mounts] -- prlimit ... [setpriv ...] program."""
     workdir = os.path.realpath(spec.workdir)
     if as_root:
@@ -116,17 +119,25 @@ def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bo
     else:
         ns = ["--unshare-all"] + (["--share-net"] if spec.network else [])
     argv = [bwrap, *ns, "--die-with-parent", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for link in SYSTEM_LINKS:
         if os.path.islink(link):
             argv += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             argv += ["--ro-bind", link, link]
-    argv += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    tmp_mb = spec.tmp_mb if spec.tmp_mb is not None else spec.memory_mb
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_mb * MB), "--tmpfs", "/tmp"]
     argv += gpu_args(spec.gpus)
-    made: set[str] = {"/tmp", "/usr", "/etc", "/proc", "/dev"}
+    made: set[str] = {"/tmp", "/usr", "/proc", "/dev"}
     bound: list[str] = []
-    for d in interpreter_dirs:
-        if d == workdir or d.startswith(workdir + "/") or d in ("/tmp", "/proc", "/dev", "/etc"):
+    if spec.etc is None:
+        argv += ["--ro-bind", "/etc", "/etc"]
+        made.add("/etc")
+        bound.append("/etc")
+    optional = [d for d in [*(spec.etc or []), *spec.ro_binds] if os.path.exists(d)]  # TeX trees vary
+    for d in [*optional, *interpreter_dirs]:
+        if _within(d, workdir) or d in ("/tmp", "/proc", "/dev") or any(_within(d, b) for b in bound):
             continue
         argv += _dirs_to(d, made, bound) + ["--ro-bind", d, d]
         made.add(d)
@@ -137,6 +148,7 @@ def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bo
     argv += ["--chdir", workdir, "--", *prlimit_argv(spec, "/usr/bin/prlimit" if os.path.exists("/usr/bin/prlimit")
                                                       else "prlimit")]
     if as_root:
-        argv += ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
+        uid = NOBODY if uid is None else uid
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--"]
     return [*argv, *program]
