@@ -161,3 +161,29 @@ def tempfile_dir() -> str:
     import tempfile
 
     return tempfile.gettempdir()
+
+
+def test_labcoat_compile_rebuilds_a_folder_through_the_sandbox(tmp_path, canary):
+    import subprocess
+    import sys
+
+    if tex_missing("pdf"):
+        pytest.skip(tex_missing("pdf"))
+    folder = tmp_path / "paper"
+    folder.mkdir()
+    (folder / "report.tex").write_text("\\documentclass{article}\n\\begin{document}\nHello.\n\\end{document}\n")
+    done = subprocess.run([sys.executable, "-m", "labcoat", "compile", str(folder)], capture_output=True, text=True,
+                          timeout=200)
+    assert done.returncode == 0 and "wrote" in done.stdout, done.stdout + done.stderr
+    assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
+    body = PDFTEX["pdfobj_stream_file"].replace("%(p)s", str(canary))
+    (folder / "report.tex").write_text("\\documentclass{article}\n\\begin{document}\n" + body + "\n\\end{document}\n")
+    done = subprocess.run([sys.executable, "-m", "labcoat", "compile", str(folder)], capture_output=True, text=True,
+                          timeout=200)
+    assert done.returncode == 1 and "cannot open file for embedding" in done.stdout, done.stdout
+    assert not _leaked([_inflated(p.read_bytes()) for p in folder.iterdir()] + [done.stdout.encode()])
+    (folder / "report.tex").write_text("\\documentclass{article}\n\\begin{document}\n\\undefinedthing\n\\end{document}\n")
+    done = subprocess.run([sys.executable, "-m", "labcoat", "compile", str(folder)], capture_output=True, text=True,
+                          timeout=200)
+    assert done.returncode == 1 and "report.tex:3: Undefined control sequence" in done.stdout, done.stdout
+    assert "Traceback" not in done.stderr
