@@ -88,9 +88,8 @@ def test_searches_while_the_model_loads_answer_from_full_text_and_uploads_are_em
             store = ArchiveStore(root)
             assert len(store.missing_embeddings(embedder.model)) == len(TOPICS)
 
-            started = time.monotonic()
             answer = client.search_answer("warmup", 3, mode="semantic")
-            assert time.monotonic() - started < 4, "a search waited for the model"
+            assert not loader.gate.is_set(), "a search waited for the model"  # it is still loading
             assert answer["mode"] == "fts" and answer["requested"] == "semantic"
             assert "still loading" in answer["note"] and "full-text (BM25)" in answer["note"]
             assert answer["papers"][0]["id"] == ids[0]
