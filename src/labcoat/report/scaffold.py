@@ -13,9 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from labcoat.report.tables import figures_tex, latex_escape, metrics_table, safe_figure_name
+from labcoat.templating import environment
 from labcoat.tools.latex import cjk_support
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,19 +37,6 @@ CJK_LANGUAGES = {"chinese", "japanese", "korean", "中文", "简体中文", "繁
 def needs_cjk(language: str) -> bool:
     name = language.strip().lower()
     return name in CJK_LANGUAGES or any(word in name for word in ("chinese", "japanese", "korean", "mandarin", "cantonese"))
-
-
-def _environment() -> jinja2.Environment:
-    # LaTeX is full of braces and percent signs: use delimiters it never contains.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        block_start_string="((*", block_end_string="*))",
-        variable_start_string="(((", variable_end_string=")))",
-        comment_start_string="((=", comment_end_string="=))",
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-        autoescape=False,
-    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +64,7 @@ def render_scaffold(title: str, author: str = "labcoat", *, sections: dict[str, 
         raise ValueError(f"unknown report sections {unknown}; known: {list(SECTION_KEYS)}")
     bodies = {key: given.get(key) or f"% Draft the {key.replace('_', ' ')} here." for key in SECTION_KEYS}
     name = "report_cjk.tex.j2" if needs_cjk(language) else "report.tex.j2"
-    text = _environment().get_template(name).render(
+    text = environment(TEMPLATES, latex=True).get_template(name).render(
         title=latex_escape(title), author=latex_escape(author), sections=bodies,
         headings=SECTIONS, cjk_font=cjk_font,
     )

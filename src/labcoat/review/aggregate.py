@@ -11,9 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from labcoat.review.form import SCORE_FIELDS, ReviewForm
+from labcoat.templating import environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -65,19 +64,12 @@ def aggregate(reviews: list[ReviewForm]) -> ReviewSummary:
     return summary
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined, autoescape=False,
-        block_start_string="((*", block_end_string="*))", variable_start_string="(((", variable_end_string=")))",
-    )
-
-
 def notice(summary: ReviewSummary, fmt: str = "md") -> str:
     """The statement that reviews are automated and overrate, in Markdown ("md") or LaTeX ("tex")."""
     if fmt not in ("md", "tex"):
         raise ValueError(f"notice format must be 'md' or 'tex', not {fmt!r}")
     stats = summary.scores["overall"]
-    return _environment().get_template(f"review_notice.{fmt}.j2").render(
+    return environment(TEMPLATES, latex=True).get_template(f"review_notice.{fmt}.j2").render(
         n=summary.n, overall_mean=f"{stats.mean:.1f}", overall_spread=f"{stats.spread:.1f}").strip() + "\n"
 
 

@@ -98,17 +98,11 @@ def publish(ctx: RunContext, folder: Path, report: Report, results: Results | No
                 "run_id": ctx.run_id, "lab": ctx.config.archive.lab or "labcoat"}
 
     def upload() -> dict:
-        from labcoat.archive.client import ArchiveClient
-
-        client = None
         try:
-            client = ArchiveClient(url)
-            return {"id": client.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
+            archive = ctx.tools.source("archive")  # the run's archive client (`run.services`)
+            return {"id": archive.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
         except ToolError as exc:
             return {"error": str(exc), "kind": exc.kind}
-        finally:
-            if client is not None:
-                client.close()
 
     result = ctx.effects.run("archive", ctx.key("publish"), {"url": url, "tex_sha256": digest}, upload)
     if "error" in result:
