@@ -13,7 +13,7 @@ from labcoat.workflow.gates import GateAnswer
 from labcoat.workflow.store_gate import StoreGate
 from labcoat.store import RunStore, gates
 from labcoat.web import create_app
-from labcoat.web.security import is_loopback
+from labcoat.access import is_loopback
 from tests.test_web_support import finished_run, new_run, wait_for
 
 

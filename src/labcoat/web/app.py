@@ -26,7 +26,8 @@ from jinja2 import Environment, FileSystemLoader
 from labcoat.errors import RunNotFound, StoreError
 from labcoat.store.runstore import DB_NAME, RunStore, iter_run_dirs
 from labcoat.web.errors import PageError
-from labcoat.web.security import AccessGuard, PageHeaders
+from labcoat.access import AccessGuard
+from labcoat.web.security import DASHBOARD, PageHeaders
 
 HERE = Path(__file__).parent
 RUN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -143,5 +144,5 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
         return dash.render("error.html", status=404, title="No such run", detail=str(exc))
 
     app.add_middleware(PageHeaders, csp=CSP)
-    app.add_middleware(AccessGuard, token=token)
+    app.add_middleware(AccessGuard, token=token, service=DASHBOARD)
     return app
