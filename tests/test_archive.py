@@ -215,6 +215,9 @@ def test_bad_tex_is_refused(client, tex, message):
 def test_malformed_bodies_are_refused(client):
     assert client.post("/papers", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
     assert client.post("/papers", content=b"{not json").status_code == 415  # JSON content type required
+    deep = client.post("/papers", content=b'{"metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                       headers={"content-type": "application/json"})
+    assert deep.status_code == 400 and "deeper than 64 levels" in deep.json()["error"]
     assert client.post("/papers", json=[1, 2]).status_code == 400
     payload = body(0)
     payload["files"]["pdf"] = "%%% not base64 %%%"

@@ -9,13 +9,13 @@ the dashboard's origin.
 from __future__ import annotations
 
 import io
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import FileResponse, Response
 
+from labcoat import untrusted
 from labcoat.web.errors import PageError
 
 INLINE = {
@@ -25,6 +25,7 @@ INLINE = {
 TEXT = {".txt", ".tex", ".bib", ".json", ".csv", ".log", ".py", ".md", ".yaml", ".yml", ".out", ".err", ".tsv"}
 REPORT_FILES = ("report.pdf", "report.tex", "references.bib", "reviews.json", "integrity.json")
 MAX_PDF_PAGES = 50
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 def inside(run_dir: Path, rel: str) -> Path:
@@ -71,9 +72,9 @@ def read_json(run_dir: Path, name: str) -> tuple[Any, str | None]:
     if rel is None:
         return None, None
     try:
-        return json.loads((run_dir / rel).read_text(encoding="utf-8")), None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return None, f"{rel} cannot be read: {exc}"
+        return untrusted.read_json(run_dir / rel, MAX_JSON_BYTES, root=run_dir), None
+    except (OSError, untrusted.UntrustedFileError) as exc:
+        return None, f"{rel} cannot be read: {str(exc).replace(str(run_dir) + '/', '')}"
 
 
 def pdf_page_count(path: Path, lock: threading.Lock) -> int:
