@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ class Dashboard:
     poll_s: float = 1.0
     stream_max_s: float = 300.0
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    pdf_lock: threading.Lock = field(default_factory=threading.Lock)
     streams: dict[str, int] = field(default_factory=lambda: {"open": 0, "closed": 0})
 
     def run_dir(self, ref: str) -> Path:
