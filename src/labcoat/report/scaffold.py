@@ -9,15 +9,16 @@ model edits prose and never retypes a recorded number.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from labcoat.report.tables import figures_tex, latex_escape, metrics_table, safe_figure_name
 from labcoat.templating import environment
 from labcoat.tools.latex import cjk_support
+from labcoat.untrusted import UntrustedFileError, copy_file
 
 TEMPLATES = Path(__file__).parent / "templates"
+MAX_FIGURE_BYTES = 50 * 1024 * 1024
 
 # (key, heading) in paper order; the abstract is its own environment.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -102,11 +103,19 @@ def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     names: list[str] = []
+    left_out: list[str] = []
     for fig in figures or []:
         fig = Path(fig)
-        if fig.is_file():
-            name = safe_figure_name(fig.name)
-            shutil.copy2(fig, fig_dir / name)
-            names.append(name)
-    (out_dir / "figures.tex").write_text(figures_tex(names), encoding="utf-8")
+        name = safe_figure_name(fig.name)
+        try:
+            # A program made the figure: a link, a FIFO or a huge file must not reach the report.
+            copy_file(fig, fig_dir / name, MAX_FIGURE_BYTES)
+        except FileNotFoundError:
+            continue
+        except UntrustedFileError as exc:
+            left_out.append(f"% figure {name} left out: {exc}".replace("\n", " "))
+            continue
+        names.append(name)
+    text = figures_tex(names)
+    (out_dir / "figures.tex").write_text("\n".join([*left_out, text]) if left_out else text, encoding="utf-8")
     return out_dir / main
