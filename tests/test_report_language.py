@@ -40,7 +40,7 @@ def writing(request, role, _step):
     if heading:
         key = heading.group(1).lower().replace(" ", "_")
         return reply_command("section", body=CHINESE[key])
-    target = next(int(n) for n, line in NUMBERED.findall(text) if CHINESE["discussion"] in line)
+    target = next(int(n) for n, line in NUMBERED.findall(text) if "标准化对线性模型有帮助" in line)
     return reply_command("edit", start=target, end=target, body="标准化对线性模型有帮助，对随机森林没有影响。")
 
 

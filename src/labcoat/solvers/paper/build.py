@@ -152,21 +152,7 @@ class PaperBuild:
         return outcome
 
     def environmental(self, result: CompileResult) -> str:
-        """Why a failed compile is this machine's fault (a tool, package or font the scaffold itself
-        needs is missing), or "" when the paper's text is to blame and the model can fix it."""
-        language = self.ctx.config.language
-        needed = set(tex_requirements(language))
-        preamble = render_scaffold_preamble(language)
-        for issue in result.errors:
-            if issue.kind == "unavailable":
-                return issue.message
-            missing = _MISSING_FILE.search(issue.message)
-            if missing and (missing.group(1) in needed or missing.group(1) in cjk_font_files(preamble)):
-                return f"{missing.group(1)}, which the report template loads, is not installed"
-            font = _MISSING_FONT.search(issue.message)
-            if font and font.group(1) in preamble:
-                return f"the font {font.group(1)}, which the report template sets, is not installed"
-        return ""
+        return environmental_cause(result, self.ctx.config.language)
 
     def score(self, key: str, tex: str) -> tuple[float | None, list[str]]:
         """The rigour reviewer's overall score (1-10) and weaknesses; None when the
@@ -212,9 +198,22 @@ class PaperBuild:
         return result.pdf if result.ok else None
 
 
-def render_scaffold_preamble(language: str) -> str:
+def environmental_cause(result: CompileResult, language: str) -> str:
+    """Why a failed compile is this machine's fault (a tool, or a package or font the scaffold itself
+    needs, is missing), or "" when the paper's text is to blame and the model can fix it."""
+    needed = set(tex_requirements(language))
     tex = render_scaffold("t", language=language)
-    return tex[:tex.find(r"\begin{document}")]
+    preamble = tex[:tex.find(r"\begin{document}")]
+    for issue in result.errors:
+        if issue.kind == "unavailable":
+            return issue.message
+        missing = _MISSING_FILE.search(issue.message)
+        if missing and (missing.group(1) in needed or missing.group(1) in cjk_font_files(preamble)):
+            return f"{missing.group(1)}, which the report template loads, is not installed"
+        font = _MISSING_FONT.search(issue.message)
+        if font and font.group(1) in preamble:
+            return f"the font {font.group(1)}, which the report template sets, is not installed"
+    return ""
 
 
 def feedback_of(version: Version) -> str:
