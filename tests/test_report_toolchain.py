@@ -1,10 +1,11 @@
 """Know before you compile: a report that cannot be typeset here is said up front, with the
 install command, and no model call is spent asking a model to fix a missing system package.
 
-The machine's TeX is altered with small scripts put first on PATH (a kpsewhich
-that cannot find lmodern.sty; a latexmk that fails as it does without it), so
-the real preflight, paper-solver and compile code paths run; the report phases
-run on the scripted model after stand-ins for the earlier phases.
+A machine without a package is made two ways: a kpsewhich first on PATH that
+cannot find lmodern.sty (the check before the run sees it), and a scaffold
+that loads a package this machine lacks while the check is told all is well
+(the real compile fails in the sandbox as it would). The report phases run
+on the scripted model after stand-ins for the earlier phases.
 """
 
 from __future__ import annotations
@@ -34,20 +35,6 @@ REAL_KPSEWHICH = shutil.which("kpsewhich")
 KPSEWHICH_WITHOUT_LMODERN = f"""#!/bin/sh
 for f in "$@"; do [ "$f" = lmodern.sty ] || {REAL_KPSEWHICH} "$f"; done
 """
-# latexmk as it ends on such a machine: LaTeX stops at the scaffold's \\usepackage{{lmodern}}.
-LATEXMK_WITHOUT_LMODERN = """#!/bin/sh
-cat > report.log <<'LOG'
-! LaTeX Error: File `lmodern.sty' not found.
-
-Type X to quit or <RETURN> to proceed,
-./report.tex:8: Emergency stop.
-<read *>
-l.8 \\usepackage
-                {lmodern}^^M
-LOG
-exit 12
-"""
-
 pytestmark = pytest.mark.skipif(REAL_KPSEWHICH is None or shutil.which("latexmk") is None,
                                 reason="needs TeX Live (kpsewhich, latexmk)")
 
@@ -99,14 +86,22 @@ def test_a_missing_template_package_is_said_before_the_run_and_nothing_is_compil
 
 def test_a_compile_that_fails_for_a_missing_system_package_is_not_sent_to_the_model(
         tmp_path, httpserver, fixtures_dir, monkeypatch):
-    put_first_on_path(monkeypatch, tmp_path, "latexmk", LATEXMK_WITHOUT_LMODERN)
+    import labcoat.report.scaffold as scaffold
+    from labcoat.report.toolchain import Toolchain
+
+    templates = tmp_path / "templates"
+    shutil.copytree(scaffold.TEMPLATES, templates)
+    main = templates / "report.tex.j2"
+    main.write_text(main.read_text().replace(r"\usepackage{lmodern}", r"\usepackage{lmodernnotinstalled}"))
+    monkeypatch.setattr(scaffold, "TEMPLATES", templates)
+    monkeypatch.setattr("labcoat.report.toolchain.report_toolchain", lambda language: Toolchain("pdf", fix="apt"))
     run_dir, progress, prompts, compiles = run_report_phases(tmp_path, httpserver, fixtures_dir, monkeypatch)
     assert len(compiles) == 1 and not compiles[0]["payload"]["ok"]  # the draft's compile, then no more
-    assert not any("lmodern.sty" in p or "needs repair" in p for p in prompts)  # the paper itself says lmodern
+    assert not any("lmodernnotinstalled.sty" in p or "needs repair" in p for p in prompts)
     assert sum("Edit step" in p for p in prompts) == 2     # the edit steps still ran, judged without TeX
     warned = [m for m in progress.messages if m.startswith("no PDF will be made")]
-    assert len(warned) == 1 and "lmodern.sty, which the report template loads, is not installed" in warned[0]
-    assert "sudo apt-get install" in warned[0]
+    assert len(warned) == 1 and "lmodernnotinstalled.sty, which the report template loads, is not installed" in warned[0]
+    assert "(install: apt, or run scripts/setup.sh)" in warned[0]
     assert (run_dir / "report" / "report.md").is_file() and not (run_dir / "report" / "report.pdf").exists()
 
 
