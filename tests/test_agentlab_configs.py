@@ -194,6 +194,8 @@ def test_upstream_shaped_configs_start_and_pause_at_the_first_gate_without_a_ter
     with open_store(group / "MATH_agentrxiv-lab0-p0", readonly=True) as store:
         assert store.info().state == "paused"
     assert not (group / "MATH_agentrxiv-lab0-p1").exists()  # the second paper waits for the first
+    refused = labcoat("resume", str(group), env=no_keys_env(), cwd=tmp_path)
+    assert refused.returncode == 1 and "export OPENAI_API_KEY=..." in " ".join(refused.stderr.split())
 
 
 def test_a_key_in_the_config_is_used_by_this_process_and_stored_nowhere(tmp_path: Path, httpserver,

@@ -107,7 +107,12 @@ def register(app: typer.Typer) -> None:
             if is_group(candidate):
                 if set_:
                     raise typer.BadParameter("--set applies to one run; resume the lab's run directory instead")
-                _run_group(load_group(candidate))
+                from labcoat.cli.config_keys import require_keys
+                from labcoat.config.loading import validate_config
+
+                group = load_group(candidate)
+                require_keys(validate_config(group.config, source=str(candidate)))
+                _run_group(group)
                 return
         directory = find_run(run_ref, runs)
         with open_store(directory, readonly=True) as store:
