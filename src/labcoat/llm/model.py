@@ -65,6 +65,15 @@ class Model:
         raw["dollars"] = self.pricer.dollars(self.ref, Usage.from_dict(raw["usage"]))
         return raw
 
+    def chat(self, request: dict) -> dict:
+        """One experiment program's chat request (`labcoat.llm.chat`), live, retried, priced."""
+        kwargs = {} if self.sleep is None else {"sleep": self.sleep}
+        raw = call_with_retries(lambda: self.backend.chat(request), what=f"the call to {self.id}",
+                                retries=self.retries, secrets=self.secrets, backoff=self.backoff,
+                                on_retry=self.on_retry, key_env=self.ref.preset.key_env, **kwargs)
+        raw["dollars"] = self.pricer.dollars(self.ref, Usage.from_dict(raw["usage"]))
+        return raw
+
     def complete(self, messages: list[Mapping[str, str]], *, schema: CommandSet | None = None,
                  temperature: float | None = None, max_tokens: int | None = None) -> Reply:
         """One call, parsed; a leading system message is the stable prefix. Raises ReplyError when malformed."""

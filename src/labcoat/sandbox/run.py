@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from labcoat.errors import LabcoatError
-from labcoat.sandbox import artefacts
+from labcoat.sandbox import artefacts, gateway_access
 from labcoat.sandbox.bwrap import bwrap_argv, python_paths
 from labcoat.sandbox.capture import CappedStream, pump
 from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv
@@ -143,28 +143,35 @@ def _unreachable(path: str, uid: int) -> str | None:
     return None
 
 
-def _program_argv(spec: ProgramSpec) -> list[str]:
-    return [spec.python, spec.script_name, *spec.argv]
+def _program_argv(spec: ProgramSpec, launch: list[str] | None = None) -> list[str]:
+    return [spec.python, *(launch or []), spec.script_name, *spec.argv]
 
 
 def run_program(spec: ProgramSpec) -> ProgramResult:
+    with gateway_access.gateway_socket(spec) as gateway:
+        return _run(spec, gateway)
+
+
+def _run(spec: ProgramSpec, gateway: str | None) -> ProgramResult:
     mode = sandbox_mode(spec.mode)
     workdir = prepare_workdir(spec, mode)
     before = set(artefacts.written_files(workdir))
     as_root = os.geteuid() == 0
     env = program_env(spec, str(workdir), mode)
+    env.update(gateway_access.env_for(spec, gateway, mode))
+    program = _program_argv(spec, gateway_access.launcher(gateway, mode))
     tracker = Tracker()
     popen_extra: dict = {}
     warnings: list[str] = []
     if mode == "bwrap":
         dirs = spec.python_paths if spec.python_paths is not None else python_paths(spec.python)
-        argv = bwrap_argv(spec, _program_argv(spec), bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
-                          interpreter_dirs=dirs)
+        argv = bwrap_argv(spec, program, bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
+                          interpreter_dirs=dirs, extra_binds=gateway_access.bwrap_binds(gateway))
     else:
         warnings.append(NO_ISOLATION)
         log.warning(NO_ISOLATION)
         # A shell stays between us and the program, so `kill(getppid())` cannot reach the runner.
-        argv = [*SHIELD, *prlimit_argv(spec), *_program_argv(spec)]
+        argv = [*SHIELD, *prlimit_argv(spec), *program]
         # Orphans (a double-forked daemon) then reparent here, not to init, where the tracker finds them.
         become_subreaper()
         env.update(tracker.env)

@@ -46,6 +46,8 @@ class ProgramSpec:
     python: str = field(default_factory=lambda: sys.executable)
     python_paths: list[str] | None = None  # interpreter dirs to mount; probed when None
     gpus: list[int] = field(default_factory=list)
+    # model access through labcoat's gateway: {socket, tcp, token, model}; the token is never recorded
+    gateway: dict[str, Any] | None = None
     # -- sandbox ----------------------------------------------------------------
     mode: Literal["auto", "bwrap", "rlimits-only"] = "auto"
     uid: int = NOBODY  # used only when labcoat runs as root
@@ -55,6 +57,7 @@ class ProgramSpec:
         """The spec as JSON without secret values (granted keys by name only)."""
         data = asdict(self)
         data["granted_env"] = sorted(self.granted_env)
+        data["gateway"] = bool(self.gateway)
         return data
 
 
