@@ -58,7 +58,8 @@ class Gateway:
             sockets.append(tcp)
             self.tcp = f"{self.tcp_host}:{tcp.getsockname()[1]}"
         app = create_app(self.calls, self.grant_for, self._note)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=60)
+        # Garbage a program sends is answered (400) and not worth a line on the researcher's terminal.
+        config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off", timeout_keep_alive=60)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets},
                                         name="labcoat-gateway", daemon=True)
