@@ -26,12 +26,12 @@ KEY = "running_experiments#0/mle/0/cand/{}/run/0"
 
 
 @contextlib.contextmanager
-def lab(tmp_path: Path, policy=None, executor=None, **sections):
+def lab(tmp_path: Path, policy=None, pool=None, **sections):
     with ScriptedProvider(policy or (lambda r: f"echo {r.last_user}")) as sp:
         cfg = scripted_config(sp, sandbox={"timeout_s": 120, "memory_mb": 1024}, **sections)
         with open_context(tmp_path / "run", cfg, env=scripted_env(sp), phase="running_experiments") as ctx:
             ctx.gateway = RunGateway(ctx)
-            ctx.executor = executor
+            ctx.executor = pool
             try:
                 yield sp, ctx
             finally:
@@ -125,7 +125,7 @@ print(ask("own question {n}", temperature=0.5))
         in_flight[0] -= 1
         return f"echo {request.last_user}"
 
-    with ProcessExecutor(3) as pool, lab(tmp_path, policy=policy, executor=pool) as (sp, ctx):
+    with ProcessExecutor(3) as pool, lab(tmp_path, policy=policy, pool=pool) as (sp, ctx):
         results = run_batch_in_sandbox(ctx, [(KEY.format(n), code.replace("{n}", str(n)), {}) for n in range(3)])
         ledger = ctx.store.ledger()
     assert [r["exit_code"] for r in results] == [0, 0, 0], [r["stderr"][-500:] for r in results]
