@@ -19,7 +19,7 @@ from labcoat.executor.recorded import run_batch_in_sandbox, run_in_sandbox
 from labcoat.gateway import RunGateway, calls_made
 from labcoat.gateway.run_gateway import named_in_notes
 
-from tests.support.scripted_provider import ScriptedProvider, scripted_config, scripted_env
+from tests.support.scripted_provider import ScriptedProvider, reply_command, scripted_config, scripted_env
 from tests.support.scripted_run import open_context
 
 KEY = "running_experiments#0/mle/0/cand/{}/run/0"
@@ -205,3 +205,38 @@ def test_models_named_in_task_notes_are_the_default():
     assert named_in_notes(notes) == ["openai:gpt-4o-mini"]
     assert named_in_notes({"running_experiments": ["use ollama:qwen2.5:0.5b to label"]}) == ["ollama:qwen2.5:0.5b"]
     assert named_in_notes({}) == []
+
+
+@pytest.mark.parametrize("model", ["anthropic:claude-haiku-4-5", "ollama:qwen2.5:0.5b"])
+def test_every_provider_serves_programs_through_the_same_openai_endpoint(tmp_path, model):
+    code = f'''
+import json
+from openai import OpenAI
+client = OpenAI()
+plain = client.chat.completions.create(model="{model}", max_tokens=100, temperature=0,
+                                       messages=[{{"role": "system", "content": "Be brief."}}, {{"role": "user", "content": "hi"}}])
+schema = {{"type": "object", "properties": {{"label": {{"type": "string"}}}}, "required": ["label"], "additionalProperties": False}}
+typed = client.chat.completions.create(model="{model}", max_tokens=100, messages=[{{"role": "user", "content": "label it"}}],
+                                       response_format={{"type": "json_schema", "json_schema": {{"name": "l", "schema": schema, "strict": True}}}})
+print(json.dumps([plain.choices[0].message.content, json.loads(typed.choices[0].message.content)]))
+'''
+
+    def policy(request):
+        if request.tool_names:
+            return reply_command("reply", label="positive")  # Anthropic: the schema as a forced tool
+        if request.schema is not None:
+            return json.dumps({"label": "positive"})  # OpenAI wire: the document as the text
+        return f"echo {request.last_user}"
+
+    with lab(tmp_path, policy=policy, experiments={"models": [model]}) as (sp, ctx):
+        result = run(ctx, code)
+        ledger = ctx.store.ledger()
+    plain, typed = json.loads(result["stdout"])
+    assert plain == "echo hi"
+    assert typed == {"label": "positive"}
+    wire = "anthropic" if model.startswith("anthropic") else "openai"
+    assert {r.api for r in sp.served} == {wire}
+    assert [r["model"] for r in ledger] == [model, model]
+    if wire == "anthropic":
+        # the system prompt travels as Anthropic's top-level system, the schema as a forced tool
+        assert sp.served[0].system == "Be brief." and sp.served[1].body["tool_choice"]["type"] == "tool"
