@@ -240,3 +240,22 @@ print(json.dumps([plain.choices[0].message.content, json.loads(typed.choices[0].
     if wire == "anthropic":
         # the system prompt travels as Anthropic's top-level system, the schema as a forced tool
         assert sp.served[0].system == "Be brief." and sp.served[1].body["tool_choice"]["type"] == "tool"
+
+
+def test_agent_laboratory_inference_snippet_works_unchanged(tmp_path):
+    # Agent Laboratory's notes tell the engineer to paste this, its key placeholder included
+    code = '''
+import os
+from openai import OpenAI
+os.environ["OPENAI_API_KEY"] = "{{api_key}}"
+client = OpenAI()
+messages = [{"role": "system", "content": "Solve."}, {"role": "user", "content": "1+1"}]
+completion = client.chat.completions.create(model="gpt-4o-mini-2024-07-18", messages=messages)
+answer = completion.choices[0].message.content
+print(answer)
+print(query_model("gpt-4o-mini", "2+2", "Solve.", openai_api_key="sk-whatever", temp=0.0))
+'''
+    with lab(tmp_path, task_notes={"running_experiments": ["Please use gpt-4o-mini for your experiments"]}) as (sp, ctx):
+        result = run(ctx, code)
+    assert result["stdout"] == "echo 1+1\necho 2+2\n"
+    assert [r.model for r in sp.served] == ["gpt-4o-mini", "gpt-4o-mini"]

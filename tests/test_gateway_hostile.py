@@ -8,6 +8,7 @@ lifecycle log must hold the refusals.
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import httpx
@@ -107,7 +108,10 @@ def test_a_hostile_program_finds_no_key_no_route_out_and_gets_reasons(tmp_path):
         refused_log = [e for e in ctx.store.lifecycle() if e["kind"] == "gateway_refused"]
     assert out["found"] == []
     assert out["direct"] in ("ConnectionRefusedError", "OSError") and out["internet"] != "connected"
-    expected = {"no_token": 401, "real_key_guess": 401, "disallowed": 403, "unknown_model": 403, "not_json": 400,
+    # on its own socket the program is known whatever key it sends (code that overwrites OPENAI_API_KEY works);
+    # the key it sends goes nowhere
+    assert out["no_token"][0] == 200 and out["real_key_guess"][0] == 200
+    expected = {"disallowed": 403, "unknown_model": 403, "not_json": 400,
                 "bad_messages": 400, "bad_role": 400, "image": 400, "tools": 400, "n": 400, "temperature": 400,
                 "huge": 413}
     assert {k: out[k][0] for k in expected} == expected, out
@@ -116,7 +120,8 @@ def test_a_hostile_program_finds_no_key_no_route_out_and_gets_reasons(tmp_path):
     assert out["other_route"] == [404]
     assert out["after"] == "echo still there?"
     assert stale.status_code == 401
-    assert len(sp.served) == 1  # only the valid call reached the provider
+    assert len(sp.served) == 3  # the valid calls, with labcoat's key
+    assert all(r.headers["authorization"] == f"Bearer {TEST_KEY}" for r in sp.requests)
     assert {r["status"] for r in result["model_calls"]["refused"]} == {400, 403, 413}
     assert len(refused_log) >= len(expected)
     assert TEST_KEY not in json.dumps(result)
@@ -125,7 +130,7 @@ def test_a_hostile_program_finds_no_key_no_route_out_and_gets_reasons(tmp_path):
 def test_the_token_is_not_a_provider_key_and_the_socket_refuses_other_clients(tmp_path):
     with lab(tmp_path) as (sp, ctx):
         grant = ctx.gateway.open("running_experiments#0/probe")
-        path = ctx.gateway._gateway.socket_path
+        path = ctx.gateway._gateway.socket_path  # the shared socket: a token is needed there
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(path)
             s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200))  # a TLS hello
@@ -136,7 +141,15 @@ def test_the_token_is_not_a_provider_key_and_the_socket_refuses_other_clients(tm
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         ok = client.post("http://gateway/v1/chat/completions", json=body,
                          headers={"Authorization": f"Bearer {grant.token}"})
+        guessed = client.post("http://gateway/v1/chat/completions", json=body,
+                              headers={"Authorization": f"Bearer {TEST_KEY}"})
+        own = ctx.gateway.access(grant)["socket"]
+        ctx.gateway.revoke(grant)
+        gone = not os.path.exists(own)
+        revoked = client.post("http://gateway/v1/chat/completions", json=body,
+                              headers={"Authorization": f"Bearer {grant.token}"})
         provider = httpx.post(f"{sp.base_url_openai}/chat/completions", json=body,
                                headers={"Authorization": f"Bearer {grant.token}"})
-    assert ok.status_code == 200
+    assert ok.status_code == 200 and guessed.status_code == 401 and revoked.status_code == 401
+    assert gone  # the program's own socket ends with its grant
     assert grant.token.startswith("lcgw-") and provider.status_code == 401

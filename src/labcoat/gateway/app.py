@@ -1,7 +1,8 @@
 """The gateway's HTTP routes (Starlette): OpenAI chat completions, Anthropic messages, the model list.
 
-A request is matched to its program by the bearer token (`Authorization` or
-Anthropic's `x-api-key`); an unknown token gets 401 and nothing else. Every
+A request is matched to its program by the socket it came on (each program
+has its own) or else by the bearer token (`Authorization` or Anthropic's
+`x-api-key`); an unknown token gets 401 and nothing else. Every
 refusal is JSON in OpenAI's error shape with a reason the program can print,
 is added to the program's record, and is logged in the run; nothing a program
 sends can stop the gateway. Limit refusals carry `x-should-retry: false` so
@@ -34,8 +35,13 @@ def _refusal(refusal: Refused) -> JSONResponse:
 
 
 def create_app(calls: ExperimentCalls, grant_for: Callable[[str], Grant | None],
-               log: Callable[[str, dict], None]) -> Starlette:
+               log: Callable[[str, dict], None], grant_on: Callable[[str], Grant | None]) -> Starlette:
     def authorised(request: Request) -> Grant:
+        server = request.scope.get("server")
+        if server and isinstance(server[0], str) and server[1] is None:
+            own = grant_on(server[0])  # the program's own socket: it is the credential
+            if own is not None:
+                return own
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
         grant = grant_for(token) if token else None
