@@ -8,8 +8,9 @@ same request earlier in the same program: the key never depends on the order
 in which parallel calls (threads in the program) arrive or finish, so a
 re-run program (resume after a kill) is answered from the record call by call
 and a changed program is answered for exactly the requests it repeats. A
-request at temperature 0 already answered anywhere in the run is served from
-that record too (0 tokens billed). Live calls go through the one LLM layer
+request at temperature 0 already answered anywhere in the run, or being
+answered right now for another thread or program, is served from that answer
+too (0 tokens billed). Live calls go through the one LLM layer
 (`ModelRegistry.experiment_call`): ledger row of role `experiment` with the
 program as `node`, the budget cap, the provider's retries.
 
@@ -23,6 +24,7 @@ import json
 import secrets
 import threading
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +77,9 @@ class ExperimentCalls:
 
     def __init__(self, ctx: Any):
         self.ctx = ctx
+        # temperature-0 requests being answered now, by request hash: an identical one waits for that answer
+        self._pending: dict[str, Future] = {}
+        self._lock = threading.Lock()
 
     def call(self, grant: Grant, request: dict[str, Any]) -> dict[str, Any]:
         """The completion for `request`, recorded; raises `Refused` with the reason the program reads."""
@@ -112,12 +117,33 @@ class ExperimentCalls:
         return {**raw, "call_id": digest[:24] + f"-{n}"}
 
     def _live(self, grant: Grant, key: str, digest: str, request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("temperature") == 0:
-            earlier = self.ctx.store.effect_by_request(KIND, digest)
-            if earlier is not None:
-                result = json.loads(earlier["result"])
-                if "error" not in result:
-                    return {**result, "dollars": 0.0, "cached_from": earlier["key"]}
+        if request.get("temperature") != 0:
+            return self._send(grant, key, request)
+        with self._lock:
+            earlier = self._pending.get(digest)
+            mine = earlier is None
+            if mine:
+                earlier = self._pending[digest] = Future()
+        if not mine:
+            answer = earlier.result()
+            return answer if "error" in answer else {**answer, "dollars": 0.0, "cached_from": answer["key"]}
+        try:
+            row = self.ctx.store.effect_by_request(KIND, digest)
+            answer = json.loads(row["result"]) if row is not None else None
+            if answer is not None and "error" not in answer:
+                answer = {**answer, "dollars": 0.0, "cached_from": row["key"]}
+            else:
+                answer = {**self._send(grant, key, request), "key": key}
+            earlier.set_result(answer)
+            return answer
+        except BaseException as exc:
+            earlier.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                self._pending.pop(digest, None)
+
+    def _send(self, grant: Grant, key: str, request: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.ctx.models.experiment_call(key, request, node=grant.program)
         except ProviderError as exc:
