@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
 def _run_with_models(spec, research, models: list[str], where: Path) -> dict:
     """Run with a gateway allowing `models`; the calls are kept in `<workdir>.calls/` beside the program's folder."""
     from labcoat.config.loading import config_from_mapping
-    from labcoat.gateway.standalone import exec_gateway, exec_report
+    from labcoat.run.exec_models import exec_gateway, exec_report
     from labcoat.sandbox import run_program
 
     names = [m.strip() for entry in models for m in entry.split(",") if m.strip()]
