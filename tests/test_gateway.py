@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +37,24 @@ def lab(tmp_path: Path, policy=None, pool=None, **sections):
                 yield sp, ctx
             finally:
                 ctx.gateway.close()
+
+
+class Overlap:
+    """A provider policy that answers after `delay` seconds and counts the most requests in flight at once."""
+
+    def __init__(self, delay: float, answer):
+        self.delay, self.answer = delay, answer
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request):
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(self.delay)
+        with self._lock:
+            self.now -= 1
+        return self.answer(request)
 
 
 def run(ctx, code: str, n: int = 0) -> dict:
@@ -116,20 +135,12 @@ start = time.monotonic()
 print(ask("shared question", temperature=0))
 print(ask("own question {n}", temperature=0.5))
 '''
-    in_flight = [0, 0]
-
-    def policy(request):
-        in_flight[0] += 1
-        in_flight[1] = max(in_flight[1], in_flight[0])
-        time.sleep(0.5)
-        in_flight[0] -= 1
-        return f"echo {request.last_user}"
-
-    with ProcessExecutor(3) as pool, lab(tmp_path, policy=policy, pool=pool) as (sp, ctx):
+    overlap = Overlap(0.5, lambda request: f"echo {request.last_user}")
+    with ProcessExecutor(3) as pool, lab(tmp_path, policy=overlap, pool=pool) as (sp, ctx):
         results = run_batch_in_sandbox(ctx, [(KEY.format(n), code.replace("{n}", str(n)), {}) for n in range(3)])
         ledger = ctx.store.ledger()
     assert [r["exit_code"] for r in results] == [0, 0, 0], [r["stderr"][-500:] for r in results]
-    assert in_flight[1] >= 2  # programs' calls overlapped at the provider
+    assert overlap.most >= 2  # programs' calls overlapped at the provider
     assert [r["stdout"].splitlines()[1] for r in results] == [f"echo own question {n}" for n in range(3)]
     shared = [r for r in sp.requests if r.last_user == "shared question"]
     # asked at once by three programs, the same temperature-0 request reaches the provider once
@@ -168,21 +179,13 @@ except GatewayError as e:
     out["calls"] = [e.status, e.kind, e.reason]
 json.dump(out, open("out.json", "w"))
 '''
-    in_flight = [0, 0]
-
-    def policy(request):
-        in_flight[0] += 1
-        in_flight[1] = max(in_flight[1], in_flight[0])
-        time.sleep(0.2)
-        in_flight[0] -= 1
-        return "ok"
-
-    with lab(tmp_path, policy=policy, experiments={"max_calls": 5, "max_concurrent": 2,
+    overlap = Overlap(0.2, lambda request: "ok")
+    with lab(tmp_path, policy=overlap, experiments={"max_calls": 5, "max_concurrent": 2,
                                                    "max_tokens_per_call": 256}) as (sp, ctx):
         result = run(ctx, code)
         out = json.loads((ctx.run_dir / result["workdir"] / "out.json").read_text())
     assert out["parallel"] == ["ok"] * 4
-    assert in_flight[1] == 2
+    assert overlap.most == 2
     assert out["tokens"][:2] == [400, "limit_exceeded"] and "256" in out["tokens"][2]
     assert out["calls"][:2] == [429, "limit_exceeded"] and "5 model calls" in out["calls"][2]
     assert len(sp.served) == 5
