@@ -45,13 +45,18 @@ def bundle_name(run_id: str) -> str:
     return f"labcoat-bundle-{run_id}"
 
 
+def default_out(run_dir: Path, run_id: str) -> Path:
+    """Where `labcoat export` and the dashboard put a run's bundle unless told otherwise."""
+    return Path(run_dir) / "bundle" / f"{bundle_name(run_id)}.zip"
+
+
 def export_run(run_dir: Path, out: Path | None = None, *, max_copy_mb: float = DEFAULT_MAX_COPY_MB,
                tolerance: float = 0.0) -> ExportResult:
     """Write the bundle of `run_dir` to `out` (a folder, or a path ending in .zip)."""
     run_dir = Path(run_dir)
     with RunStore(run_dir, readonly=True) as store:
         info = store.info()
-        out = Path(out) if out else Path.cwd() / f"{bundle_name(info.id)}.zip"
+        out = Path(out) if out else default_out(run_dir, info.id)
         if out.suffix == ".zip":
             with tempfile.TemporaryDirectory(prefix="labcoat-export-") as tmp:
                 result = _write(store, run_dir, Path(tmp) / bundle_name(info.id), max_copy_mb, tolerance)
