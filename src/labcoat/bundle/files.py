@@ -86,9 +86,9 @@ def _member_target(dest: Path, info: zipfile.ZipInfo) -> Path:
     pure = PurePosixPath(name)
     if name.startswith(("/", "\\")) or pure.is_absolute() or ".." in pure.parts or "\\" in name or ":" in pure.parts[0]:
         raise BundleError(f"refusing the zip: member {name!r} would be written outside the bundle folder")
-    mode = info.external_attr >> 16
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a plain file"
+    kind_bits = stat.S_IFMT(info.external_attr >> 16)  # zero when the archiver recorded permissions only
+    if kind_bits and kind_bits not in (stat.S_IFREG, stat.S_IFDIR):
+        kind = "a symbolic link" if kind_bits == stat.S_IFLNK else "not a plain file"
         raise BundleError(f"refusing the zip: member {name!r} is {kind}")
     return dest / pure
 
