@@ -186,3 +186,27 @@ def test_zip_links_and_bombs_are_refused(tmp_path):
                tmp_path / "o2")
     done = labcoat("reproduce", str(tmp_path / "link.zip"), cwd=tmp_path)
     assert done.returncode == 1 and "symbolic link" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_paper_readme_and_dashboard_point_to_the_bundle(run_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from labcoat.web import create_app
+
+    run_id = run_dir.name
+    text = subprocess.run(["pdftotext", str(run_dir / "report" / "report.pdf"), "-"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    flat = " ".join(text.split())
+    assert f"labcoat export {run_id}" in flat and f"labcoat-bundle-{run_id}.zip" in flat
+    assert flat.rfind("Code and data availability") > flat.rfind("Discussion")  # the last section
+    readme = (run_dir / "README.md").read_text()
+    assert f"bundle/labcoat-bundle-{run_id}.zip" in readme and f"labcoat export {run_id}" in readme
+    client = TestClient(create_app(run_dir.parent), base_url="http://127.0.0.1")
+    assert f"/runs/{run_id}/bundle.zip" in client.get(f"/runs/{run_id}/report").text
+    got = client.get(f"/runs/{run_id}/bundle.zip")
+    assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+    archive = tmp_path / "dl.zip"
+    archive.write_bytes(got.content)
+    root = unpack(archive, tmp_path / "dl")
+    assert json.loads((root / "bundle.json").read_text())["run_id"] == run_id
+    assert (run_dir / "bundle" / f"labcoat-bundle-{run_id}.zip").is_file()  # where the README says

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -146,8 +148,16 @@ def bundle_root(folder: Path) -> Path:
 def pack(root: Path, archive: Path) -> Path:
     """Zip the bundle folder `root` as `archive`, members under the folder's name."""
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                zf.write(path, f"{root.name}/{path.relative_to(root).as_posix()}")
+    # written aside and renamed: a reader (the dashboard's download) never sees half a zip
+    fd, part = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".part", dir=archive.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    zf.write(path, f"{root.name}/{path.relative_to(root).as_posix()}")
+        os.replace(part, archive)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
     return archive

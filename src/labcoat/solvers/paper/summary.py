@@ -34,9 +34,13 @@ class SubmitSummary(Command):
 
 
 def with_notice(tex: str, notice_tex: str) -> str:
-    """The paper with the automated-reviews notice just before the bibliography."""
-    marker = r"\bibliographystyle"
-    at = tex.find(marker)
+    """The paper with the automated-reviews notice just before the closing availability statement
+    (which stays the last section), else just before the bibliography."""
+    closing = r"\InputIfFileExists{availability}"
+    if closing not in tex and r"\bibliographystyle" in tex:  # an editor's rewrite dropped it: put it back
+        at = tex.find(r"\bibliographystyle")
+        tex = tex[:at] + closing + "{}{}\n" + tex[at:]
+    at = tex.find(closing)
     block = "% The reviews notice: the scores below come from reviews.json.\n" + notice_tex.strip() + "\n\n"
     return tex[:at] + block + tex[at:] if at >= 0 else tex
 
@@ -81,7 +85,8 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
         reviews=reviews, integrity=integrity.to_dict(), findings=[f.describe() for f in integrity.findings[:10]],
         run_notes=list(dict.fromkeys(ctx.warnings)),
         dollars=sum(v[0] for v in by_phase.values()), tokens=int(sum(v[1] for v in by_phase.values())),
-        by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}, calls=len(ledger)) + "\n"
+        by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}, calls=len(ledger),
+        run_id=ctx.run_id) + "\n"
 
 
 def publish(ctx: RunContext, folder: Path, report: Report, results: Results | None, title: str) -> str | None:
