@@ -210,3 +210,21 @@ def test_paper_readme_and_dashboard_point_to_the_bundle(run_dir, tmp_path):
     root = unpack(archive, tmp_path / "dl")
     assert json.loads((root / "bundle.json").read_text())["run_id"] == run_id
     assert (run_dir / "bundle" / f"labcoat-bundle-{run_id}.zip").is_file()  # where the README says
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda meta, prog: meta.update(programs=["../../outside"]), "names a program"),
+    (lambda meta, prog: prog["inputs"]["data"].update(bundle_path="../../.."), "points outside the bundle"),
+    (lambda meta, prog: prog.update(code="/etc/passwd"), "points outside the bundle"),
+])
+def test_a_bundle_naming_paths_outside_itself_is_refused(bundle_zip, tmp_path, edit, message):
+    root = unpack(bundle_zip, tmp_path / "x")
+    meta_path, prog_path = root / "bundle.json", root / "programs" / "final_test" / "program.json"
+    meta, prog = json.loads(meta_path.read_text()), json.loads(prog_path.read_text())
+    edit(meta, prog)
+    meta_path.write_text(json.dumps(meta))
+    prog_path.write_text(json.dumps(prog))
+    write_manifest(root, "run")  # a bundle made that way, not a changed one
+    with pytest.raises(BundleError, match=message):
+        reproduce(root, workdir=tmp_path / "w")
+    assert not (tmp_path / "outside").exists()

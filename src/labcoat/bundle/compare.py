@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from labcoat.untrusted import read_json
 
 
 @dataclass
@@ -41,10 +42,11 @@ def metric_value(metrics: list[dict[str, Any]], name: str, split: str) -> float 
 
 def split_size(data_dir: Path | None, split: str) -> float | None:
     """A split's size from the data program's data/manifest.json."""
-    if data_dir is None or not (data_dir / "manifest.json").is_file():
+    if data_dir is None:
         return None
     try:
-        splits = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8")).get("splits") or {}
+        # a program wrote it: read it as untrusted (no links, no pipes, bounded)
+        splits = read_json(data_dir / "manifest.json", 16 << 20, data_dir).get("splits") or {}
     except (OSError, ValueError, AttributeError):
         return None
     value = splits.get(split)

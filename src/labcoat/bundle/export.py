@@ -24,6 +24,7 @@ from labcoat.bundle.claims import paper_claims
 from labcoat.bundle.files import BundleError, pack, sha256_file, tree_hashes, write_manifest
 from labcoat.bundle.programs import RecordedProgram, find_programs, program_names_for
 from labcoat.store.runstore import RunStore
+from labcoat.untrusted import copy_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_MAX_COPY_MB = 64.0
@@ -168,9 +169,9 @@ class _InputWriter:
             name = {"program_output": f"{source['program']}/data", "huggingface": f"huggingface/{host.name}"}.get(
                 source["kind"], path.strip("/").replace("/", "__"))
             dest = self.root / "data" / name
-            for rel in files:
+            for rel, meta in files.items():
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(host / rel, dest / rel)
+                copy_file(host / rel, dest / rel, max(meta["bytes"], 1), root=host)
             spec["bundle_path"] = f"data/{name}"
             self.copied_bytes += size
         else:
@@ -197,23 +198,16 @@ class _InputWriter:
 
 
 def _hashes(folder: Path, warnings: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink():
-            warnings.append(f"{path} is a link, written by a program; left out of the bundle")
-        elif path.is_file():
-            out[path.relative_to(folder).as_posix()] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-    return out
+    return tree_hashes(folder, skipped=warnings)
 
 
 def _copy_paper(run_dir: Path, root: Path, report: dict[str, Any]) -> None:
     folder = run_dir / (report.get("folder") or "report")
     if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                dest = root / "paper" / path.relative_to(folder)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, dest)
+        for rel, meta in tree_hashes(folder, skipped=[]).items():
+            dest = root / "paper" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            copy_file(folder / rel, dest, max(meta["bytes"], 1), root=folder)
     readme = run_dir / "README.md"
     if readme.is_file():
         shutil.copyfile(readme, root / "README.md")

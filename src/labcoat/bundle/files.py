@@ -19,6 +19,7 @@ from typing import Any
 
 from labcoat.bundle import FORMAT
 from labcoat.errors import LabcoatError
+from labcoat.untrusted import UntrustedFileError, open_regular
 
 MANIFEST = "MANIFEST.json"
 MAX_MEMBER_BYTES = 4 << 30
@@ -31,23 +32,48 @@ class BundleError(LabcoatError):
     """A bundle that cannot be trusted or used as it is."""
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, root: Path | None = None) -> str:
+    """sha256 of a regular file, opened without following links (see labcoat.untrusted)."""
+    try:
+        fd = open_regular(Path(path).absolute(), Path(root).absolute() if root else None)
+    except (UntrustedFileError, OSError) as exc:
+        raise BundleError(f"cannot read {path}: {exc}") from exc
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with os.fdopen(fd, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def tree_hashes(root: Path) -> dict[str, dict[str, Any]]:
-    """Every regular file under `root` as {relative posix path: {sha256, bytes}}; links are refused."""
+def tree_hashes(root: Path, skipped: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every regular file under `root` as {relative posix path: {sha256, bytes}}.
+
+    Links, pipes and devices are refused, or, when `skipped` is given (a folder a program wrote), left out
+    and named there. Linked directories are never entered.
+    """
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink():
-            raise BundleError(f"{path} is a symbolic link; a bundle holds plain files only")
-        if path.is_file():
-            out[path.relative_to(root).as_posix()] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-    return out
+    root = Path(root).absolute()
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        odd = [d for d in dirnames if (base / d).is_symlink()]
+        dirnames[:] = sorted(d for d in dirnames if d not in odd)
+        for name in sorted([*filenames, *odd]):
+            path = base / name
+            rel = path.relative_to(root).as_posix()
+            try:
+                fd = open_regular(path, root)
+            except (UntrustedFileError, OSError) as exc:
+                if skipped is None:
+                    raise BundleError(f"{rel} in {root} is not a plain file ({exc}); a bundle holds plain files only")
+                skipped.append(f"{rel} in {root} is not a plain file; left out")
+                continue
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+                    size += len(block)
+            out[rel] = {"sha256": digest.hexdigest(), "bytes": size}
+    return dict(sorted(out.items()))
 
 
 def write_manifest(root: Path, run_id: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ recorded hashes) or from a folder the user fetched (`--data NAME=DIR`).
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -22,11 +22,34 @@ from typing import Any
 
 from labcoat.bundle import environment
 from labcoat.bundle.compare import Row, metric_value, split_size
-from labcoat.bundle.files import BundleError, bundle_root, sha256_file, unpack, verify
+from labcoat.bundle.files import BundleError, bundle_root, sha256_file, tree_hashes, unpack, verify
 from labcoat.bundle.model_calls import read_log, write_log
 from labcoat.bundle.replay import ReplayServer
+from labcoat.untrusted import UntrustedFileError, read_json
 
 LIVE_KEY_ENV = "OPENAI_API_KEY"
+MAX_JSON_BYTES = 64 << 20
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,120}")
+
+
+def inside(root: Path, rel: Any, what: str) -> Path:
+    """`root / rel`, refused unless it stays inside the bundle folder."""
+    if not isinstance(rel, str) or not rel:
+        raise BundleError(f"{what}: no path given")
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise BundleError(f"{what}: {rel!r} points outside the bundle")
+    return path
+
+
+def _json(root: Path, rel: str) -> dict[str, Any]:
+    try:
+        data = read_json(inside(root, rel, rel), MAX_JSON_BYTES, root)
+    except (UntrustedFileError, OSError) as exc:
+        raise BundleError(f"the bundle's {rel} cannot be read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"the bundle's {rel} is not a JSON object")
+    return data
 
 
 @dataclass
@@ -72,15 +95,23 @@ def open_bundle(path: Path, workdir: Path) -> Path:
 def reproduce(bundle: Path, *, workdir: Path | None = None, live_models: bool = False,
               data_dirs: dict[str, Path] | None = None, python: str | None = None,
               upstream: str | None = None) -> Reproduction:
-    workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="labcoat-reproduce-"))
+    workdir = Path(workdir).absolute() if workdir else Path(tempfile.mkdtemp(prefix="labcoat-reproduce-"))
     workdir.mkdir(parents=True, exist_ok=True)
     root = open_bundle(bundle, workdir)
-    meta = json.loads((root / "bundle.json").read_text(encoding="utf-8"))
-    out = Reproduction(meta["run_id"], workdir)
-    recorded_env = json.loads((root / "environment" / "environment.json").read_text(encoding="utf-8"))
+    meta = _json(root, "bundle.json")
+    out = Reproduction(str(meta.get("run_id")), workdir)
+    recorded_env = _json(root, "environment/environment.json")
     out.drift = environment.drift(recorded_env, environment.capture(python or sys.executable))
-    programs = [json.loads((root / "programs" / name / "program.json").read_text(encoding="utf-8"))
-                for name in meta["programs"]]
+    programs = []
+    for name in meta.get("programs") or []:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise BundleError(f"bundle.json names a program {name!r}; names are letters, digits, _ . -")
+        program = _json(root, f"programs/{name}/program.json")
+        if program.get("name") != name:
+            raise BundleError(f"programs/{name}/program.json describes {program.get('name')!r}, not {name!r}")
+        for field_name in ("code", "recorded_file"):
+            inside(root, program.get(field_name), f"programs/{name}/program.json {field_name}")
+        programs.append(program)
     made: dict[str, Path] = {}  # program name -> its re-run's data folder
     results: dict[str, dict[str, Any]] = {}
     for program in programs:
@@ -104,7 +135,7 @@ def _input_dir(root: Path, program: str, mount: str, spec: dict[str, Any], made:
                data_dirs: dict[str, Path]) -> Path:
     source = spec.get("source", {})
     if spec.get("bundle_path"):
-        folder = root / spec["bundle_path"]
+        folder = inside(root, spec["bundle_path"], f"program {program}'s input {mount}")
     elif source.get("kind") == "program_output" and source.get("program") in made:
         folder = made[source["program"]]
     elif source.get("kind") == "huggingface":
@@ -129,8 +160,9 @@ def _check_files(folder: Path, files: dict[str, dict[str, Any]], what: str) -> N
         path = folder / rel
         if not path.is_file():
             raise BundleError(f"{what}: {rel} is missing from {folder}")
-        if sha256_file(path) != entry["sha256"]:
-            raise BundleError(f"{what}: {path} has sha256 {sha256_file(path)[:16]}…, the bundle recorded "
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            raise BundleError(f"{what}: {path} has sha256 {digest[:16]}…, the bundle recorded "
                               f"{entry['sha256'][:16]}…; refusing to run on changed data")
 
 
@@ -154,7 +186,7 @@ def _run_one(root: Path, workdir: Path, program: dict[str, Any], inputs: dict[st
     log = program.get("model_calls")
     run = ProgramRun(program["name"], None, None, 0.0, float(program.get("duration_s") or 0.0))
     if log:
-        calls = read_log(root / log["log"])
+        calls = read_log(inside(root, log.get("log"), f"program {program['name']}'s model-call log"))
         key = os.environ.get(LIVE_KEY_ENV) if live else None
         with ReplayServer(calls, upstream=upstream if live else None, api_key=key) as server:
             # the program reaches the server, never the provider; the key it holds is a placeholder
@@ -181,8 +213,8 @@ def _run_one(root: Path, workdir: Path, program: dict[str, Any], inputs: dict[st
 
 def _compare_outputs(program: dict[str, Any], data: Path, run: ProgramRun) -> None:
     expected = (program.get("outputs") or {}).get("data") or {}
-    differ = [rel for rel, entry in expected.items()
-              if not (data / rel).is_file() or sha256_file(data / rel) != entry["sha256"]]
+    made = tree_hashes(data, skipped=[])
+    differ = [rel for rel, entry in expected.items() if made.get(rel, {}).get("sha256") != entry["sha256"]]
     if differ:
         # file formats with timestamps (zip-based .npz) differ byte-wise on every run; the numbers are the check
         run.notes.append(f"{len(differ)} of {len(expected)} data files differ byte-wise from the recorded ones "
@@ -191,7 +223,7 @@ def _compare_outputs(program: dict[str, Any], data: Path, run: ProgramRun) -> No
 
 def _row(root: Path, claim: dict[str, Any], program: dict[str, Any] | None, result: dict[str, Any] | None,
          made: Path | None, live: bool) -> Row:
-    recorded_run = json.loads((root / program["recorded_file"]).read_text(encoding="utf-8")) if program else {}
+    recorded_run = _json(root, program["recorded_file"]) if program else {}
     tolerance = float((program or {}).get("tolerance") or 0.0)
     if live and program and program.get("model_calls"):
         tolerance = float(program.get("tolerance_live_models") or tolerance)
