@@ -76,13 +76,25 @@ def tex_requirements(language: str = "English") -> list[str]:
     return found
 
 
+def availability_tex(run_id: str | None, language: str = "English") -> str:
+    """The paper's closing statement of where its programs and data are: true when the paper is compiled,
+    before any bundle exists, because it names the command that writes the bundle and the file it writes."""
+    if not run_id:
+        return ""
+    words = wording_for(language)
+    return environment(TEMPLATES, latex=True).get_template("availability.tex.j2").render(
+        heading=words.text("availability.heading"), text=words.text("availability.text", run_id=latex_escape(run_id)))
+
+
 def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None = None,
-                     figures: list[Path] | None = None, main: str = "report.tex", language: str = "English") -> Path:
-    """Lay out a compilable report directory: main tex, bib, generated table and figures.
+                     figures: list[Path] | None = None, main: str = "report.tex", language: str = "English",
+                     run_id: str | None = None) -> Path:
+    """Lay out a compilable report directory: main tex, bib, generated table, figures, availability.
 
     Figures are copied into `figures/`; only files that exist are included.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "availability.tex").write_text(availability_tex(run_id, language), encoding="utf-8")
     (out_dir / main).write_text(tex, encoding="utf-8")
     (out_dir / "references.bib").write_text(bib, encoding="utf-8")
     table = metrics_table(metrics or [], words=wording_for(language).group("metrics_table"))
