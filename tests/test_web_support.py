@@ -125,9 +125,70 @@ def write_report(run_dir: Path) -> None:
     ]}))
 
 
+PHASE_EVENTS = {
+    "literature_review": [("llm_reply_error", {"key": "literature_review#0/step/1/phd/llm", "role": "phd",
+                                               "model": "gpt-4o-mini", "kind": "no_command",
+                                               "feedback": "Reply with exactly one command."}),
+                          ("turn_skipped", {"key": "literature_review#0/step/1/phd", "role": "phd",
+                                            "error": "gpt-4o-mini sent no valid command in 2 attempts"})],
+    "plan_formulation": [("plan", {"question": "Does label smoothing improve dev accuracy?",
+                                   "metrics": ["accuracy"]}),
+                         ("gate", {"decision": "revise", "notes": "add a majority baseline"}),
+                         ("copilot_revision", {"revision": 1, "next_attempt": 1, "refinement_rounds_used": 0})],
+    "running_experiments": [("mle_seed", {"file": "seeds/logreg.py", "kind": "baseline"})],
+    "report_writing": [("paper_search", {"section": "introduction", "query": "label smoothing",
+                                         "added": ["muller2019"]}),
+                       ("paper_draft", {"section": "introduction", "turn": 0, "refused": "unknown citations",
+                                        "keys": ["smith2020"]}),
+                       ("paper_draft", {"section": "introduction", "turn": 1, "lines": [40, 52]}),
+                       ("paper_compile", {"key": "report_writing#0/paper/0", "ok": False,
+                                          "errors": ["report.tex:12: Undefined control sequence \\foo"]}),
+                       ("paper_compile", {"key": "report_writing#0/paper/0", "ok": True, "errors": []}),
+                       ("paper_version", {"step": 0, "kept": True, "compiled": True, "integrity_errors": 1,
+                                          "score": 5.0}),
+                       ("paper_edit", {"step": 1, "attempt": 0, "refused": "the edit leaves \\begin{table} open"}),
+                       ("paper_version", {"step": 1, "kept": False, "compiled": True, "integrity_errors": 2,
+                                          "score": 4.0}),
+                       ("paper_done", {"pdf": "report/report.pdf", "integrity_errors": 1, "score": 5.0}),
+                       ("published", {"archive_id": "archive:000001", "url": "http://127.0.0.1:8765"})],
+    "report_refinement": [("reviews", {"automated": True, "overall_mean": 5.0, "overall_spread": 1.0,
+                                       "decision": "reject", "notice": "Automated reviews overrate papers.",
+                                       "reviews": [{"reviewer": "reviewer 1", "overall": 6},
+                                                   {"reviewer": "reviewer 2", "overall": 4}],
+                                       "aggregate": {"overall": {"mean": 5.0, "spread": 1.0}},
+                                       "skipped_reviewers": ["reviewer 3"]}),
+                          ("refinement_decision", {"decision": "revisit", "phase": "report_writing",
+                                                   "reason": "baselines are weak", "round": 0, "rounds_left": 1,
+                                                   "copilot_revisions": 0}),
+                          ("revisit", {"to": "report_writing", "notes": "weak baselines", "round": 1, "rounds": 1}),
+                          ("refinement_decision", {"decision": "accept", "phase": "", "reason": "sound now",
+                                                   "round": 1, "rounds_left": 0, "copilot_revisions": 0})],
+}
+
+
+def emit_search(ev: "EventWriter", nodes: list[dict]) -> None:
+    """The mle-solver's events for a journal, as the solver emits them step by step."""
+    for step in sorted({n["step"] for n in nodes}):
+        batch = [n for n in nodes if n["step"] == step]
+        for n in batch:
+            ev.emit("running_experiments", "mle_node", {k: n.get(k) for k in (
+                "id", "parent", "operation", "status", "metric", "refusal")})
+        ok = [n for n in batch if n["status"] == "ok"]
+        if ok:
+            best = max(ok, key=lambda n: n["metric"])
+            ev.emit("running_experiments", "mle_pool", {"step": step, "offered": best["id"], "outcome": "added",
+                                                         "pool": [n["id"] for n in ok]})
+        if len(ok) < len(batch):
+            ev.emit("running_experiments", "mle_dropped", {"step": step, "nodes": [
+                n["id"] for n in batch if n["status"] != "ok"]})
+
+
 def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, nodes: int = 8,
-                 report: bool = True, state: str = "finished") -> Path:
-    """A run that went through every phase: dialogue, ledger, artefacts, journal, report files."""
+                 report: bool = True, state: str = "finished", every_kind: bool = False) -> Path:
+    """A run that went through every phase: dialogue, ledger, artefacts, journal, report files.
+
+    With `every_kind`, each phase also emits the events its real code emits (every kind there is).
+    """
     store = new_run(root, name)
     ev = EventWriter(store)
     run_dir = store.run_dir
@@ -145,7 +206,18 @@ def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, node
                              model="gpt-4o-mini" if role == "phd" else "claude-3-5-haiku",
                              input_tokens=1200, cached_tokens=300, output_tokens=250, dollars=0.0021, latency_s=1.3)
             t += 1
+        if every_kind:
+            for kind, payload in PHASE_EVENTS.get(phase, []):
+                ev.emit(phase, kind, payload)
+            if phase == "running_experiments" and nodes:
+                emit_search(ev, journal(nodes))
+                ev.emit(phase, "mle_best", {"node": "s3c1", "metric": 0.9556, "reward": 0.7, "test": [
+                    {"name": "accuracy", "value": 0.9333, "split": "test", "higher_is_better": True,
+                     "source": "s3c1/test"}]})
+            ev.emit(phase, "warning", {"message": f"{phase}: a warning the phase raised"})
         ev.emit(phase, "phase_end", {"attempt": 0, "artefact": phase})
+    if every_kind:
+        ev.emit(None, "run_end", {"warnings": len(PHASES)})
     store.put_artefact("literature_review", "LitReview", LitReview(target=2, steps_used=9, papers=[
         PaperRecord(id="1906.02629", title="When does label smoothing help?", authors=["R. Müller", "S. Kornblith"],
                     year=2019, url="https://arxiv.org/abs/1906.02629", summary="Label smoothing calibrates <i>networks</i>.",

@@ -115,7 +115,9 @@ def _filters(env: Environment) -> None:
 
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
-    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty)
+    from labcoat.store.event_text import describe
+
+    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty, said=describe)
 
 
 def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float = 1.0,
