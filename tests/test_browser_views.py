@@ -10,7 +10,7 @@ import pytest
 from labcoat.web import create_app
 from tests.test_browser_dashboard import CHROMIUM, browser  # noqa: F401  (the fixture)
 from tests.test_event_text import JSON_LINE
-from tests.test_web_support import PHASES, LiveServer, finished_run
+from tests.test_web_support import PHASES, EventWriter, LiveServer, emit_search, finished_run, journal, new_run
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs the system chromium")
 PAGES = ("", "/literature", "/plan", "/data", "/experiments", "/report", "/costs")
@@ -39,3 +39,55 @@ def test_no_page_of_a_full_run_shows_an_event_as_json(browser, tmp_path: Path) -
         assert '"integrity_errors": 1' in row.inner_text()
         assert not errors, errors
         page.close()
+
+
+def test_plots_carry_the_runs_points(browser, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "runs"
+    finished_run(root, "full", turns=14, nodes=12, every_kind=True)
+    nodes = journal(12)
+    ok = [n for n in nodes if n["status"] == "ok"]
+    with LiveServer(create_app(root)) as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(f"{server.url}/runs/full/experiments")
+        assert page.locator("#plot-search svg .pt").count() == len(nodes)
+        assert page.locator("#plot-search svg .pt.failed").count() == len(nodes) - len(ok)
+        assert page.locator("#plot-reward svg circle.pt").count() == len(ok)
+        assert page.locator("#plot-search path.line.best").get_attribute("data-points") == str(len(ok))
+        page.locator("#plot-search a").nth(1).click()  # a node's mark opens the node
+        page.wait_for_url("**/experiments/nodes/*")
+        assert "diff" in page.inner_text("body").lower()
+        page.goto(f"{server.url}/runs/full/costs")
+        assert page.locator("#plot-spend path.line.total").get_attribute("data-points") == "14"
+        assert page.locator("#plot-tokens path.line").count() == len(PHASES)
+        page.close()
+
+
+def test_a_live_run_adds_points_as_nodes_arrive(browser, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "runs"
+    store = new_run(root, "live")
+    store.set_state("running", phase="running_experiments", pid=os.getpid())
+    writer = EventWriter(store)
+    writer.emit("running_experiments", "phase_start", {"attempt": 0, "notes": []})
+    nodes = journal(9)
+    emit_search(writer, nodes[:2])
+    with LiveServer(create_app(root, poll_s=0.1)) as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server.url}/runs/live/experiments")
+        assert page.locator("#plot-search svg .pt").count() == 2
+        for done, upto in ((2, 5), (5, 9)):  # more of the search lands while the page is open
+            emit_search(writer, nodes[done:upto])
+            page.wait_for_function(f"() => document.querySelectorAll('#plot-search svg .pt').length === {upto}",
+                                   timeout=20_000)
+        store.put_ledger("running_experiments#0/mle/s1c0/reward", phase="running_experiments", role="reviewer",
+                         model="gpt-4o-mini", input_tokens=900, output_tokens=50, dollars=0.01)
+        page.goto(f"{server.url}/runs/live/costs")
+        assert page.locator("#plot-spend path.line.total").get_attribute("data-points") == "1"
+        store.put_ledger("running_experiments#0/mle/s2c0/reward", phase="running_experiments", role="reviewer",
+                         model="gpt-4o-mini", input_tokens=950, output_tokens=50, dollars=0.01)
+        page.wait_for_function("() => document.querySelector('#plot-spend path.line.total')"
+                               "?.getAttribute('data-points') === '2'", timeout=20_000)
+        assert not errors, errors
+        page.close()
+    store.close()

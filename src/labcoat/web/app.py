@@ -131,9 +131,10 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
     app.state.dash = dash
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from labcoat.web import routes_experiments, routes_live, routes_phases, routes_report, routes_runs
+    from labcoat.web import (routes_experiments, routes_live, routes_phases, routes_plots, routes_report,
+                             routes_runs)
 
-    for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live):
+    for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live, routes_plots):
         app.include_router(module.router)
 
     @app.exception_handler(PageError)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from labcoat.errors import StoreError
 from labcoat.store.runstore import RunStore, iter_run_dirs
-from labcoat.web import readmodel
+from labcoat.web import readmodel, routes_plots
 from labcoat.web.pages import config_of, dash, header
 
 router = APIRouter()
@@ -37,7 +37,8 @@ def run_overview(request: Request, ref: str) -> HTMLResponse:
         head = header(store, ref)
         return d.render("run.html", tab="overview", **head, timeline=readmodel.timeline(store),
                         events=readmodel.latest_events(store), event_total=readmodel.event_count(store),
-                        lifecycle=store.lifecycle()[-8:], artefacts=readmodel.artefact_names(store))
+                        lifecycle=store.lifecycle()[-8:], artefacts=readmodel.artefact_names(store),
+                        **routes_plots.context(store, ref, "spend"))
 
 
 @router.get("/runs/{ref}/header", response_class=HTMLResponse)
@@ -61,4 +62,5 @@ def run_costs(request: Request, ref: str) -> HTMLResponse:
     with d.store(ref) as store:
         head = header(store, ref)
         table = readmodel.costs(store, readmodel.budget_of(config_of(store)))
-        return d.render("costs.html", tab="costs", **head, costs=table, timeline=readmodel.timeline(store))
+        return d.render("costs.html", tab="costs", **head, costs=table, timeline=readmodel.timeline(store),
+                        **routes_plots.context(store, ref, "spend", "tokens"))
