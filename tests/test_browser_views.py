@@ -10,7 +10,8 @@ import pytest
 from labcoat.web import create_app
 from tests.test_browser_dashboard import CHROMIUM, browser  # noqa: F401  (the fixture)
 from tests.test_event_text import JSON_LINE
-from tests.test_web_support import PHASES, EventWriter, LiveServer, emit_search, finished_run, journal, new_run
+from tests.test_web_support import (PHASES, EventWriter, LiveServer, emit_search, finished_run, journal, lab_group,
+                                    new_run)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs the system chromium")
 PAGES = ("", "/literature", "/plan", "/data", "/experiments", "/report", "/costs")
@@ -91,3 +92,21 @@ def test_a_live_run_adds_points_as_nodes_arrive(browser, tmp_path: Path) -> None
         assert not errors, errors
         page.close()
     store.close()
+
+
+def test_the_group_page_lists_both_labs(browser, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "runs"
+    lab_group(root, "smoothing", labs=2)
+    with LiveServer(create_app(root)) as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(f"{server.url}/")
+        page.click("ul.groups >> text=smoothing")
+        page.wait_for_selector("table.labs")
+        rows = page.locator("table.labs tr.lab-run")
+        assert rows.count() == 2
+        assert "lab 1" in rows.nth(0).inner_text() and "lab 2" in rows.nth(1).inner_text()
+        assert "cited in its report" in page.inner_text("table.papers")
+        page.click("table.labs >> text=smoothing-lab1-p0")
+        page.wait_for_selector("table.timeline")
+        assert page.url.endswith("/runs/smoothing-lab1-p0")
+        page.close()

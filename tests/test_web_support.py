@@ -304,3 +304,33 @@ def sized_run(root: Path, name: str, events: int, nodes: int) -> Path:
                              model="gpt-4o-mini", input_tokens=3000, output_tokens=400, dollars=0.0007)
     store.close()
     return run_dir
+
+
+def lab_group(root: Path, name: str = "group", *, labs: int = 2) -> Path:
+    """A finished lab group: each lab published its paper; every later lab read and cited lab 1's paper."""
+    from labcoat.run.labs import create_group
+
+    cfg = ResearchConfig(topic="Does label smoothing help small tabular classifiers?", labs=labs,
+                         budget={"dollars": 5.0}, models={"default": "gpt-4o-mini"})
+    group = create_group(cfg, root / name)
+    for lab in range(labs):
+        run_dir = finished_run(group.root, group.run_dir(lab, 0).name, turns=7, nodes=4)
+        store = RunStore(run_dir)
+        pos = store.db.execute("SELECT MAX(pos) FROM events").fetchone()[0] + 1
+        store.put_event(pos, "report_writing", "published", {"archive_id": f"archive:{lab + 1:06d}",
+                                                              "url": "http://127.0.0.1:9"})
+        store.put_event(pos + 1, "report_refinement", "reviews", {"overall_mean": 5.0 + lab, "reviews": []})
+        if lab:
+            review = store.artefact("literature_review")["data"]
+            review["papers"].append(PaperRecord(id="archive:000001", title="Lab 1's paper", source="archive",
+                                                summary="lab 1",
+                                                bibtex_key="lab1paper", bibtex="@misc{lab1paper}").model_dump())
+            store.put_artefact("literature_review", "LitReview", review, phase="literature_review")
+            (run_dir / "report.tex").write_text("As lab 1 found \\citep{muller2019,lab1paper}.\n")
+        store.close()
+    return group.root
+
+
+def text_of_html(html: str) -> str:
+    """A page's text with tags dropped and white space folded, as a reader sees it."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
