@@ -117,6 +117,7 @@ class SandboxConfig(_Strict):
     cpu_s: int = Field(900, ge=1)
     memory_mb: int = Field(4096, ge=64)
     file_size_mb: int = Field(1024, ge=1)
+    disk_mb: int = Field(8192, ge=16, description="disk a program may fill: its workdir and private /tmp together")
     max_processes: int = Field(256, ge=1)
     max_open_files: int = Field(1024, ge=16)
     output_limit_kb: int = Field(256, ge=1)

@@ -48,7 +48,7 @@ def spec_from_config(cfg: "SandboxConfig", workdir: str | Path, *, code: str | N
     return ProgramSpec(
         workdir=str(workdir), code=code, path=path, files=dict(files or {}), inputs=dict(inputs or {}),
         timeout_s=float(timeout or cfg.timeout_s), cpu_s=cfg.cpu_s, memory_mb=cfg.memory_mb,
-        file_size_mb=cfg.file_size_mb, max_processes=cfg.max_processes, max_open_files=cfg.max_open_files,
+        file_size_mb=cfg.file_size_mb, disk_mb=cfg.disk_mb, max_processes=cfg.max_processes, max_open_files=cfg.max_open_files,
         output_limit_kb=cfg.output_limit_kb, network=cfg.network, env=dict(env or {}), granted_env=granted,
         python=python, python_paths=python_dirs, gpus=list(cfg.gpus), threads=cfg.threads,
         mode="bwrap" if cfg.require_bwrap else "auto",
@@ -61,8 +61,13 @@ def _request(ctx: "RunContext", spec: ProgramSpec) -> dict[str, Any]:
         "code": spec.code, "files": spec.files, "env": spec.env,
         "inputs": {k: _rel(ctx, v) for k, v in sorted(spec.inputs.items())},
         "grant_env": sorted(cfg.grant_env),
-        "limits": cfg.model_dump(exclude={"grant_env"}) | {"timeout_s": spec.timeout_s},
+        "limits": cfg.model_dump(exclude={"grant_env", *_unset_later_limits(cfg)}) | {"timeout_s": spec.timeout_s},
     }
+
+
+def _unset_later_limits(cfg: "SandboxConfig") -> set[str]:
+    # Limits added after runs were recorded enter the request only when set, so those runs still replay.
+    return {name for name in ("disk_mb",) if getattr(cfg, name) == type(cfg).model_fields[name].default}
 
 
 def _rel(ctx: "RunContext", path: str) -> str:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from labcoat.llm.commands import CommandSet
-from labcoat.llm.faults import Backoff, call_with_retries
+from labcoat.llm.faults import call_with_retries
+from labcoat.retry import Backoff
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.pricing import Pricer
 from labcoat.llm.types import Reply, Usage

@@ -24,7 +24,7 @@ from typing import Any
 
 from labcoat.errors import BudgetExceeded, ConfigError, RunPaused
 from labcoat.llm.commands import CommandSet, ReplyError
-from labcoat.llm.faults import Backoff
+from labcoat.retry import Backoff
 from labcoat.llm.model import Model, system_with, to_reply
 from labcoat.llm.presets import PRESETS, ModelRef, api_key_for, base_url_for, parse_model
 from labcoat.llm.pricing import Pricer

@@ -35,11 +35,8 @@ def run(ctx: RunContext) -> DataCode:
     ml = system_for(ctx, prompts, "ml_engineer", [Dialogue, RunCode, HFSearch], artefacts=known)
     talk = PhaseTalk(ctx, cap)
     attempts = 0
-    for step in range(1, cap + 1):
-        speaker = sw if step % 2 == 1 else ml
-        cmd = talk.ask(speaker, step)
-        if talk.repeated(speaker, cmd, step):
-            continue
+
+    def act(step: int, cmd) -> DataCode | None:
         if isinstance(cmd, HFSearch):
             _hf_search(ctx, talk, step, cmd)
         elif isinstance(cmd, RunCode):
@@ -47,21 +44,22 @@ def run(ctx: RunContext) -> DataCode:
             talk.feedback(step, _describe(result), f"ran code: exit {result.get('exit_code')}", tool="run_code",
                           exit_code=result.get("exit_code"))
         elif isinstance(cmd, SubmitCode):
-            attempts += 1
-            accepted = _submit(ctx, talk, step, cmd, inputs, attempts)
-            if accepted is not None:
-                return accepted
+            return submit(step, cmd, "")
+        return None
+
+    def submit(step: int, cmd: SubmitCode, tag: str) -> DataCode | None:
+        nonlocal attempts
+        attempts += 1
+        return _submit(ctx, talk, step, cmd, inputs, attempts, tag=tag)
+
+    accepted = talk.converse([sw, ml], act)
+    if accepted is not None:
+        return accepted
     ctx.warn(f"data preparation reached its step cap ({cap}) without working code; "
              "the SW engineer gets three last chances to submit")
-    for last in range(3):
-        cmd = talk.ask(sw, cap, extra="Submit working data code now with `submit_code`.",
-                       commands=[SubmitCode], tag=f"final{last}")
-        if cmd is None:
-            continue
-        attempts += 1
-        accepted = _submit(ctx, talk, cap, cmd, inputs, attempts, tag=f"final{last}")
-        if accepted is not None:
-            return accepted
+    accepted = talk.last_chances(sw, SubmitCode, "Submit working data code now with `submit_code`.", submit)
+    if accepted is not None:
+        return accepted
     return _fallback(ctx, talk, cap, inputs, attempts)
 
 

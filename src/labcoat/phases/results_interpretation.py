@@ -29,28 +29,22 @@ def run(ctx: RunContext) -> Interpretation:
     phd = system_for(ctx, prompts, "phd", [Dialogue], artefacts=known)
     recorded = [m.value for m in [*results.metrics, *results.test_metrics]]
     talk = PhaseTalk(ctx, cap)
-    step = 0
-    while step < cap:
-        step += 1
-        speaker = postdoc if step % 2 == 1 else phd
-        cmd = talk.ask(speaker, step)
-        if talk.repeated(speaker, cmd, step):
-            continue
-        if isinstance(cmd, SubmitInterpretation):
-            accepted = _check(talk, step, cmd, recorded)
-            if accepted is not None:
-                return accepted
+    accepted = talk.converse([postdoc, phd], lambda step, cmd: _check(talk, step, cmd, recorded)
+                             if isinstance(cmd, SubmitInterpretation) else None)
+    if accepted is not None:
+        return accepted
     ctx.warn(f"results interpretation reached its step cap ({cap}); the postdoc must submit now")
     last: SubmitInterpretation | None = None
-    for attempt in range(3):
-        cmd = talk.ask(postdoc, cap, extra="Submit the interpretation now with `interpretation`.",
-                       commands=[SubmitInterpretation], tag=f"final{attempt}")
-        if cmd is None:
-            continue
+
+    def final(step: int, cmd: SubmitInterpretation, _tag: str) -> Interpretation | None:
+        nonlocal last
         last = cmd
-        accepted = _check(talk, cap, cmd, recorded)
-        if accepted is not None:
-            return accepted
+        return _check(talk, step, cmd, recorded)
+
+    accepted = talk.last_chances(postdoc, SubmitInterpretation, "Submit the interpretation now with `interpretation`.",
+                                 final)
+    if accepted is not None:
+        return accepted
     if last is None:
         ctx.warn("no interpretation was written: the postdoc's model sent no valid `interpretation`; "
                  "the report rests on the recorded metrics alone")

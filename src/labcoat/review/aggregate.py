@@ -81,14 +81,6 @@ def notice(summary: ReviewSummary, fmt: str = "md") -> str:
         n=summary.n, overall_mean=f"{stats.mean:.1f}", overall_spread=f"{stats.spread:.1f}").strip() + "\n"
 
 
-def notice_records(summary: ReviewSummary) -> list[dict[str, Any]]:
-    """Every number the notice states, as records for the integrity check."""
-    stats = summary.scores["overall"]
-    return [*NOTICE_FIGURES,
-            {"value": stats.mean, "source": "reviews.json: mean overall score"},
-            {"value": stats.spread, "source": "reviews.json: spread of overall scores"}]
-
-
 def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSummary | None = None) -> dict[str, Any]:
     """What `reviews.json` holds: each (reviewer, form), the aggregate, and the notice."""
     summary = summary or aggregate([form for _, form in reviews])

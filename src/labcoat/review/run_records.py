@@ -9,10 +9,15 @@ data-preparation output. Code texts are the best program and the data code.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from labcoat.artefacts import DataCode, LitReview, Results
+from pydantic import BaseModel, ValidationError
+
+from labcoat.artefacts import DataCode, LitReview, PaperRecord, Report, Results
+from labcoat.errors import LabcoatError
+from labcoat.review.aggregate import NOTICE_FIGURES
 from labcoat.review.integrity import IntegrityReport, check_integrity
 from labcoat.review.paper_numbers import code_numbers
 
@@ -84,3 +89,54 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
                 matched["line"] -= 1
             report.merge(part, included.name)
     return report
+
+
+def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
+    """The literature review plus the papers retrieved while writing: what the paper may cite."""
+    base = review.model_copy() if review else LitReview()
+    known = {p.id for p in base.papers}
+    base.papers = [*base.papers, *(p for p in retrieved if p.id not in known)]
+    return base
+
+
+@dataclass
+class IntegrityInputs:
+    """What a report is checked against: the run's artefacts, the citable papers, the reviews' figures."""
+
+    results: Results | None
+    data: DataCode | None
+    review: LitReview
+    extra_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def check(self, report_dir: Path) -> IntegrityReport:
+        return check_report(report_dir, results=self.results, data=self.data, review=self.review,
+                            extra_records=self.extra_records)
+
+
+def integrity_inputs(artefacts: Mapping[str, Any], reviews: Mapping[str, Any] | None = None) -> IntegrityInputs:
+    """The integrity inputs of a run from its artefacts (models or their JSON) and its reviews.json, if any."""
+    written = _artefact(artefacts, "report_writing", Report)
+    return IntegrityInputs(
+        results=_artefact(artefacts, "running_experiments", Results),
+        data=_artefact(artefacts, "data_preparation", DataCode),
+        review=citable_review(_artefact(artefacts, "literature_review", LitReview),
+                              written.retrieved if written else []),
+        extra_records=review_records(reviews) if reviews else [],
+    )
+
+
+def review_records(reviews: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every number the reviews notice states (reviews.json's figures), as records."""
+    return [*NOTICE_FIGURES, *({"value": reviews[key], "source": f"reviews.json: {key}"}
+                               for key in ("overall_mean", "overall_spread")
+                               if isinstance(reviews.get(key), (int, float)))]
+
+
+def _artefact(artefacts: Mapping[str, Any], name: str, model: type[BaseModel]) -> Any:
+    found = artefacts.get(name)
+    if found is None or isinstance(found, model):
+        return found
+    try:
+        return model.model_validate(found)
+    except ValidationError as exc:
+        raise LabcoatError(f"the {name} artefact cannot be read: {exc}") from exc

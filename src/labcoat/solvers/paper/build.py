@@ -23,7 +23,7 @@ from labcoat.review.commands import SubmitReview
 from labcoat.review.integrity import IntegrityReport
 from labcoat.review.personas import PERSONAS, paper_message, system_prompt
 from labcoat.review.run_records import check_report
-from labcoat.tools.latex import compile_latex, tex_missing
+from labcoat.tools.latex import NO_ISOLATION_TEX, compile_latex, tex_missing
 from labcoat.tools.latex_markdown import render_markdown
 
 BUILDS = "paper_builds"
@@ -131,9 +131,11 @@ class PaperBuild:
                                    out_dir=out)
             pdf = str(result.pdf.relative_to(self.ctx.run_dir)) if result.pdf else None
             return {"ok": result.ok, "feedback": result.feedback(), "pdf": pdf, "seconds": result.seconds,
-                    "errors": [issue.describe() for issue in result.errors[:5]]}
+                    "errors": [issue.describe() for issue in result.errors[:5]], "sandbox": result.sandbox}
 
         outcome = self.ctx.effects.run("compile", key, {"tex_sha256": tex_hash, "engine": self.engine}, run)
+        if outcome.get("sandbox") == "rlimits-only" and NO_ISOLATION_TEX not in self.ctx.warnings:
+            self.ctx.warn(NO_ISOLATION_TEX)
         self.ctx.emit("paper_compile", {"key": key, "ok": outcome["ok"], "errors": outcome.get("errors", [])})
         return outcome
 

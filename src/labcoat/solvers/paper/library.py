@@ -76,11 +76,3 @@ class Library:
 
     def keys_line(self) -> str:
         return "Citable keys: " + (_some(list(self.papers), KEYS_SHOWN) if self.papers else "none")
-
-
-def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
-    """The literature review plus the papers retrieved while writing: what the paper may cite."""
-    base = review.model_copy() if review else LitReview()
-    known = {p.id for p in base.papers}
-    base.papers = [*base.papers, *(p for p in retrieved if p.id not in known)]
-    return base

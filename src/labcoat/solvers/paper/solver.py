@@ -31,7 +31,8 @@ from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_
 from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
 from labcoat.solvers.paper.draft import Drafter, cited_keys
 from labcoat.solvers.paper.inputs import PaperInputs
-from labcoat.solvers.paper.library import Library, citable_review
+from labcoat.review.run_records import citable_review
+from labcoat.solvers.paper.library import Library
 from labcoat.solvers.paper.writers import writer
 from labcoat.tools.latex_markdown import write_markdown_fallback
 
