@@ -122,3 +122,27 @@ def test_empty_run_has_nothing_to_plot(tmp_path: Path) -> None:
     finished_run(tmp_path, "bare", turns=0, nodes=0, report=False)
     html = TestClient(create_app(tmp_path), base_url="http://127.0.0.1").get("/runs/bare/costs").text
     assert html.count("Nothing to plot yet.") == 2 and PHASES
+
+
+def test_what_the_plots_show_is_what_the_tables_show(tmp_path: Path) -> None:
+    finished_run(tmp_path, "done", turns=14, nodes=30, every_kind=True)
+    c = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    html = c.get("/runs/done/experiments").text
+    search = plots_of(html)["search"]
+    tree = dict(re.findall(r'<code class="node-id">(\w+)</code>.*?metric <strong>([\d.]+)</strong>', html))
+    marks = dict(re.findall(r"<title>(\w+): accuracy ([\d.]+)</title>", search))
+    assert marks == tree and len(marks) == search.count('class="pt ok"') > 20
+    statuses = re.findall(r'<code class="node-id">(\w+)</code> <span class="op">\w+</span> <span class="status">(\w+)',
+                          html)
+    assert sorted(re.findall(r"<title>(\w+): failed</title>", search)) == sorted(i for i, s in statuses if s == "failed")
+    assert f"{max(map(float, tree.values())):.4g}" in re.search(r"best so far \(higher is better\): ([\d.]+)",
+                                                                  search).group(1)
+    overview = c.get("/runs/done").text
+    spend = plots_of(overview)["spend"]
+    spent = re.search(r'spent <strong>([^<]+)</strong>', overview).group(1)
+    assert f"total {spent} in" in spend
+    # the phase table's LLM calls are the tokens plot's points per phase
+    calls = dict(re.findall(r'<a href="/runs/done/phases/(\w+)">[^<]*</a></td>\s*<td>\d+</td>\s*<td>[^<]*</td>\s*'
+                            r'<td>[^<]*</td>\s*<td>(\d+)</td>', overview))
+    tokens = lines_of(plots_of(c.get("/runs/done/costs").text)["tokens"])
+    assert {p: int(n) for p, n in calls.items()} == tokens and len(tokens) == len(PHASES)

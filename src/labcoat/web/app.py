@@ -100,11 +100,6 @@ def _filters(env: Environment) -> None:
             return f"{seconds // 60} min {seconds % 60} s"
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
-    def money(value: Any) -> str:
-        if not isinstance(value, (int, float)):
-            return "-"
-        return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
-
     def num(value: Any, digits: int = 4) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "-" if value is None else str(value)
@@ -116,6 +111,7 @@ def _filters(env: Environment) -> None:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
     from labcoat.store.event_text import describe
+    from labcoat.web.plots import money
 
     env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty, said=describe)
 

@@ -39,6 +39,13 @@ def _dollars(value: float) -> str:
     return f"${value:.3f}" if value < 1 else f"${value:,.2f}"
 
 
+def money(value: Any) -> str:
+    """Dollars as every page writes them (the header, the tables, the legends)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
 def _spend_buckets(store: RunStore) -> list[tuple[float, str, float, int]]:
     """(time, role, dollars, calls) of the ledger in at most `MAX_VERTICES` time buckets per role.
 
@@ -64,16 +71,16 @@ def spend(store: RunStore, budget: float | None) -> Plot:
         mine[0], mine[1] = mine[0] + float(dollars or 0), mine[1] + n
         mine[2].append((x, mine[0]))
     lines = [LineSeries("total", running, "total", step=True, count=calls)]
-    legend = [("total", f"total {_dollars(total)} in {calls} calls")]
+    legend = [("total", f"total {money(total)} in {calls} calls")]
     if len(roles) > 1:  # one role's line would repeat the total
         for i, (role, (spent, n, points)) in enumerate(sorted(roles.items(), key=lambda kv: -kv[1][0])):
             cls = f"s{i % PALETTE}"
             lines.append(LineSeries(role, points, cls, step=True, count=n))
-            legend.append((cls, f"{role} {_dollars(spent)}"))
+            legend.append((cls, f"{role} {money(spent)}"))
     # A budget far above the spend would flatten the lines to the axis: then the legend states it instead.
     refs = [RefLine(budget, f"budget {_dollars(budget)}")] if budget and total >= BUDGET_IN_VIEW * budget else []
     if budget:
-        legend.append(("budget", f"budget {_dollars(budget)}, {total / budget:.1%} used"
+        legend.append(("budget", f"budget {money(budget)}, {total / budget:.1%} used"
                        + ("" if refs else " (the line is above this chart)")))
     chart = layout("spend", lines=lines if calls else [], refs=refs if calls else [],
                    x_label="time since the run began", y_label="dollars", x_fmt=_elapsed, y_fmt=_dollars,
