@@ -110,9 +110,15 @@ def tokens_per_call(store: RunStore) -> Plot:
                 {"calls": {phase: n for phase, (n, _) in counts.items()}})
 
 
-def search_nodes(store: RunStore) -> tuple[list[dict], str]:
-    """The journal's nodes (id, step, status, metric, reward) and where they came from ('artefact' or 'events')."""
-    nodes, source = journal_view.tree_nodes(store)
+Tree = tuple[list, str]  # what journal_view.tree_nodes returns: (nodes, source)
+
+
+def search_nodes(store: RunStore, tree: Tree | None = None) -> tuple[list[dict], str]:
+    """The journal's nodes (id, step, status, metric, reward) and where they came from ('artefact' or 'events').
+
+    `tree` is the journal tree when the page has read it already (it is read once per page).
+    """
+    nodes, source = tree if tree is not None else journal_view.tree_nodes(store)
     flat = []
     for n in nodes:
         data = dict(n.data)
@@ -143,9 +149,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def search(store: RunStore, ref: str) -> Plot:
+def search(store: RunStore, ref: str, tree: Tree | None = None) -> Plot:
     """Each node's dev metric by step, the best so far, failed and refused nodes marked below."""
-    nodes, source = search_nodes(store)
+    nodes, source = search_nodes(store, tree)
     name, higher = metric_goal(store)
     scored = [n for n in nodes if n.get("status") == "ok" and _is_number(n.get("metric"))]
     scored_ids = {id(n) for n in scored}
@@ -177,9 +183,9 @@ def search(store: RunStore, ref: str) -> Plot:
                                                      "failed": failed, "refused": refused, "source": source})
 
 
-def reward_vs_metric(store: RunStore, ref: str) -> Plot:
+def reward_vs_metric(store: RunStore, ref: str, tree: Tree | None = None) -> Plot:
     """The reviewer's reward of each scored node against its dev metric."""
-    nodes, source = search_nodes(store)
+    nodes, source = search_nodes(store, tree)
     name, _ = metric_goal(store)
     marks = [Mark(float(n["metric"]), float(n["reward"]), f"{n.get('id')}: {name} {n['metric']:.4g}, "
                   f"reward {n['reward']:.2f}", _node_href(ref, str(n.get("id")), source), "ok")

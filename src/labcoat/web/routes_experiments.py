@@ -28,7 +28,7 @@ def experiments(request: Request, ref: str, offset: int = Query(0, ge=0)) -> HTM
                         node_total=len(nodes), offset=offset, page_size=journal_view.TREE_PAGE,
                         results=summary if results is not None else None,
                         best_code=(results or {}).get("best_code") or "",
-                        **routes_plots.context(store, ref, "search", "reward"))
+                        **routes_plots.context(store, ref, "search", "reward", tree=(nodes, source)))
 
 
 @router.get("/runs/{ref}/experiments/nodes/{node_id}", response_class=HTMLResponse)

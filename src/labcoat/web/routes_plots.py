@@ -16,21 +16,21 @@ router = APIRouter()
 TRIGGERS = {"spend": "sse:state", "tokens": "sse:state", "search": "sse:plots", "reward": "sse:plots"}
 
 
-def build(store: RunStore, ref: str, name: str) -> plots.Plot:
+def build(store: RunStore, ref: str, name: str, tree: plots.Tree | None = None) -> plots.Plot:
     if name == "spend":
         return plots.spend(store, readmodel.budget_of(config_of(store)))
     if name == "tokens":
         return plots.tokens_per_call(store)
     if name == "search":
-        return plots.search(store, ref)
+        return plots.search(store, ref, tree)
     if name == "reward":
-        return plots.reward_vs_metric(store, ref)
+        return plots.reward_vs_metric(store, ref, tree)
     raise PageError(404, "No such plot", f"there is no plot '{name}'; the plots are {', '.join(TRIGGERS)}")
 
 
-def context(store: RunStore, ref: str, *names: str) -> dict:
-    """The plots a page shows, as template variables `plot_<name>`."""
-    return {f"plot_{name}": build(store, ref, name) for name in names}
+def context(store: RunStore, ref: str, *names: str, tree: plots.Tree | None = None) -> dict:
+    """The plots a page shows, as template variables `plot_<name>` (`tree`: the journal, if read already)."""
+    return {f"plot_{name}": build(store, ref, name, tree) for name in names}
 
 
 @router.get("/runs/{ref}/plots/{name}", response_class=HTMLResponse)
