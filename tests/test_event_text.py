@@ -61,3 +61,20 @@ def test_an_unknown_or_misshapen_payload_reads_as_fields_never_json():
     assert not JSON_LINE.search(odd.text)
     scalar = describe({"kind": "warning", "payload": ["not", "a", "dict"]})
     assert scalar.head == "warning:" and not JSON_LINE.search(scalar.text)
+
+
+def test_an_agents_command_is_told_in_words_not_as_its_json_arguments():
+    from labcoat.agents.dialogue import render_command
+
+    text = render_command({"command": "plan", "question": "Does scaling matter?", "subsampling": [],
+                           "datasets": [{"name": "wine", "source": "scikit-learn"}, {"name": "digits"}],
+                           "code": "import json\nprint(json.dumps({'a': 1}))\n", "baseline": None, "seeds": 3})
+    said = describe({"kind": "agent_turn", "payload": {"step": 1, "role": "postdoc", "command": "plan", "text": text}})
+    assert (said.head, said.text) == ("postdoc › plan", "step 1")
+    assert said.detail.splitlines()[:3] == ["question: Does scaling matter?", "subsampling: none",
+                                             "datasets: name wine, source scikit-learn; name digits"]
+    assert said.code == "# code\nimport json\nprint(json.dumps({'a': 1}))\n" and "seeds: 3" in said.detail
+    assert not JSON_LINE.search(said.detail) and "import" not in said.detail
+    # a dialogue turn, or text of another shape, is the agent's words as they are
+    plain = 'plan: I think we should {"not": parsed'
+    assert describe({"kind": "agent_turn", "payload": {"role": "phd", "command": "plan", "text": plain}}).detail == plain

@@ -48,3 +48,14 @@ def test_group_page_with_a_lab_not_started_and_a_broken_manifest(tmp_path: Path)
     broken = c.get("/runs/g")
     assert broken.status_code == 422 and "labs.json is not a readable lab group" in broken.text
     assert c.get("/runs/nothing-here").status_code == 404
+
+
+def test_a_labs_json_written_inside_a_run_is_no_group(tmp_path: Path) -> None:
+    from tests.test_web_support import finished_run
+
+    run_dir = finished_run(tmp_path, "plain", turns=0, nodes=0, report=False)
+    (run_dir / "work").mkdir()
+    (run_dir / "work" / "labs.json").write_text('{"labs": 2}')
+    c = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    assert 'class="groups"' not in c.get("/").text
+    assert c.get("/runs/work").status_code == 404

@@ -146,3 +146,18 @@ def test_what_the_plots_show_is_what_the_tables_show(tmp_path: Path) -> None:
                             r'<td>[^<]*</td>\s*<td>(\d+)</td>', overview))
     tokens = lines_of(plots_of(c.get("/runs/done/costs").text)["tokens"])
     assert {p: int(n) for p, n in calls.items()} == tokens and len(tokens) == len(PHASES)
+
+
+def test_search_plot_of_a_loss_with_a_diverged_node_and_an_odd_id(tmp_path: Path) -> None:
+    run_dir = finished_run(tmp_path, "loss", turns=0, nodes=0, report=False)
+    with RunStore(run_dir) as store:
+        store.put_artefact("plan_formulation", "Plan", {"question": "q", "metrics": [
+            {"name": "log_loss", "higher_is_better": False}]}, phase="plan_formulation")
+        for i, (node_id, status, metric) in enumerate([("s0c0", "ok", 0.9), ("s1c0", "ok", 0.5),
+                                                       ("s2c0", "ok", float("inf")), ('s3"<b>x', "ok", 0.7)]):
+            store.put_event(100 + i, "running_experiments", "mle_node", {
+                "id": node_id, "parent": None, "operation": "edit", "status": status, "metric": metric})
+    search = TestClient(create_app(tmp_path), base_url="http://127.0.0.1").get("/runs/loss/plots/search").text
+    assert "best so far (lower is better): 0.5" in search
+    assert search.count('class="pt ok"') == 3 and "s2c0: ok, no dev log_loss" in search
+    assert "<b>x" not in search and 'href="/runs/loss/experiments#node-s3%22%3Cb%3Ex"' in search

@@ -334,3 +334,28 @@ def lab_group(root: Path, name: str = "group", *, labs: int = 2) -> Path:
 def text_of_html(html: str) -> str:
     """A page's text with tags dropped and white space folded, as a reader sees it."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+RUN_PAGES = ("", "/literature", "/plan", "/data", "/experiments", "/report", "/costs")
+EVENT_ROW = re.compile(r'<li class="ev [^"]*" id="ev-\d+">(.*?)</li>\s*(?=<li class="ev|</ol>)', re.S)
+RAW = re.compile(r'<details class="raw">.*?</details>|<pre class="code">.*?</pre>', re.S)
+JSON_TEXT = re.compile(r"""[{\[]\s*(&#34;|&quot;|["'])\w+(&#34;|&quot;|["'])\s*:""")
+
+
+def json_event_lines(client, ref: str) -> tuple[list[str], int]:
+    """Event rows on any page of run `ref` whose visible text holds a JSON object, and how many rows were read."""
+    phases = re.findall(r'href="/runs/[^/"]+/phases/(\w+)"', client.get(f"/runs/{ref}").text)
+    bad, rows = [], 0
+    for path in [*RUN_PAGES, *(f"/phases/{p}" for p in dict.fromkeys(phases))]:
+        url = f"/runs/{ref}{path}"
+        while url:
+            html = client.get(url).text
+            for row in EVENT_ROW.findall(html):
+                rows += 1
+                # the raw toggle is closed by default; program text an agent sent is shown as code
+                shown = text_of_html(RAW.sub("", row))
+                if JSON_TEXT.search(shown):
+                    bad.append(f"{path}: {shown[:200]}")
+            more = re.search(r'href="(/runs/[^"]+/phases/\w+\?after=\d+[^"]*)"', html)
+            url = more.group(1).replace("&amp;", "&") if more and "/phases/" in path else None
+    return bad, rows

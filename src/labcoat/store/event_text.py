@@ -9,10 +9,13 @@ never as a JSON document.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 Tone = str  # "", "ok", "warn", "bad", "phase", "copilot"
+ARG = re.compile(r"\s*(\w+)(=|:\n```\n)")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class EventText:
     text: str = ""
     detail: str = ""
     tone: Tone = ""
+    code: str = ""  # program text an agent sent (shown as code, apart from the words)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -62,10 +66,53 @@ def fields(payload: dict) -> str:
     return "; ".join(f"{k.replace('_', ' ')}: {scalar(v)}" for k, v in payload.items()) or "(no details)"
 
 
+def readable(value: Any) -> str:
+    """A command argument in words: lists joined, objects as `key value` pairs, nothing quoted."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {readable(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        joint = "; " if any(isinstance(v, (dict, list)) for v in value) else ", "
+        return joint.join(readable(v) for v in value) if value else "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "-" if value is None else str(value)
+
+
+def command_text(command: Any, text: str) -> tuple[str, str]:
+    """An agent's command as the transcript records it (`name: key=<json> key:<block>`), re-told:
+    (its arguments in words, its blocks of program text).
+
+    Text of any other shape (a dialogue turn, an older transcript) is returned as it is.
+    """
+    prefix = f"{command}: "
+    if not command or not text.startswith(prefix):
+        return text, ""
+    rest, at, out, blocks = text[len(prefix):], 0, [], []
+    decoder = json.JSONDecoder()
+    while at < len(rest):
+        arg = ARG.match(rest, at)
+        if arg is None:
+            return text, ""
+        if arg.group(2) == "=":
+            try:
+                value, at = decoder.raw_decode(rest, arg.end())
+            except ValueError:
+                return text, ""
+            out.append(f"{arg.group(1).replace('_', ' ')}: {readable(value)}")
+        else:
+            close = rest.find("\n```", arg.end())
+            if close < 0:
+                return text, ""
+            blocks.append(f"# {arg.group(1).replace('_', ' ')}\n{rest[arg.end():close]}")
+            at = close + 4
+    return "\n".join(out), "\n".join(blocks)
+
+
 def _agent_turn(p: dict, ev: dict) -> EventText:
     head = str(p.get("role", "?")) + (f" › {p['command']}" if p.get("command") else "")
     step = f"step {p['step']}" if p.get("step") is not None else ""
-    return EventText(head, step, str(p.get("text", "")))
+    words, code = command_text(p.get("command"), str(p.get("text", "")))
+    return EventText(head, step, words, code=code)
 
 
 def _lab_feedback(p: dict, ev: dict) -> EventText:

@@ -37,6 +37,8 @@ def _line(ev: dict) -> str:
         line += f" {_clip(said.text, 600)}"
     if said.detail:
         line += f" › {_clip(said.detail, 1200)}"
+    if said.code:
+        line += f"\n{_clip(said.code, 1200)}"
     return line
 
 

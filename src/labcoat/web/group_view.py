@@ -70,7 +70,13 @@ def group_dirs(runs_root: Path) -> list[Path]:
     """Every lab group folder under the runs root."""
     if not runs_root.is_dir():
         return []
-    return [marker.parent for marker in sorted(runs_root.glob(f"**/{GROUP_FILE}"))]
+    groups = []
+    for marker in sorted(runs_root.glob(f"**/{GROUP_FILE}")):
+        # a labs.json inside a run (a program may write any file in its workspace) is no group
+        inside_run = any((d / DB_NAME).exists() for d in marker.parents if d.is_relative_to(runs_root))
+        if not inside_run:
+            groups.append(marker.parent)
+    return groups
 
 
 def find_group(runs_root: Path, ref: str) -> Path | None:

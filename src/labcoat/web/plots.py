@@ -8,9 +8,11 @@ read through `search_nodes` alone.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from labcoat.store.runstore import RunStore
 from labcoat.web import journal_view
@@ -141,12 +143,13 @@ def metric_goal(store: RunStore) -> tuple[str, bool]:
 
 def _node_href(ref: str, node_id: str, source: str) -> str:
     if source == "artefact":
-        return f"/runs/{ref}/experiments/nodes/{node_id}"
-    return f"/runs/{ref}/experiments#node-{node_id}"
+        return f"/runs/{ref}/experiments/nodes/{quote(node_id, safe='')}"
+    return f"/runs/{ref}/experiments#node-{quote(node_id, safe='')}"
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A plottable number: a metric of NaN or infinity (a diverged loss) is left out of the plot."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def search(store: RunStore, ref: str, tree: Tree | None = None) -> Plot:
@@ -171,7 +174,8 @@ def search(store: RunStore, ref: str, tree: Tree | None = None) -> Plot:
         else:
             status = str(n.get("status") or "?")
             cls = "refused" if status == "refused" else "failed"
-            marks.append(Mark(n["step"], floor, f"{node_id}: {status}", href, cls, "cross"))
+            said = f"{status}, no dev {name}" if status == "ok" else status
+            marks.append(Mark(n["step"], floor, f"{node_id}: {said}", href, cls, "cross"))
     chart = layout("search", lines=[LineSeries("best so far", best_line, "best", step=True)], marks=marks,
                    x_label="step", y_label=f"dev {name}", x_fmt=lambda v: f"{v:g}", x_integer=True)
     failed = sum(1 for m in marks if m.cls == "failed")
