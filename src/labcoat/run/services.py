@@ -13,6 +13,7 @@ def attach(ctx: RunContext) -> None:
     attach_models(ctx)
     attach_tools(ctx)
     attach_executor(ctx)
+    attach_gateway(ctx)
 
 
 def attach_models(ctx: RunContext) -> None:
@@ -48,3 +49,11 @@ def attach_executor(ctx: RunContext) -> None:
 
     if ctx.executor is None:
         ctx.executor = make_executor(ctx.config.executor)
+
+
+def attach_gateway(ctx: RunContext) -> None:
+    """Model access for experiment programs (the server starts when the first such program runs)."""
+    from labcoat.gateway.run_gateway import RunGateway
+
+    if ctx.gateway is None:
+        ctx.gateway = RunGateway(ctx)

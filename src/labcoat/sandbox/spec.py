@@ -11,6 +11,13 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from labcoat.errors import LabcoatError
+
+
+class SandboxError(LabcoatError):
+    """The sandbox itself cannot be set up (not a failure of the program)."""
+
+
 KilledBy = Literal["timeout", "memory", "cpu", "file_size", "disk", "output", "processes", "signal"]
 SandboxMode = Literal["bwrap", "rlimits-only"]
 
@@ -49,6 +56,8 @@ class ProgramSpec:
     python: str = field(default_factory=lambda: sys.executable)
     python_paths: list[str] | None = None  # interpreter dirs to mount; probed when None
     gpus: list[int] = field(default_factory=list)
+    # model access through labcoat's gateway: {socket, tcp, token, model}; the token is never recorded
+    gateway: dict[str, Any] | None = None
     # -- sandbox ----------------------------------------------------------------
     mode: Literal["auto", "bwrap", "rlimits-only"] = "auto"
     # Host paths bound read-only at the same place, beside the system and the interpreter.
@@ -62,6 +71,7 @@ class ProgramSpec:
         """The spec as JSON without secret values (granted keys by name only)."""
         data = asdict(self)
         data["granted_env"] = sorted(self.granted_env)
+        data["gateway"] = bool(self.gateway)
         return data
 
 
