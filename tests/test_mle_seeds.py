@@ -78,7 +78,7 @@ def test_regression_seed_runs_and_tests_only_when_asked(tmp_path, font_cache):
     assert all(m["higher_is_better"] is False for m in rmse if m["name"].endswith(seed.metric))
 
 
-@pytest.mark.slow
+# The lock installs torch's CPU build, so the default suite (and CI) runs this.
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
 def test_torch_seed_runs_and_tests_only_when_asked(tmp_path, font_cache):
     check_seed_runs(tmp_path, SEEDS["torch_mlp.py"], font_cache)
