@@ -97,7 +97,9 @@ def _print_reviews(document: dict, run_dir: Path) -> None:
     scores = document["aggregate"]["scores"]
     out.print("mean ± spread: " + ", ".join(f"{name} {s['mean']:.2f} ± {s['spread']:.2f}" for name, s in scores.items()),
               soft_wrap=True)
-    out.print(f"panel decision: {document['decision']}", soft_wrap=True)
+    rule = document.get("decision_rule")
+    out.print(f"panel decision: {document['decision']}" + (f" ({rule}; the reviewers voted {document.get('split')})"
+                                                          if rule else ""), soft_wrap=True)
     out.print(escape(document["notice"].strip()), soft_wrap=True)
     out.print(f"reviews written to {escape(str(run_dir / 'reviews.json'))}", soft_wrap=True)
 

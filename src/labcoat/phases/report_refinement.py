@@ -23,7 +23,7 @@ from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.llm.commands import Command
 from labcoat.phases.common import system_for
-from labcoat.review.aggregate import notice, notice_records
+from labcoat.review.aggregate import DECISION_RULE, notice, notice_records
 from labcoat.review.personas import PERSONAS
 from labcoat.review.reviewer import PanelReviews, review_paper
 from labcoat.solvers.paper import summary as summaries
@@ -91,6 +91,7 @@ def _decide(ctx: RunContext, prompts: Prompts, panel: PanelReviews, report: Repo
     for attempt in range(DECIDE_ATTEMPTS):
         message = prompts.render("phases/report_refinement_decide.j2", mean=f"{summary.mean:.1f}",
                                  spread=f"{summary.spread:.1f}", decision=panel.summary.decision,
+                                 rule=DECISION_RULE, split=panel.summary.split,
                                  reviews=_digest(panel), integrity=integrity, rounds_left=rounds_left,
                                  targets=", ".join(targets), feedback=feedback)
         cmd = ctx.models.ask(key=ctx.key("decide", attempt), role="phd", system=phd.system,

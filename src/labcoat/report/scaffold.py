@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import jinja2
 
@@ -103,6 +103,24 @@ def tex_requirements(language: str = "English") -> list[str]:
     return found
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `stem-2.ext`, `stem-3.ext`, ... when that is taken."""
+    path = PurePath(name)
+    n = 1
+    while name in taken:
+        n += 1
+        name = f"{path.stem}-{n}{path.suffix}"
+    return name
+
+
+def figure_names(paths: list[str | Path]) -> list[str]:
+    """The names the figures at `paths` get in `figures/`, in order (see write_report_dir)."""
+    names: list[str] = []
+    for path in dict.fromkeys(str(p) for p in paths):
+        names.append(unique_name(safe_figure_name(PurePath(path).name), set(names)))
+    return names
+
+
 def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None = None,
                      figures: list[Path] | None = None, main: str = "report.tex") -> Path:
     """Lay out a compilable report directory: main tex, bib, generated table and figures.
@@ -115,12 +133,11 @@ def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None 
     (out_dir / "metrics_table.tex").write_text(metrics_table(metrics or []), encoding="utf-8")
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    names: list[str] = []
-    for fig in figures or []:
-        fig = Path(fig)
-        if fig.is_file():
-            name = safe_figure_name(fig.name)
-            shutil.copy2(fig, fig_dir / name)
-            names.append(name)
+    # Two programs (the best run and its final test run) often save the same file name:
+    # each figure gets its own name, so each is included once under its own label.
+    existing = list(dict.fromkeys(Path(fig) for fig in figures or [] if Path(fig).is_file()))
+    names = figure_names(existing)
+    for fig, name in zip(existing, names):
+        shutil.copy2(fig, fig_dir / name)
     (out_dir / "figures.tex").write_text(figures_tex(names), encoding="utf-8")
     return out_dir / main

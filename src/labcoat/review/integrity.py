@@ -34,8 +34,8 @@ from labcoat.review.paper_numbers import Stated, blank_non_claims, code_numbers,
 FIGURE_EXTENSIONS = ("", ".pdf", ".png", ".jpg", ".jpeg", ".eps")
 _CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
 _BIB_KEY = re.compile(r"@(?!comment|string|preamble)[A-Za-z]+\s*[{(]\s*([^,\s]+)\s*,", re.IGNORECASE)
-_GRAPHICS = re.compile(r"\\includegraphics\*?(?:\[[^\]]*\])?\{([^}]*)\}")
-_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
+GRAPHICS = re.compile(r"\\includegraphics\*?(?:\[[^\]]*\])?\{([^}]*)\}")
+COMMENT = re.compile(r"(?<!\\)%[^\n]*")
 # Sentence ends; table cells and rows, and environment edges, also end a claim's context.
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n|\\\\|(?<!\\)&|\\(?:begin|end)\{")
 _SUBSAMPLE_WINDOW = 600
@@ -131,7 +131,7 @@ def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampli
 
 def _check_numbers(tex: str, blanked: str, starts: list[int], pool: list[tuple[float, str]],
                    report: IntegrityReport) -> None:
-    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
+    plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
     ends = [m.end() for m in _SENTENCE_END.finditer(plain)]
     checked = 0
     for stated in stated_numbers(blanked):
@@ -162,7 +162,7 @@ def _exempt(stated: Stated) -> bool:
 
 def _check_citations(tex: str, bib: str, retrieved: set[str], starts: list[int], report: IntegrityReport) -> None:
     known = bib_keys(bib)
-    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
+    plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
     seen: set[str] = set()
     for match in _CITE.finditer(plain):
         line = _line_of(starts, match.start())
@@ -194,9 +194,9 @@ def _figure_exists(name: str, figure_dir: Path) -> bool:
 
 
 def _check_figures(tex: str, figure_dir: Path, starts: list[int], report: IntegrityReport) -> None:
-    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
+    plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
     count = 0
-    for match in _GRAPHICS.finditer(plain):
+    for match in GRAPHICS.finditer(plain):
         count += 1
         name = match.group(1).strip()
         if not _figure_exists(name, figure_dir):
@@ -224,7 +224,7 @@ def _stated_in_paper(note: str, paper: list[Stated], plain: str) -> bool:
 
 def _check_subsampling(tex: str, blanked: str, subsampling: list[str], report: IntegrityReport) -> None:
     paper = stated_numbers(blanked)
-    plain = _COMMENT.sub("", tex)
+    plain = COMMENT.sub("", tex)
     for note in subsampling:
         if not _stated_in_paper(note, paper, plain):
             report.findings.append(Finding(

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from labcoat.artefacts import DataCode, LitReview, Results
-from labcoat.review.integrity import IntegrityReport, check_integrity
+from labcoat.review.integrity import COMMENT, GRAPHICS, Finding, IntegrityReport, check_integrity
 from labcoat.review.paper_numbers import code_numbers
 
 MAX_LOG_CHARS = 20_000
+_LABEL = re.compile(r"\\label\{([^}]*)\}")
 _INPUT = re.compile(r"^[^%\n]*\\input\{([^}]+)\}", re.MULTILINE)
 
 
@@ -72,6 +73,7 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
                   retrieved_keys=retrieved_keys(review),
                   figure_dir=figure_dir, code_texts=code_texts(results, data))
     report = check_integrity(tex, bib, subsampling=list(data.subsampling) if data else [], **common)
+    texts = []
     for name in dict.fromkeys(_INPUT.findall(tex)):
         included = report_dir / (name if name.endswith(".tex") else name + ".tex")
         if included.is_file() and report_dir.resolve() in included.resolve().parents:
@@ -83,4 +85,27 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
             for matched in part.matched:
                 matched["line"] -= 1
             report.merge(part, included.name)
+            texts.append((included.name, body))
+    # the generated parts first: a repeated figure is the model's copy, reported where it can be deleted
+    _check_figures_once([*texts, (main, tex)], report, main)
     return report
+
+
+def _check_figures_once(texts: list[tuple[str, str]], report: IntegrityReport, main: str) -> None:
+    """A figure file is included once and a label defined once, across the paper and the files it inputs."""
+    first: dict[tuple[str, str], str] = {}
+    for file, text in texts:
+        plain = COMMENT.sub("", text)
+        for kind, pattern in (("figure", GRAPHICS), ("label", _LABEL)):
+            for match in pattern.finditer(plain):
+                name = match.group(1).strip()
+                if kind == "figure":  # "figures/acc.png", "acc.png" and "acc" are one file to graphicx here
+                    name = Path(name).stem
+                if (kind, name) not in first:
+                    first[(kind, name)] = file
+                    continue
+                fix = ("figures.tex already includes every recorded figure with its label: refer to it with "
+                       "\\ref and delete this copy." if kind == "figure" else "give each \\label its own name.")
+                report.findings.append(Finding(
+                    f"duplicate_{kind}", "error", f"{kind} '{name}' appears again (first in {first[(kind, name)]}).",
+                    fix, line=plain.count("\n", 0, match.start()) + 1 - (file != main), text=name, file=file))
