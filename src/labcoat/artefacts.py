@@ -120,6 +120,8 @@ class Interpretation(BaseModel):
     text: str
     claims: list[str] = Field(default_factory=list)
     numbers_used: list[float] = Field(default_factory=list)
+    unverified: list[str] = Field(default_factory=list, description="numbers kept after one refusal, marked [unverified]")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Report(BaseModel):

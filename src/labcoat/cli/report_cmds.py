@@ -116,7 +116,8 @@ def register(app: typer.Typer) -> None:
 
         Exits 1 when there are errors (with --strict, also when there are warnings).
         """
-        from labcoat.artefacts import DataCode, LitReview, Report, Results
+        from labcoat.artefacts import DataCode, LitReview, Plan, Report, Results
+        from labcoat.review.conventions import setting_records
         from labcoat.review.run_records import check_report
         from labcoat.solvers.paper.library import citable_review
 
@@ -126,11 +127,15 @@ def register(app: typer.Typer) -> None:
             data = _artefact(store, "data_preparation", DataCode)
             review = _artefact(store, "literature_review", LitReview)
             written = _artefact(store, "report_writing", Report)
+            plan = _artefact(store, "plan_formulation", Plan)
+            config = store.config() or {}
         if written is not None and written.retrieved:  # papers found while writing are citable too
             review = citable_review(review, written.retrieved)
         report_dir = _report_dir(directory)
         report = check_report(report_dir, results=results, data=data, review=review,
-                              extra_records=_review_records(report_dir))
+                              extra_records=[*_review_records(report_dir), *setting_records(
+                                  plan=plan, topic=str(config.get("topic") or ""),
+                                  notes=config.get("task_notes") or {})])
         document = report.to_dict()
         (report_dir / "integrity.json").write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
         out = console()

@@ -131,7 +131,7 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     inputs = PaperInputs.from_artefacts(ctx.config.topic, ctx.artefacts)
     records = notice_records(panel.summary)
     build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
-                       extra_records=records)
+                       extra_records=records, plan=inputs.plan)
     tex = summaries.with_notice(tex_path.read_text(encoding="utf-8"), notice(panel.summary, "tex"))
     if build.compiles and report.pdf:
         compiled = build.compile(ctx.key("final", "compile"), tex)

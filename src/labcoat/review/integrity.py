@@ -3,9 +3,11 @@
 Rules, applied to the body (after `\\begin{document}`) of the LaTeX text:
 
 - **Numbers.** Each stated number must round to a recorded number (metrics,
-  log values, data sizes), to a difference of two recorded metrics (when at
-  most 24 metrics are recorded), or to a literal of the recorded code
-  (hyper-parameters such as lr=0.001). Rounding
+  log values, data sizes, numbers the plan or the task notes set), to a
+  difference of two recorded metrics (a ratio for "3.2x", when at most 24
+  metrics are recorded), or to a literal of the recorded code
+  (hyper-parameters such as lr=0.001), or state a convention
+  (`review.conventions`: "95% CI", "p < 0.05", "80/20 split"). Rounding
   follows the digits written (0.87 and 87.3% both match 0.8732; 87% too).
   Not checked: years 1900-2100, whole numbers 0-10 (counts and enumerations,
   "3 seeds"; numbers written as words are never numbers here), cross-reference
@@ -25,10 +27,11 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import asdict, dataclass, field
-from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+from labcoat.review.conventions import convention_spans
+from labcoat.review.number_sources import candidates, ratios, source_of
 from labcoat.review.paper_numbers import Stated, blank_non_claims, code_numbers, number_matches, stated_numbers
 
 FIGURE_EXTENSIONS = ("", ".pdf", ".png", ".jpg", ".jpeg", ".eps")
@@ -39,7 +42,6 @@ COMMENT = re.compile(r"(?<!\\)%[^\n]*")
 # Sentence ends; table cells and rows, and environment edges, also end a claim's context.
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n|\\\\|(?<!\\)&|\\(?:begin|end)\{")
 _SUBSAMPLE_WINDOW = 600
-_MAX_PAIRWISE = 24  # beyond this many records, chance differences would match almost anything
 
 
 @dataclass
@@ -114,32 +116,18 @@ def _sentence(text: str, ends: list[int], offset: int) -> str:
     return text[begin:ends[index] if index < len(ends) else len(text)]
 
 
-def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampling: list[str]) -> list[tuple[float, str]]:
-    # Direct records first: the first match names the source.
-    direct = [(float(item["value"]), str(item.get("source") or "recorded")) for item in recorded]
-    pool = list(direct)
-    pool += [(value, "recorded code") for value in code_numbers(code_texts)]
-    pool += [(stated.value, "subsampling note") for note in subsampling for stated in stated_numbers(note)]
-    # Differences only between metrics ("2.3 points better"): a difference of a
-    # log value and a review score would match almost any number by accident.
-    metrics = [(float(item["value"]), str(item.get("source") or "recorded")) for item in recorded
-               if item.get("metric")]
-    if len(metrics) <= _MAX_PAIRWISE:
-        pool += [(a - b, f"difference of {sa} and {sb}") for (a, sa), (b, sb) in permutations(metrics, 2)]
-    return pool
-
-
 def _check_numbers(tex: str, blanked: str, starts: list[int], pool: list[tuple[float, str]],
-                   report: IntegrityReport) -> None:
+                   ratio_pool: list[tuple[float, str]], report: IntegrityReport) -> None:
     plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
     ends = [m.end() for m in _SENTENCE_END.finditer(plain)]
+    spans = convention_spans(blanked)
     checked = 0
     for stated in stated_numbers(blanked):
         if _exempt(stated):
             continue
         checked += 1
         line = _line_of(starts, stated.start)
-        source = next((src for value, src in pool if number_matches(stated, value)), None)
+        source = source_of(stated, pool, ratio_pool, spans)
         if source is not None:
             report.matched.append({"number": stated.text, "line": line, "source": source})
             continue
@@ -243,8 +231,8 @@ def check_integrity(tex: str, bib: str, *, recorded_numbers: list[dict[str, Any]
     starts = [0] + [i + 1 for i, ch in enumerate(tex) if ch == "\n"]
     blanked = blank_non_claims(tex)
     report = IntegrityReport()
-    pool = _candidates(list(recorded_numbers), list(code_texts), list(subsampling))
-    _check_numbers(tex, blanked, starts, pool, report)
+    pool = candidates(list(recorded_numbers), list(code_texts), list(subsampling))
+    _check_numbers(tex, blanked, starts, pool, ratios(list(recorded_numbers)), report)
     _check_citations(tex, bib, set(retrieved_keys), starts, report)
     _check_figures(tex, Path(figure_dir), starts, report)
     _check_subsampling(tex, blanked, list(subsampling), report)

@@ -41,6 +41,8 @@ def recorded_numbers(results: Results | None, data: DataCode | None,
                             for v in code_numbers([str(node.get("stdout", ""))[:MAX_LOG_CHARS]])]
     if data is not None:
         records += [{"value": float(size), "source": f"data sizes: {split}"} for split, size in data.sizes.items()]
+        if len(data.sizes) > 1:  # "n = 569" is the whole data set: the splits together
+            records.append({"value": float(sum(data.sizes.values())), "source": "data sizes: all splits together"})
         records += [{"value": v, "source": "data preparation output"} for v in code_numbers([data.output[:MAX_LOG_CHARS]])]
     records += list(extra)
     return records

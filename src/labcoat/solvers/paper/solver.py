@@ -55,7 +55,7 @@ class PaperSolver:
         self.library = Library(inputs.review)
         self.steps = ctx.config.budget.paper_steps
         self.build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
-                                extra_records=extra_records)
+                                extra_records=extra_records, plan=inputs.plan)
         known = "\n\n".join([inputs.piece("question"), inputs.metrics_table()])
         self.phd = writer(ctx, self.prompts, "phd", [Search, DraftSection], artefacts=known)
         self.professor = writer(ctx, self.prompts, "professor", [EditPaper, ReplacePaper], artefacts=known,

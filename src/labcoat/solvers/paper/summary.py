@@ -16,7 +16,7 @@ from labcoat.artefacts import Report, Results
 from labcoat.workflow.context import RunContext
 from labcoat.llm.commands import Command
 from labcoat.review.integrity import IntegrityReport
-from labcoat.review.paper_numbers import number_matches, stated_numbers
+from labcoat.review.number_sources import unverified_numbers
 from labcoat.solvers.paper.writers import Writer
 from labcoat.tools.errors import ToolError
 
@@ -42,9 +42,9 @@ def with_notice(tex: str, notice_tex: str) -> str:
 
 
 def unrecorded(text: str, recorded: list[float]) -> list[str]:
-    """Decimals and percentages in `text` that round to no recorded value (counts and years pass)."""
-    return [n.text for n in stated_numbers(text)
-            if (n.percent or not n.integer) and not any(number_matches(n, value) for value in recorded)]
+    """Decimals and percentages in `text` that round to no recorded value and state no convention
+    ("95% CI", "p < 0.05"); counts and years pass."""
+    return unverified_numbers(text, [(value, "recorded") for value in recorded])[0]
 
 
 def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str,
