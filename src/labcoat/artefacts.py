@@ -13,6 +13,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class PaperRead(BaseModel):
+    """Text of a paper an agent was shown: which part, how, and the text (the integrity check reads it)."""
+
+    part: str = Field(description='"abstract", or the section read ("start" for the opening of the paper)')
+    how: str = Field(description="how it reached an agent, e.g. shown in search results and added with a summary")
+    text: str = ""
+
+
 class PaperRecord(BaseModel):
     """A paper the PhD added to the review, with why it matters."""
 
@@ -28,6 +36,13 @@ class PaperRecord(BaseModel):
     # citation
     bibtex_key: str
     bibtex: str
+    # what of it the run read; None for records made before reading was tracked
+    reads: list[PaperRead] | None = None
+
+    @property
+    def read(self) -> bool:
+        """Some of its text reached an agent (None: not tracked, taken as read)."""
+        return self.reads is None or any(r.text.strip() for r in self.reads)
 
 
 class LitReview(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labcoat.artefacts import DataCode, LitReview, Results
+from labcoat.review.cited_sources import sources_of
 from labcoat.review.integrity import COMMENT, GRAPHICS, Finding, IntegrityReport, check_integrity
 from labcoat.review.paper_numbers import code_numbers
 
@@ -72,7 +73,7 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
              for path in (sorted(figure_dir.iterdir()) if figure_dir.is_dir() else [])
              for value in code_numbers([re.sub(r"[_-]+", " ", path.stem)])]
     common = dict(recorded_numbers=recorded_numbers(results, data, [*extra_records, *named]),
-                  retrieved_keys=retrieved_keys(review),
+                  retrieved_keys=retrieved_keys(review), sources=sources_of(review),
                   figure_dir=figure_dir, code_texts=code_texts(results, data))
     report = check_integrity(tex, bib, subsampling=list(data.subsampling) if data else [], **common)
     texts = []
