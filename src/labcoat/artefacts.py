@@ -152,6 +152,7 @@ class Report(BaseModel):
     abstract: str = ""
     cited: list[str] = Field(default_factory=list)
     figures: list[str] = Field(default_factory=list)
+    figure_checks: dict = Field(default_factory=dict, description="what a model that sees images said of each figure")
     integrity_errors: int = 0
     integrity_warnings: int = 0
     score: float | None = Field(None, description="the reviewer's overall score of the kept version")
