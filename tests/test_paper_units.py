@@ -14,7 +14,8 @@ from labcoat.review.integrity import IntegrityReport, Finding
 from labcoat.solvers.paper.build import Version
 from labcoat.solvers.paper.draft import DRAFT_ORDER, Drafter
 from labcoat.solvers.paper.inputs import PaperInputs
-from labcoat.solvers.paper.library import Library, citable_review
+from labcoat.review.run_records import citable_review
+from labcoat.solvers.paper.library import Library
 from labcoat.solvers.paper.summary import with_notice
 from labcoat.tools import bibtex
 from labcoat.tools.research import ResearchTools

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from labcoat.review.aggregate import DECISION_RULE, aggregate, notice, notice_records, reviews_document
+from labcoat.review.aggregate import DECISION_RULE, aggregate, notice, reviews_document
 from labcoat.review.form import SCORE_FIELDS, ReviewForm, score_range
 from labcoat.review.integrity import check_integrity
 from labcoat.review.personas import PERSONAS, paper_message, persona, system_prompt
+from labcoat.review.run_records import review_records
 
 
 def _form(**scores) -> ReviewForm:
@@ -78,7 +79,7 @@ def test_notice_states_overrating_and_passes_the_integrity_check(tmp_path: Path)
     for text in (md, tex):
         assert "automated" in text and "6.1/10" in text and "3.8/10" in text and "5.5" in text and "overrate" in text
     paper = "\\documentclass{article}\n\\begin{document}\n" + tex + "\\end{document}\n"
-    assert check_integrity(paper, "", recorded_numbers=notice_records(summary), retrieved_keys=set(), figure_dir=tmp_path).ok
+    assert check_integrity(paper, "", recorded_numbers=review_records(reviews_document([], summary)), retrieved_keys=set(), figure_dir=tmp_path).ok
     assert not check_integrity(paper, "", recorded_numbers=[], retrieved_keys=set(), figure_dir=tmp_path).ok
 
 

@@ -103,7 +103,7 @@ def test_review_over_budget_stops_before_calling(scripted, tmp_path: Path, capsy
               "--set", "budget.dollars=0.0000001"])
     err = capsys.readouterr().err
     assert exited.value.code == 1 and "did not finish (paused): budget reached" in err
-    assert "labcoat resume" not in err and "Run `labcoat review` again" in err
+    assert "`labcoat resume" not in err and "labcoat review --resume" in err
     assert sp.requests == []
 
 
@@ -133,3 +133,42 @@ def test_a_reviewer_that_never_fills_the_form_is_left_out_and_named(tmp_path: Pa
     with open_store(run_dir, readonly=True) as store:
         assert [e["payload"]["role"] for e in store.events(kinds=["turn_skipped"])] == ["reviewer"]
         assert store.info().shown_state == "finished"
+
+
+def test_a_review_run_again_on_its_folder_replays_its_calls(scripted, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    sp, config = scripted
+    paper, out = tmp_path / "paper.md", tmp_path / "my-review"
+    paper.write_text("# A paper\n\nSome text about probes.\n")
+    main(["review", str(paper), "--config", str(config), "--out", str(out), "--json"])
+    first = capsys.readouterr()
+    made = len(sp.requests)
+    assert made == 4 and "4 call(s) made, 0 replayed" in first.err
+    main(["review", str(paper), "--out", str(out), "--json"])
+    again = capsys.readouterr()
+    assert len(sp.requests) == made  # nothing reached the provider
+    assert json.loads(again.out) == json.loads(first.out)
+    assert "0 call(s) made, 4 replayed from the record" in again.err
+    main(["review", "--resume", str(out)])  # the paper is the recorded one
+    assert "0 call(s) made, 4 replayed" in capsys.readouterr().out and len(sp.requests) == made
+    with open_store(out, readonly=True) as store:
+        assert len(store.ledger()) == 4 and store.info().shown_state == "finished"
+    other = tmp_path / "other.md"
+    other.write_text("# Another paper\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["review", str(other), "--resume", str(out)])
+    assert exited.value.code == 1 and "use another --out for another paper" in capsys.readouterr().err
+
+
+def test_a_paused_review_resumes_where_it_stopped(scripted, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sp, config = scripted
+    paper, out = tmp_path / "paper.md", tmp_path / "review"
+    paper.write_text("# A paper\n\nSome text about probes.\n")
+    with pytest.raises(SystemExit):
+        main(["review", str(paper), "--config", str(config), "--out", str(out), "--set", "budget.dollars=0.0000001"])
+    assert f"labcoat review --resume {out}" in capsys.readouterr().err and sp.requests == []
+    main(["review", "--resume", str(out), "--set", "budget.dollars=10"])
+    assert "4 call(s) made, 0 replayed" in capsys.readouterr().out and len(sp.requests) == 4
+    with pytest.raises(SystemExit) as exited:
+        main(["review", "--resume", str(tmp_path / "nowhere")])
+    assert exited.value.code == 1 and "holds no review run" in capsys.readouterr().err

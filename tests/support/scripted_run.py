@@ -15,7 +15,7 @@ from typing import Any
 
 from labcoat.config.schema import ResearchConfig
 from labcoat.workflow.context import EventLog, RunContext
-from labcoat.llm.faults import Backoff
+from labcoat.retry import Backoff
 from labcoat.llm.registry import ModelRegistry
 from labcoat.run.runner import create_run
 from labcoat.store import Effects, open_store

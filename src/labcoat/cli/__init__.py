@@ -21,9 +21,11 @@ COMMAND_MODULES = [
     "labcoat.cli.exec_cmd",
     "labcoat.cli.serve_cmd",
     "labcoat.cli.report_cmds",
+    "labcoat.cli.compile_cmd",
     "labcoat.cli.archive_cmds",
     "labcoat.cli.lit_cmds",
     "labcoat.cli.llm_cmds",
+    "labcoat.cli.bundle_cmds",
 ]
 
 

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from typing import TYPE_CHECKING
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -16,23 +14,8 @@ from labcoat.cli.output import console, err_console
 from labcoat.errors import LabcoatError
 from labcoat.store import find_run, open_store
 
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
 # The artefact models, the integrity checks and the reviewers are imported by the commands
 # that use them: at module level they would slow every `labcoat` invocation, --help included.
-
-
-def _artefact(store, name: str, model: type[BaseModel]) -> BaseModel | None:
-    from pydantic import ValidationError
-
-    found = store.artefact(name)
-    if found is None:
-        return None
-    try:
-        return model.model_validate(found["data"])
-    except ValidationError as exc:
-        raise LabcoatError(f"the {name} artefact of {store.run_dir} cannot be read: {exc}") from exc
 
 
 def _report_dir(run_dir: Path) -> Path:
@@ -43,19 +26,14 @@ def _report_dir(run_dir: Path) -> Path:
                        "the report phase has not written one yet")
 
 
-def _review_records(report_dir: Path) -> list[dict]:
-    """The numbers the review notice states, when the reviews exist."""
-    from labcoat.review.aggregate import NOTICE_FIGURES
-
+def _reviews_json(report_dir: Path) -> dict | None:
     path = report_dir / "reviews.json"
     if not path.is_file():
-        return []
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LabcoatError(f"{path} cannot be read: {exc}") from exc
-    return [*NOTICE_FIGURES, *({"value": data[key], "source": f"reviews.json: {key}"}
-                               for key in ("overall_mean", "overall_spread") if isinstance(data.get(key), (int, float)))]
 
 
 def paper_text(path: Path) -> str:
@@ -78,10 +56,11 @@ def paper_text(path: Path) -> str:
 
 
 def _review_config(config_path: Path | None, paper: Path, overrides: list[str]):
-    from labcoat.config.loading import config_from_mapping, load_config
+    from labcoat.cli.config_keys import load_run_config
+    from labcoat.config.loading import config_from_mapping
 
     if config_path is not None:
-        config = load_config(config_path, overrides)
+        config = load_run_config(config_path, overrides)
     else:
         config = config_from_mapping({"topic": f"review of {paper.name}"}, source="labcoat review", overrides=overrides)
     return config.model_copy(update={"phases": ["report_refinement"]})
@@ -116,26 +95,19 @@ def register(app: typer.Typer) -> None:
 
         Exits 1 when there are errors (with --strict, also when there are warnings).
         """
-        from labcoat.artefacts import DataCode, LitReview, Plan, Report, Results
-        from labcoat.review.conventions import setting_records
-        from labcoat.review.run_records import check_report
-        from labcoat.solvers.paper.library import citable_review
+        from labcoat.review.run_records import integrity_inputs
 
         directory = find_run(run_ref, runs_dir)
         with open_store(directory, readonly=True) as store:
-            results = _artefact(store, "running_experiments", Results)
-            data = _artefact(store, "data_preparation", DataCode)
-            review = _artefact(store, "literature_review", LitReview)
-            written = _artefact(store, "report_writing", Report)
-            plan = _artefact(store, "plan_formulation", Plan)
+            artefacts = {found["name"]: found["data"] for found in store.artefacts()}
             config = store.config() or {}
-        if written is not None and written.retrieved:  # papers found while writing are citable too
-            review = citable_review(review, written.retrieved)
         report_dir = _report_dir(directory)
-        report = check_report(report_dir, results=results, data=data, review=review,
-                              extra_records=[*_review_records(report_dir), *setting_records(
-                                  plan=plan, topic=str(config.get("topic") or ""),
-                                  notes=config.get("task_notes") or {})])
+        try:
+            inputs = integrity_inputs(artefacts, _reviews_json(report_dir), topic=str(config.get("topic") or ""),
+                                      notes=config.get("task_notes") or {})
+        except LabcoatError as exc:
+            raise LabcoatError(f"{directory}: {exc}") from exc
+        report = inputs.check(report_dir)
         document = report.to_dict()
         (report_dir / "integrity.json").write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
         out = console()
@@ -160,14 +132,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def review(
-        paper: Path = typer.Argument(..., metavar="PAPER", help="the paper: .pdf, .tex, .md or .txt"),
+        paper: Optional[Path] = typer.Argument(None, metavar="PAPER",
+                                               help="the paper: .pdf, .tex, .md or .txt (with --resume: the recorded one)"),
         config_path: Optional[Path] = typer.Option(None, "--config", help="research config for models and budget"),
         runs_dir: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (the review is kept as a run)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="the review's run folder; running again with the same "
+                                                               "folder replays its recorded calls"),
+        resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR",
+                                              help="continue the review run in DIR, replaying its recorded calls"),
         overrides: list[str] = typer.Option([], "--set", help="override a config key, e.g. models.default=openai:gpt-4o"),
         as_json: bool = typer.Option(False, "--json", help="print reviews.json instead of a table"),
         model: Optional[str] = typer.Option(None, "--model", help="the reviewers' model, e.g. openai:gpt-4o"),
     ) -> None:
-        """Run the three automated reviewers on any paper; scores are aggregated and written to reviews.json."""
+        """Run the three automated reviewers on any paper; scores are aggregated and written to reviews.json.
+
+        The review is a run: `--resume DIR` (or running again with the same `--out DIR`) replays the calls it
+        recorded and makes only the missing ones.
+        """
         if model:
             overrides = [*overrides, f"models.default={model}", f"models.roles.reviewer={model}"]
         from labcoat.cli.progress import ReviewProgress
@@ -175,9 +156,20 @@ def register(app: typer.Typer) -> None:
         from labcoat.run.services import attach_models
         from labcoat.workflow import Phase, Workflow
 
-        text = paper_text(paper)
-        config = _review_config(config_path, paper, overrides)
-        run_dir = create_run(config, runs=runs_dir)
+        existing = resume if resume is not None else (out if out is not None and (out / "run.db").exists() else None)
+        if existing is not None:
+            if config_path is not None:
+                raise LabcoatError(f"{existing} keeps the config it was started with; change keys with --set or --model")
+            paper = _recorded_paper(existing, paper)
+            text = paper_text(paper)
+            run_dir = existing
+        else:
+            if paper is None:
+                raise LabcoatError("give the PAPER to review (or --resume DIR to continue a review run)")
+            text = paper_text(paper)
+            run_dir = create_run(_review_config(config_path, paper, overrides), run_dir=out, runs=runs_dir)
+            with open_store(run_dir) as store:
+                store.put_artefact(REVIEW_INPUT, "input", {"paper": str(paper.resolve())})
         outcome: dict = {}
         # With --json, stdout carries only the document: progress goes to stderr.
         progress = ReviewProgress(err_console() if as_json else console(), f"review of {paper.name}")
@@ -192,15 +184,43 @@ def register(app: typer.Typer) -> None:
             return document
 
         ctx = execute(run_dir, lambda _config: Workflow([Phase("report_refinement", run)]), attach=attach_models,
-                      progress=progress)
+                      progress=progress, overrides=overrides if existing is not None else None,
+                      resumed=existing is not None)
         if "document" not in outcome:
             with open_store(run_dir, readonly=True) as store:
                 info = store.info()
             # the review is its own one-phase workflow: `labcoat resume` would not continue it
             why = (info.message or str(ctx.failure)).split(" — labcoat resume")[0]
             raise LabcoatError(f"the review did not finish ({info.shown_state}): {why}. "
-                               f"Run `labcoat review` again (its calls so far are recorded in {run_dir})")
+                               f"`labcoat review --resume {run_dir}` continues it: the calls recorded so far "
+                               "are replayed, not made again")
+        calls = (f"review run {run_dir}: {ctx.effects.executed} call(s) made, "
+                 f"{ctx.effects.replayed} replayed from the record")
         if as_json:
+            err_console().print(escape(calls), soft_wrap=True)
             console().print(json.dumps(outcome["document"], ensure_ascii=False), soft_wrap=True, markup=False)
         else:
             _print_reviews(outcome["document"], run_dir)
+            console().print(escape(calls), soft_wrap=True)
+
+
+REVIEW_INPUT = "review_input"
+
+
+def _recorded_paper(run_dir: Path, given: Path | None) -> Path:
+    """The paper a review run was started on; a PAPER given again must be that one."""
+    if not (run_dir / "run.db").is_file():
+        raise LabcoatError(f"{run_dir} holds no review run (no run.db); start one with `labcoat review PAPER --out {run_dir}`")
+    with open_store(run_dir, readonly=True) as store:
+        recorded = store.artefact(REVIEW_INPUT)
+        phases = store.config().get("phases")
+    if phases != ["report_refinement"]:
+        raise LabcoatError(f"{run_dir} is a research run, not a review; continue it with `labcoat resume {run_dir}`")
+    if recorded is None:  # reviews started before the paper's path was recorded
+        if given is None:
+            raise LabcoatError(f"{run_dir} does not record which paper it reviews; give the PAPER again")
+        return given
+    path = Path(recorded["data"]["paper"])
+    if given is not None and given.resolve() != path:
+        raise LabcoatError(f"{run_dir} reviews {path}, not {given}; use another --out for another paper")
+    return path

@@ -117,6 +117,7 @@ class SandboxConfig(_Strict):
     cpu_s: int = Field(900, ge=1)
     memory_mb: int = Field(4096, ge=64)
     file_size_mb: int = Field(1024, ge=1)
+    disk_mb: int = Field(8192, ge=16, description="disk a program may fill: its workdir and private /tmp together")
     max_processes: int = Field(256, ge=1)
     max_open_files: int = Field(1024, ge=16)
     output_limit_kb: int = Field(256, ge=1)
@@ -135,6 +136,20 @@ class ExecutorConfig(_Strict):
     ray_num_cpus: float = 1
     ray_num_gpus: float = 0
     ray_memory_mb: int | None = None
+
+
+class ExperimentsConfig(_Strict):
+    """Model access for experiment programs, through labcoat's gateway (never the key or the network)."""
+
+    models: list[str] | None = Field(
+        None, description="models experiment programs may call; default: the model the task notes name, "
+                          "else the run's cheapest configured model; [] turns the gateway off")
+    max_calls: int = Field(2000, ge=1, description="model calls one program may make")
+    max_concurrent: int = Field(8, ge=1, description="calls one program may have in flight (more wait)")
+    max_tokens_per_call: int = Field(4096, ge=16, description="the largest max_tokens a call may ask for")
+    gateway_host: str | None = Field(
+        None, description="address Ray workers on other machines use to reach the gateway "
+                          "(default: loopback for a local Ray, the driver's node address for a cluster)")
 
 
 class ServicesConfig(_Strict):
@@ -174,6 +189,7 @@ class ResearchConfig(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     services: ServicesConfig = Field(default_factory=ServicesConfig)
     library: LibraryConfig = Field(default_factory=LibraryConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from labcoat.agents.dialogue import RepeatGuard, Transcript, render_command, step_prompt
 from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.workflow.context import RunContext
+
+T = TypeVar("T")
+# The keys of the three final turns after the step cap (recorded runs replay with these names).
+LAST_CHANCES = ("final0", "final1", "final2")
 
 
 @dataclass
@@ -48,6 +53,37 @@ class PhaseTalk:
                                      "command": getattr(command, "command", None), "text": text})
         self.ctx.progress.step(self.ctx.phase or "", step, self.cap, f"{speaker.role}: {getattr(command, 'command', '')}")
         return command
+
+    def converse(self, speakers: Sequence[Speaker], handle: Callable[[int, Any], T | None],
+                 own_guard: tuple[type, ...] = ()) -> T | None:
+        """Speakers take turns up to the step cap; `handle(step, command)` acts on each new command.
+
+        Returns the first result `handle` gives other than None (the phase's artefact), or None at the cap.
+        Skipped turns and repeated commands never reach `handle`, except commands of the `own_guard`
+        types: `handle` guards those itself (it refuses a content once, then accepts it).
+        """
+        for step in range(1, self.cap + 1):
+            speaker = speakers[(step - 1) % len(speakers)]
+            command = self.ask(speaker, step)
+            if not (own_guard and isinstance(command, own_guard)) and self.repeated(speaker, command, step):
+                continue
+            done = handle(step, command)
+            if done is not None:
+                return done
+        return None
+
+    def last_chances(self, speaker: Speaker, command: type, extra: str, handle: Callable[[int, Any, str], T | None],
+                     tags: Sequence[str] = LAST_CHANCES) -> T | None:
+        """After the cap: turns in which `command` is the only one allowed; `handle(step, command, tag)`
+        accepts one (returns the artefact) or refuses it (None). None when every chance is used."""
+        for tag in tags:
+            cmd = self.ask(speaker, self.cap, extra=extra, commands=[command], tag=tag)
+            if cmd is None:
+                continue
+            done = handle(self.cap, cmd, tag)
+            if done is not None:
+                return done
+        return None
 
     def feedback(self, step: int, text: str, digest: str | None = None, **payload: Any) -> None:
         """Tell the agents what a command did (tool output, a refusal)."""

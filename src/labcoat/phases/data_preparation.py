@@ -10,7 +10,6 @@ mounted read-only, because sandboxed programs have no network.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from labcoat.agents.commands import Dialogue, HFSearch, RunCode, SubmitCode
@@ -20,8 +19,10 @@ from labcoat.artefacts import DataCode, Plan
 from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, lit_summary, plan_summary, system_for
 from labcoat.phases.programs import run_program_effect
+from labcoat.untrusted import UntrustedFileError, read_json
 
 NAME = "data_preparation"
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
 def run(ctx: RunContext) -> DataCode:
@@ -35,11 +36,8 @@ def run(ctx: RunContext) -> DataCode:
     ml = system_for(ctx, prompts, "ml_engineer", [Dialogue, RunCode, HFSearch], artefacts=known)
     talk = PhaseTalk(ctx, cap)
     attempts = 0
-    for step in range(1, cap + 1):
-        speaker = sw if step % 2 == 1 else ml
-        cmd = talk.ask(speaker, step)
-        if talk.repeated(speaker, cmd, step):
-            continue
+
+    def act(step: int, cmd) -> DataCode | None:
         if isinstance(cmd, HFSearch):
             _hf_search(ctx, talk, step, cmd)
         elif isinstance(cmd, RunCode):
@@ -47,21 +45,22 @@ def run(ctx: RunContext) -> DataCode:
             talk.feedback(step, _describe(result), f"ran code: exit {result.get('exit_code')}", tool="run_code",
                           exit_code=result.get("exit_code"))
         elif isinstance(cmd, SubmitCode):
-            attempts += 1
-            accepted = _submit(ctx, talk, step, cmd, inputs, attempts)
-            if accepted is not None:
-                return accepted
+            return submit(step, cmd, "")
+        return None
+
+    def submit(step: int, cmd: SubmitCode, tag: str) -> DataCode | None:
+        nonlocal attempts
+        attempts += 1
+        return _submit(ctx, talk, step, cmd, inputs, attempts, tag=tag)
+
+    accepted = talk.converse([sw, ml], act)
+    if accepted is not None:
+        return accepted
     ctx.warn(f"data preparation reached its step cap ({cap}) without working code; "
              "the SW engineer gets three last chances to submit")
-    for last in range(3):
-        cmd = talk.ask(sw, cap, extra="Submit working data code now with `submit_code`.",
-                       commands=[SubmitCode], tag=f"final{last}")
-        if cmd is None:
-            continue
-        attempts += 1
-        accepted = _submit(ctx, talk, cap, cmd, inputs, attempts, tag=f"final{last}")
-        if accepted is not None:
-            return accepted
+    accepted = talk.last_chances(sw, SubmitCode, "Submit working data code now with `submit_code`.", submit)
+    if accepted is not None:
+        return accepted
     return _fallback(ctx, talk, cap, inputs, attempts)
 
 
@@ -134,18 +133,14 @@ def _manifest(ctx: RunContext, result: dict) -> dict:
     workdir = result.get("workdir")
     if not workdir:
         return {}
-    base = (ctx.run_dir / workdir).resolve()
-    path = ctx.run_dir / workdir / "data" / "manifest.json"
-    if not path.exists():
-        return {}
-    # The program wrote this file: never follow a link it planted to the user's files.
-    if path.is_symlink() or (path.parent.is_symlink()) or not path.resolve().is_relative_to(base):
-        ctx.warn("data/manifest.json written by the data code is a link; ignored")
-        return {}
+    base = ctx.run_dir / workdir
+    # The program wrote this file: no link to the user's files, no FIFO, nothing huge or deeply nested.
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        ctx.warn(f"data/manifest.json written by the data code is unreadable: {exc}")
+        data = read_json(base / "data" / "manifest.json", MAX_MANIFEST_BYTES, root=base)
+    except FileNotFoundError:
+        return {}
+    except UntrustedFileError as exc:
+        ctx.warn(f"data/manifest.json written by the data code was ignored: {str(exc).replace(str(base) + '/', '')}")
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -23,19 +23,14 @@ def run(ctx: RunContext) -> Plan:
     postdoc = system_for(ctx, prompts, "postdoc", [Dialogue, SubmitPlan], artefacts=known)
     phd = system_for(ctx, prompts, "phd", [Dialogue], artefacts=known)
     talk = PhaseTalk(ctx, cap)
-    for step in range(1, cap + 1):
-        speaker = postdoc if step % 2 == 1 else phd
-        cmd = talk.ask(speaker, step)
-        if talk.repeated(speaker, cmd, step):
-            continue
-        if isinstance(cmd, SubmitPlan):
-            return _accept(ctx, cmd)
+    plan = talk.converse([postdoc, phd], lambda _step, cmd: _accept(ctx, cmd) if isinstance(cmd, SubmitPlan) else None)
+    if plan is not None:
+        return plan
     ctx.warn(f"plan formulation reached its step cap ({cap}) without a plan; the postdoc must submit one now")
-    for last in range(3):
-        cmd = talk.ask(postdoc, cap, extra="The discussion is over: submit the plan now with `plan`.",
-                       commands=[SubmitPlan], tag="final" if last == 0 else f"final{last}")
-        if cmd is not None:
-            return _accept(ctx, cmd)
+    plan = talk.last_chances(postdoc, SubmitPlan, "The discussion is over: submit the plan now with `plan`.",
+                             lambda _step, cmd, _tag: _accept(ctx, cmd), tags=("final", "final1", "final2"))
+    if plan is not None:
+        return plan
     # Nothing downstream can run without a plan: pause, resumable with another model or more retries.
     raise LabcoatError(f"plan formulation ended without a plan: the postdoc's model sent no valid `plan` in three "
                        f"final turns; resume with `labcoat resume {ctx.run_id} --set models.reply_retries=8` or "

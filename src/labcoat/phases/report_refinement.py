@@ -23,13 +23,14 @@ from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.llm.commands import Command
 from labcoat.phases.common import system_for
-from labcoat.review.aggregate import DECISION_RULE, notice, notice_records
+from labcoat.report.wording import wording_for
+from labcoat.review.aggregate import DECISION_RULE, notice
 from labcoat.review.personas import PERSONAS
 from labcoat.review.reviewer import PanelReviews, review_paper
+from labcoat.review.run_records import integrity_inputs
 from labcoat.solvers.paper import summary as summaries
 from labcoat.solvers.paper.build import PaperBuild
 from labcoat.solvers.paper.inputs import PaperInputs
-from labcoat.solvers.paper.library import citable_review
 from labcoat.solvers.paper.writers import writer
 from labcoat.tools.latex_markdown import render_markdown, write_markdown_fallback
 from labcoat.workflow import Revisit
@@ -129,10 +130,10 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     folder = ctx.run_dir / report.folder
     tex_path = ctx.run_dir / report.tex
     inputs = PaperInputs.from_artefacts(ctx.config.topic, ctx.artefacts)
-    records = notice_records(panel.summary)
-    build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
-                       extra_records=records, plan=inputs.plan)
-    tex = summaries.with_notice(tex_path.read_text(encoding="utf-8"), notice(panel.summary, "tex"))
+    checked = integrity_inputs(ctx.artefacts, outcome.document)
+    build = PaperBuild(ctx, folder, results=checked.results, data=checked.data, review=checked.review,
+                       extra_records=checked.extra_records, plan=inputs.plan)
+    tex = summaries.with_notice(tex_path.read_text(encoding="utf-8"), notice(panel.summary, "tex", ctx.config.language))
     if build.compiles and report.pdf:
         compiled = build.compile(ctx.key("final", "compile"), tex)
         if compiled["ok"] and compiled.get("pdf"):
@@ -142,16 +143,17 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
             tex = tex_path.read_text(encoding="utf-8")
     build.write(tex)
     if not report.pdf:
-        write_markdown_fallback(folder, report.compile_note or "the paper was not compiled")
-    review = citable_review(inputs.review, report.retrieved)
-    integrity = build.integrity(tex, review)
+        reason = report.compile_note or "the paper was not compiled"
+        write_markdown_fallback(folder, reason, note=wording_for(ctx.config.language).text(
+            "markdown_fallback", reason=reason, main="report.tex"))
+    integrity = build.integrity(tex, checked.review)
     (folder / "integrity.json").write_text(json.dumps(integrity.to_dict(), indent=2, ensure_ascii=False),
                                            encoding="utf-8")
     outcome.integrity_ok = integrity.ok
     if not integrity.ok:
         ctx.warn(f"the final report has {len(integrity.errors)} integrity error(s); see {report.folder}/integrity.json")
     professor = writer(ctx, prompts, "professor", [summaries.SubmitSummary])
-    recorded = [r["value"] for r in build_records(inputs, records)]
+    recorded = [r["value"] for r in build_records(inputs, checked.extra_records)]
     context = "\n\n".join(p for p in (inputs.piece("question"), inputs.piece("method"), inputs.metrics_table(),
                                       inputs.piece("interpretation"), f"Reviews:\n{_digest(panel, 2)}",
                                       integrity.feedback(6)) if p)

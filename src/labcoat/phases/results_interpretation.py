@@ -78,27 +78,16 @@ def run(ctx: RunContext) -> Interpretation:
     phd = system_for(ctx, prompts, "phd", [Dialogue], artefacts=known)
     guard = NumberGuard(ctx, results, data)
     talk = PhaseTalk(ctx, cap)
-    step = 0
-    while step < cap:
-        step += 1
-        speaker = postdoc if step % 2 == 1 else phd
-        cmd = talk.ask(speaker, step)
-        # the number guard sees a resubmission before the repeat guard: it alone decides, and only once
-        if isinstance(cmd, SubmitInterpretation):
-            accepted = guard.check(talk, step, cmd)
-            if accepted is not None:
-                return accepted
-            continue
-        talk.repeated(speaker, cmd, step)
+    accepted = talk.converse([postdoc, phd], lambda step, cmd: guard.check(talk, step, cmd)
+                             if isinstance(cmd, SubmitInterpretation) else None, own_guard=(SubmitInterpretation,))
+    if accepted is not None:
+        return accepted
     ctx.warn(f"results interpretation reached its step cap ({cap}); the postdoc must submit now")
-    for attempt in range(2):  # a refusal costs at most one more call
-        cmd = talk.ask(postdoc, cap, extra="Submit the interpretation now with `interpretation`.",
-                       commands=[SubmitInterpretation], tag=f"final{attempt}")
-        if cmd is None:
-            continue
-        accepted = guard.check(talk, cap, cmd)
-        if accepted is not None:
-            return accepted
+    # two chances: a refusal costs at most one more call
+    accepted = talk.last_chances(postdoc, SubmitInterpretation, "Submit the interpretation now with `interpretation`.",
+                                 lambda step, cmd, _tag: guard.check(talk, step, cmd), tags=("final0", "final1"))
+    if accepted is not None:
+        return accepted
     ctx.warn("no interpretation was written: the postdoc's model sent no valid `interpretation`; "
              "the report rests on the recorded metrics alone")
     return Interpretation(text="", claims=[], numbers_used=[])

@@ -9,11 +9,17 @@ data-preparation output. Code texts are the best program and the data code.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from labcoat.artefacts import DataCode, LitReview, Results
+from pydantic import BaseModel, ValidationError
+
+from labcoat.artefacts import DataCode, LitReview, PaperRecord, Plan, Report, Results
+from labcoat.errors import LabcoatError
+from labcoat.review.aggregate import NOTICE_FIGURES
 from labcoat.review.cited_sources import sources_of
+from labcoat.review.conventions import setting_records
 from labcoat.review.integrity import COMMENT, GRAPHICS, Finding, IntegrityReport, check_integrity
 from labcoat.review.paper_numbers import code_numbers
 
@@ -30,16 +36,14 @@ def recorded_numbers(results: Results | None, data: DataCode | None,
             records.append({"value": metric.value, "metric": True,
                             "source": f"{metric.source or 'results'}: {metric.name} ({metric.split})"})
         reported = {metric.source.split("/")[0] for metric in results.metrics if metric.source}
-        for node in results.journal:
-            if node.get("status") != "ok":
-                continue
-            for metric in node.get("metrics") or []:
+        for node in results.nodes().good():
+            for metric in node.metrics:
                 if isinstance(metric.get("value"), (int, float)):
                     records.append({"value": float(metric["value"]), "metric": True,
-                                    "source": f"node {node.get('id')}: {metric.get('name')}"})
-            if node.get("id") in reported:
-                records += [{"value": v, "source": f"node {node.get('id')} output"}
-                            for v in code_numbers([str(node.get("stdout", ""))[:MAX_LOG_CHARS]])]
+                                    "source": f"node {node.id}: {metric.get('name')}"})
+            if node.id in reported:
+                records += [{"value": v, "source": f"node {node.id} output"}
+                            for v in code_numbers([node.stdout[:MAX_LOG_CHARS]])]
     if data is not None:
         records += [{"value": float(size), "source": f"data sizes: {split}"} for split, size in data.sizes.items()]
         if len(data.sizes) > 1:  # "n = 569" is the whole data set: the splits together
@@ -112,3 +116,57 @@ def _check_figures_once(texts: list[tuple[str, str]], report: IntegrityReport, m
                 report.findings.append(Finding(
                     f"duplicate_{kind}", "error", f"{kind} '{name}' appears again (first in {first[(kind, name)]}).",
                     fix, line=plain.count("\n", 0, match.start()) + 1 - (file != main), text=name, file=file))
+
+
+def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
+    """The literature review plus the papers retrieved while writing: what the paper may cite."""
+    base = review.model_copy() if review else LitReview()
+    known = {p.id for p in base.papers}
+    base.papers = [*base.papers, *(p for p in retrieved if p.id not in known)]
+    return base
+
+
+@dataclass
+class IntegrityInputs:
+    """What a report is checked against: the run's artefacts, the citable papers, the reviews' figures."""
+
+    results: Results | None
+    data: DataCode | None
+    review: LitReview
+    extra_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def check(self, report_dir: Path) -> IntegrityReport:
+        return check_report(report_dir, results=self.results, data=self.data, review=self.review,
+                            extra_records=self.extra_records)
+
+
+def integrity_inputs(artefacts: Mapping[str, Any], reviews: Mapping[str, Any] | None = None, *, topic: str = "",
+                     notes: Mapping[str, list[str]] | None = None) -> IntegrityInputs:
+    """The integrity inputs of a run from its artefacts (models or their JSON) and its reviews.json, if any;
+    the numbers the plan, the topic and the task notes set are settings, not results."""
+    written = _artefact(artefacts, "report_writing", Report)
+    settings = setting_records(plan=_artefact(artefacts, "plan_formulation", Plan), topic=topic, notes=dict(notes or {}))
+    return IntegrityInputs(
+        results=_artefact(artefacts, "running_experiments", Results),
+        data=_artefact(artefacts, "data_preparation", DataCode),
+        review=citable_review(_artefact(artefacts, "literature_review", LitReview),
+                              written.retrieved if written else []),
+        extra_records=[*(review_records(reviews) if reviews else []), *settings],
+    )
+
+
+def review_records(reviews: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every number the reviews notice states (reviews.json's figures), as records."""
+    return [*NOTICE_FIGURES, *({"value": reviews[key], "source": f"reviews.json: {key}"}
+                               for key in ("overall_mean", "overall_spread")
+                               if isinstance(reviews.get(key), (int, float)))]
+
+
+def _artefact(artefacts: Mapping[str, Any], name: str, model: type[BaseModel]) -> Any:
+    found = artefacts.get(name)
+    if found is None or isinstance(found, model):
+        return found
+    try:
+        return model.model_validate(found)
+    except ValidationError as exc:
+        raise LabcoatError(f"the {name} artefact cannot be read: {exc}") from exc

@@ -1,10 +1,13 @@
 """The bubblewrap command line: namespaces, a read-only system, one writable dir.
 
-Inside the sandbox the program sees /usr and /etc read-only, its Python
-installation read-only at the same paths, a private /tmp, /proc, a minimal
-/dev, its working directory (the only writable place, at its real path so
-printed paths mean something outside too) and each input read-only under
-`inputs/<name>`. No network namespace is shared unless the spec allows it.
+Inside the sandbox the program sees /usr and /etc (or the parts of /etc the
+spec names) read-only, its Python installation read-only at the same paths
+(see `python_paths`), a private /tmp of a fixed size, /proc, a minimal /dev,
+its working directory (the only writable place, at its real path so printed
+paths mean something outside too) and each input read-only under
+`inputs/<name>`. No network namespace is shared unless the spec allows it,
+and a seccomp filter refuses new user namespaces (`seccomp`). Extra
+read-only paths (the TeX tree) come from `spec.ro_binds`.
 
 Run as root, bwrap sets up the namespaces (no user namespace needed) and
 `setpriv` then drops the program to an unprivileged uid with no capabilities:
@@ -24,29 +27,45 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labcoat.sandbox.limits import prlimit_argv
-from labcoat.sandbox.spec import ProgramSpec
+from labcoat.sandbox.limits import MB, prlimit_argv
+from labcoat.sandbox.spec import NOBODY, ProgramSpec
 
 SYSTEM_LINKS = ("/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin")
 
 
+PROBE = ("import sys;print('\\n'.join([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, '--',"
+         " *sys.path]))")
+
+
 def python_paths(python: str) -> list[str]:
-    """Directories an interpreter needs: its prefixes and import path (absolute, existing)."""
+    """Directories an interpreter needs: its prefixes and the import path inside them (absolute, existing).
+
+    Only the installation is bound: never the current directory (which `python -m` puts on the path),
+    `PYTHONPATH` entries or `.pth` additions outside the prefixes, nor anything enclosing the current
+    directory: a project folder holds `.env` files and other runs.
+    """
     if os.path.realpath(python) == os.path.realpath(sys.executable):
-        entries = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path]
+        prefixes = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+        path = list(sys.path)
     else:
-        probe = subprocess.run(
-            [python, "-I", "-c", "import sys;print('\\n'.join([sys.prefix, sys.base_prefix, sys.exec_prefix,"
-                                 " sys.base_exec_prefix, *sys.path]))"],
-            capture_output=True, text=True, timeout=30, check=False)
+        probe = subprocess.run([python, "-I", "-c", PROBE], capture_output=True, text=True, timeout=30, check=False)
         if probe.returncode != 0:
             from labcoat.errors import LabcoatError
 
             raise LabcoatError(f"the experiment interpreter {python} does not run: {probe.stderr.strip()[:300]}; "
                                "set sandbox.python to a working Python 3")
-        entries = probe.stdout.splitlines()
-    entries.append(str(Path(os.path.realpath(python)).parent))
-    return _outermost(os.path.realpath(e) for e in entries if e and os.path.isabs(e) and os.path.exists(e))
+        prefixes, _, rest = probe.stdout.partition("--\n")
+        prefixes, path = prefixes.splitlines(), rest.splitlines()
+    roots = [os.path.realpath(p) for p in prefixes if p and os.path.isabs(p)]
+    inside = [os.path.realpath(e) for e in path if e and os.path.isabs(e)]
+    entries = [*roots, *(e for e in inside if any(_within(e, r) for r in roots)),
+               str(Path(os.path.realpath(python)).parent)]
+    cwd = os.path.realpath(os.getcwd())
+    return _outermost(e for e in entries if os.path.exists(e) and not _within(cwd, e))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _outermost(paths) -> list[str]:
@@ -89,7 +108,8 @@ def gpu_args(gpus: list[int], devices: list[str] | None = None) -> list[str]:
 
 
 def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bool,
-               interpreter_dirs: list[str]) -> list[str]:
+               interpreter_dirs: list[str], uid: int | None = None, seccomp_fd: int | None = None,
+               extra_binds: list[str] | None = None) -> list[str]:
     """The full command: bwrap [namespaces, mounts] -- prlimit ... [setpriv ...] program."""
     workdir = os.path.realpath(spec.workdir)
     if as_root:
@@ -100,17 +120,25 @@ def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bo
     else:
         ns = ["--unshare-all"] + (["--share-net"] if spec.network else [])
     argv = [bwrap, *ns, "--die-with-parent", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for link in SYSTEM_LINKS:
         if os.path.islink(link):
             argv += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             argv += ["--ro-bind", link, link]
-    argv += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    tmp_mb = spec.tmp_mb if spec.tmp_mb is not None else spec.memory_mb
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_mb * MB), "--tmpfs", "/tmp"]
     argv += gpu_args(spec.gpus)
-    made: set[str] = {"/tmp", "/usr", "/etc", "/proc", "/dev"}
+    made: set[str] = {"/tmp", "/usr", "/proc", "/dev"}
     bound: list[str] = []
-    for d in interpreter_dirs:
-        if d == workdir or d.startswith(workdir + "/") or d in ("/tmp", "/proc", "/dev", "/etc"):
+    if spec.etc is None:
+        argv += ["--ro-bind", "/etc", "/etc"]
+        made.add("/etc")
+        bound.append("/etc")
+    optional = [d for d in [*(spec.etc or []), *spec.ro_binds] if os.path.exists(d)]  # TeX trees vary
+    for d in [*optional, *interpreter_dirs]:
+        if _within(d, workdir) or d in ("/tmp", "/proc", "/dev") or any(_within(d, b) for b in bound):
             continue
         argv += _dirs_to(d, made, bound) + ["--ro-bind", d, d]
         made.add(d)
@@ -118,9 +146,11 @@ def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bo
     argv += _dirs_to(workdir, made, bound) + ["--bind", workdir, workdir]
     for name, src in sorted(spec.inputs.items()):
         argv += ["--ro-bind", os.path.realpath(src), f"{workdir}/inputs/{name}"]
+    argv += list(extra_binds or [])
     argv += ["--chdir", workdir, "--", *prlimit_argv(spec, "/usr/bin/prlimit" if os.path.exists("/usr/bin/prlimit")
                                                       else "prlimit")]
     if as_root:
-        argv += ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
+        uid = NOBODY if uid is None else uid
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--"]
     return [*argv, *program]

@@ -1,10 +1,13 @@
 """Resource limits: rlimits via prlimit(1), and a watchdog for what rlimits miss.
 
-rlimits are set by `prlimit` inside the sandbox, after the namespaces exist,
-so RLIMIT_NPROC counts only the sandbox's own processes. RLIMIT_AS cannot
-see memory summed over child processes (and breaks CUDA), so a watchdog
-thread sums the resident memory of every process in the sandbox and kills
-the lot when the total passes the limit.
+rlimits are set by `prlimit` inside the sandbox. RLIMIT_NPROC is counted by
+the kernel per real uid, so each program running at once gets a uid of its
+own when labcoat is root (`uids`); as a normal user every program shares the
+user's count. RLIMIT_AS cannot see memory summed over child processes (and
+breaks CUDA), and RLIMIT_FSIZE caps one file only, so a watchdog thread sums
+the resident memory of every process in the sandbox plus what its private
+/tmp holds (RAM too), and the disk the workdir and /tmp take, and kills the
+lot when either total passes its limit.
 """
 
 from __future__ import annotations
@@ -112,17 +115,60 @@ def kill_all(root: int, pids: list[int]) -> None:
             pass
 
 
+def disk_usage(root: str, limit_entries: int = 200_000) -> int:
+    """Bytes allocated under `root` (links not followed; stops counting after `limit_entries`)."""
+    total, seen, stack = 0, 0, [root]
+    while stack and seen < limit_entries:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue  # removed meanwhile
+                    total += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
+def tmpfs_used(pid: int, size: int) -> int:
+    """Bytes in use on the /tmp that process `pid` sees, if it is the sandbox's tmpfs of `size` bytes, else 0.
+
+    Until bwrap has switched to the new root, the process still sees the host's /tmp: the size tells them apart.
+    """
+    try:
+        st = os.statvfs(f"/proc/{pid}/root/tmp")
+    except OSError:
+        return 0
+    if st.f_blocks * st.f_frsize != size:
+        return 0
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
 @dataclass
 class Watchdog:
-    """Polls the sandbox's memory; kills it when the total RSS exceeds `limit_bytes`."""
+    """Polls the sandbox; kills it when memory (RSS + private /tmp) or disk passes its limit.
+
+    `tripped` names the limit ("memory" or "disk"). The disk is walked every
+    `disk_every` looks: a program may overshoot by what it writes meanwhile.
+    """
 
     root: int
     limit_bytes: int
     interval_s: float = 0.1
     # Which processes belong to the sandbox, given a scan; by default `sandbox_members` of the root.
     members: Callable[[dict[int, ProcInfo]], list[int]] | None = None
+    workdir: str | None = None
+    disk_bytes: int | None = None
+    tmp_bytes: int = 0  # size of the program's private /tmp (bwrap), 0 when it has none
+    disk_every: int = 4
     peak_bytes: int = 0
-    tripped: bool = False
+    peak_disk_bytes: int = 0
+    tripped: str | None = None
     cpu_by_pid: dict[int, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -143,17 +189,32 @@ class Watchdog:
         return sum(self.cpu_by_pid.values())
 
     def _loop(self) -> None:
+        looks = 0
         while not self._stop.wait(self.interval_s):
             procs = scan_processes()
             if self.root not in procs:
                 return
             members = self.members(procs) if self.members else sandbox_members(self.root, procs)
-            total = sum(procs[p].rss for p in members if p in procs)
+            tmp = self._tmp(procs) if self.tmp_bytes else 0
+            total = sum(procs[p].rss for p in members if p in procs) + tmp
             self.peak_bytes = max(self.peak_bytes, total)
             for p in members:
                 if p in procs:
                     self.cpu_by_pid[p] = max(self.cpu_by_pid.get(p, 0.0), procs[p].cpu_s)
             if total > self.limit_bytes:
-                self.tripped = True
-                kill_all(self.root, members)
-                return
+                return self._trip("memory", members)
+            looks += 1
+            if self.workdir and self.disk_bytes is not None and looks % self.disk_every == 1:
+                disk = disk_usage(self.workdir) + tmp
+                self.peak_disk_bytes = max(self.peak_disk_bytes, disk)
+                if disk > self.disk_bytes:
+                    return self._trip("disk", members)
+
+    def _tmp(self, procs: dict[int, ProcInfo]) -> int:
+        # The root (bwrap's monitor) stays in the host's mounts; its child lives in the sandbox's.
+        child = next((p.pid for p in procs.values() if p.ppid == self.root), None)
+        return tmpfs_used(child, self.tmp_bytes) if child is not None else 0
+
+    def _trip(self, limit: str, members: list[int]) -> None:
+        self.tripped = limit
+        kill_all(self.root, members)

@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 
 from labcoat.errors import LabcoatError
-from labcoat.sandbox import artefacts
+from labcoat.sandbox import artefacts, gateway_access
 from labcoat.sandbox.bwrap import bwrap_argv, python_paths
 from labcoat.sandbox.capture import CappedStream, pump
 from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv
 from labcoat.sandbox.reaper import Tracker, become_subreaper
-from labcoat.sandbox.spec import ProgramResult, ProgramSpec
+from labcoat.sandbox.seccomp import filter_fd
+from labcoat.sandbox.spec import NOBODY, ProgramResult, ProgramSpec
+from labcoat.sandbox.uids import UidSlot, claim
 
 log = logging.getLogger("labcoat.sandbox")
 
@@ -89,8 +91,8 @@ def prepare_workdir(spec: ProgramSpec, mode: str) -> Path:
         shutil.copyfile(spec.path, workdir / spec.script_name)
     elif spec.code is not None:
         (workdir / spec.script_name).write_text(spec.code, encoding="utf-8")
-    else:
-        raise SandboxError("a program needs `code` or `path`")
+    elif spec.command is None:
+        raise SandboxError("a program needs `code`, `path` or `command`")
     if mode != "bwrap":
         (workdir / ".tmp").mkdir(exist_ok=True)  # TMPDIR: without bwrap there is no private /tmp
     for name, content in [*spec.files.items(), *spec.copy_in.items()]:
@@ -143,45 +145,78 @@ def _unreachable(path: str, uid: int) -> str | None:
     return None
 
 
-def _program_argv(spec: ProgramSpec) -> list[str]:
-    return [spec.python, spec.script_name, *spec.argv]
+def _program_argv(spec: ProgramSpec, launch: list[str] | None = None) -> list[str]:
+    if spec.command is not None:
+        return [*spec.command, *spec.argv]
+    return [spec.python, *(launch or []), spec.script_name, *spec.argv]
+
+
+def _uid_slot(spec: ProgramSpec) -> UidSlot:
+    """The uid the program runs as when labcoat is root: the spec's, else a free slot of its own."""
+    if spec.uid is not None:
+        return UidSlot(spec.uid, -1)
+    try:
+        return claim()
+    except OSError as exc:
+        log.warning("no uid slot of its own for this program (%s); it shares uid %d", exc, NOBODY)
+        return UidSlot(NOBODY, -1)
 
 
 def run_program(spec: ProgramSpec) -> ProgramResult:
     mode = sandbox_mode(spec.mode)
+    as_root = os.geteuid() == 0
+    slot = _uid_slot(spec) if as_root else UidSlot(os.getuid(), -1)
+    try:
+        with gateway_access.gateway_socket(spec) as gateway:
+            return _run(spec, mode, as_root, slot.uid, gateway)
+    finally:
+        slot.release()
+
+
+def _run(spec: ProgramSpec, mode: str, as_root: bool, uid: int, gateway: str | None) -> ProgramResult:
     workdir = prepare_workdir(spec, mode)
     before = set(artefacts.written_files(workdir))
-    as_root = os.geteuid() == 0
     env = program_env(spec, str(workdir), mode)
+    env.update(gateway_access.env_for(spec, gateway, mode))
+    program = _program_argv(spec, gateway_access.launcher(gateway, mode))
     tracker = Tracker()
     popen_extra: dict = {}
     warnings: list[str] = []
+    seccomp = -1
     if mode == "bwrap":
-        dirs = spec.python_paths if spec.python_paths is not None else python_paths(spec.python)
-        argv = bwrap_argv(spec, _program_argv(spec), bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
-                          interpreter_dirs=dirs)
+        if spec.command is not None and spec.python_paths is None:
+            dirs = []  # not a Python program: no interpreter to bind
+        else:
+            dirs = spec.python_paths if spec.python_paths is not None else python_paths(spec.python)
+        seccomp = filter_fd() or -1
+        argv = bwrap_argv(spec, program, bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
+                          interpreter_dirs=dirs, uid=uid, seccomp_fd=seccomp if seccomp >= 0 else None,
+                          extra_binds=gateway_access.bwrap_binds(gateway))
     else:
         warnings.append(NO_ISOLATION)
         log.warning(NO_ISOLATION)
         # A shell stays between us and the program, so `kill(getppid())` cannot reach the runner.
-        argv = [*SHIELD, *prlimit_argv(spec), *_program_argv(spec)]
+        argv = [*SHIELD, *prlimit_argv(spec), *program]
         # Orphans (a double-forked daemon) then reparent here, not to init, where the tracker finds them.
         become_subreaper()
         env.update(tracker.env)
         if as_root:
-            for needed in (str(workdir), spec.python):
-                blocked = _unreachable(needed, spec.uid)
+            needs = [str(workdir)] + ([spec.python] if spec.command is None else [])
+            for needed in needs:
+                blocked = _unreachable(needed, uid)
                 if blocked:
                     raise SandboxError(
-                        f"without bubblewrap, programs run as uid {spec.uid}, which cannot reach {needed} "
+                        f"without bubblewrap, programs run as uid {uid}, which cannot reach {needed} "
                         f"({blocked} is closed to other users); install bubblewrap, or keep runs and the "
                         "experiment interpreter (sandbox.python) under world-readable directories")
-            popen_extra = {"user": spec.uid, "group": spec.uid, "extra_groups": []}
+            popen_extra = {"user": uid, "group": uid, "extra_groups": []}
     if as_root:
-        _chown_tree(workdir, spec.uid, spec.uid)
+        _chown_tree(workdir, uid, uid)
     try:
-        result = _supervise(spec, argv, workdir, env, popen_extra, tracker)
+        result = _supervise(spec, argv, workdir, env, popen_extra, tracker, seccomp)
     finally:
+        if seccomp >= 0:
+            os.close(seccomp)
         if as_root:
             _chown_tree(workdir, os.geteuid(), os.getegid())
     result.sandbox = "bwrap" if mode == "bwrap" else "rlimits-only"
@@ -194,7 +229,7 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
 
 
 def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str, str],
-               popen_extra: dict, tracker: Tracker) -> ProgramResult:
+               popen_extra: dict, tracker: Tracker, seccomp: int = -1) -> ProgramResult:
     cap = spec.output_limit_kb * 1024
     out, err = CappedStream(cap), CappedStream(cap)
     out_r, out_w = os.pipe()
@@ -207,7 +242,8 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-                                start_new_session=True, close_fds=True, pass_fds=(status_w,) if bwrap else (),
+                                start_new_session=True, close_fds=True,
+                                pass_fds=tuple(fd for fd in (status_w, seccomp) if fd >= 0),
                                 **popen_extra)
     except OSError as exc:
         for fd in (out_r, err_r, status_r):
@@ -241,7 +277,8 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     pumps = [pump(out_r, out, on_chunk), pump(err_r, err, on_chunk)]
     # Inside bwrap the pid namespace holds all of the program; without it the tracker finds its daemons.
     watchdog = Watchdog(pid, spec.memory_mb * MB, spec.watchdog_interval_s,
-                        members=None if bwrap else tracker.scan).start()
+                        members=None if bwrap else tracker.scan, workdir=str(workdir),
+                        disk_bytes=spec.disk_mb * MB, tmp_bytes=_tmp_bytes(spec) if bwrap else 0).start()
     timer = threading.Timer(spec.timeout_s, on_timeout)
     timer.daemon = True
     timer.start()
@@ -290,6 +327,10 @@ def _supervise(spec: ProgramSpec, argv: list[str], workdir: Path, env: dict[str,
     return result
 
 
+def _tmp_bytes(spec: ProgramSpec) -> int:
+    return (spec.tmp_mb if spec.tmp_mb is not None else spec.memory_mb) * MB
+
+
 def _decode_status(result: ProgramResult, status: int) -> None:
     sig = None
     if os.WIFSIGNALED(status):
@@ -309,11 +350,11 @@ def _decode_status(result: ProgramResult, status: int) -> None:
             result.signal = f"signal {sig}"
 
 
-def _killed_by(result: ProgramResult, spec: ProgramSpec, flags: dict[str, bool], memory_tripped: bool):
+def _killed_by(result: ProgramResult, spec: ProgramSpec, flags: dict[str, bool], tripped: str | None):
     if flags["timeout"]:
         return "timeout"
-    if memory_tripped:
-        return "memory"
+    if tripped:
+        return tripped
     if flags["output"]:
         return "output"
     if result.signal == "SIGXCPU" or (result.signal == "SIGKILL" and result.cpu_s >= spec.cpu_s):
@@ -327,6 +368,8 @@ def _killed_by(result: ProgramResult, spec: ProgramSpec, flags: dict[str, bool],
         return "memory"
     if "File too large" in tail:
         return "file_size"
+    if "No space left on device" in tail:
+        return "disk"
     if "Resource temporarily unavailable" in tail and ("fork" in tail or "BlockingIOError" in tail):
         return "processes"
     return None

@@ -2,14 +2,20 @@
 
 Each migration is a small named function appended to `MIGRATIONS` by the
 `migration` decorator; `migrate()` applies the ones not yet recorded in the
-`_migrations` table, in order, each in its own transaction. Never edit a
-migration that has shipped: append a new one.
+`_migrations` table, in order. Each migration's DDL and its `_migrations` row
+commit in one explicit transaction (SQLite DDL is transactional), so a process
+killed mid-upgrade leaves the store as it was before that migration. Migrations
+run their statements through `run_script`, never `executescript`, which
+commits on its own. Never edit a migration that has shipped: append a new one.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Callable
+
+from labcoat.errors import StoreError
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -22,7 +28,8 @@ def migration(fn: Migration) -> Migration:
 
 @migration
 def m001_initial(db: sqlite3.Connection) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE runs (
             id TEXT PRIMARY KEY,
@@ -92,7 +99,8 @@ def m001_initial(db: sqlite3.Connection) -> None:
 @migration
 def m002_ledger(db: sqlite3.Connection) -> None:
     # One row per LLM call actually made (replayed calls cost nothing and add no row).
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE ledger (
             effect_key TEXT PRIMARY KEY,
@@ -111,42 +119,13 @@ def m002_ledger(db: sqlite3.Connection) -> None:
     )
 
 
-def applied(db: sqlite3.Connection) -> list[str]:
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
-
-
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations; return the names applied now."""
-    import time
-
-    done = set(applied(db))
-    known = {name for name, _ in MIGRATIONS}
-    unknown = done - known
-    if unknown:
-        from labcoat.errors import StoreError
-
-        raise StoreError(
-            f"run.db was written by a newer labcoat (unknown migrations: {', '.join(sorted(unknown))}); "
-            "upgrade labcoat to open it"
-        )
-    now_applied = []
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with db:
-            fn(db)
-            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
-        now_applied.append(name)
-    return now_applied
-
-
 @migration
 def m003_gates_and_event_kinds(db: sqlite3.Connection) -> None:
     # Co-pilot questions a run is waiting on, so any process (the terminal, the
     # dashboard) can answer; `answer` stays NULL while pending. The kind index
     # lets readers find phase boundaries without scanning a long transcript.
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE INDEX events_kind ON events(kind, pos);
         CREATE TABLE gates (
@@ -161,3 +140,110 @@ def m003_gates_and_event_kinds(db: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration
+def m004_experiment_calls(db: sqlite3.Connection) -> None:
+    # Calls experiment programs make through the model gateway are ledger rows of
+    # role `experiment`; `node` names the program (its exec effect key). The
+    # request-hash index serves a repeated temperature-0 request from the record.
+    run_script(db, """
+        ALTER TABLE ledger ADD COLUMN node TEXT;
+        CREATE INDEX effects_request ON effects(kind, request_hash);
+    """)
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Execute `script` statement by statement inside the caller's transaction."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {pending.strip()[:80]!r}")
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations, each with its record in one transaction; return the names applied now."""
+    done = set(applied(db))
+    known = {name for name, _ in MIGRATIONS}
+    unknown = done - known
+    if unknown:
+        raise StoreError(
+            f"run.db was written by a newer labcoat (unknown migrations: {', '.join(sorted(unknown))}); "
+            "upgrade labcoat to open it"
+        )
+    now_applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        if _objects_left_by_an_interrupted_upgrade(db, name, fn):
+            # Earlier labcoat versions committed a migration's DDL before its record: a
+            # crash between the two left the whole schema change without its row.
+            _record(db, name)
+        else:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                fn(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        now_applied.append(name)
+    return now_applied
+
+
+def _record(db: sqlite3.Connection, name: str) -> None:
+    db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+
+
+def _schema(db: sqlite3.Connection) -> dict[str, str]:
+    return {row[0]: row[1] for row in db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")}
+
+
+def _objects_left_by_an_interrupted_upgrade(db: sqlite3.Connection, name: str, fn: Migration) -> bool:
+    """True when `fn`'s schema objects are all present already; StoreError when only some are.
+
+    What `fn` creates is learnt by running the migrations up to it on an empty in-memory database.
+    """
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for earlier_name, earlier in MIGRATIONS:
+            if earlier_name == name:
+                break
+            earlier(scratch)
+        before = set(_schema(scratch))
+        fn(scratch)
+        created = {k: v for k, v in _schema(scratch).items() if k not in before}
+    finally:
+        scratch.close()
+    present = _schema(db)
+    here = sorted(k for k in created if k in present)
+    if not here:
+        return False
+    missing = sorted(k for k in created if k not in present)
+    if not missing:
+        return True
+    raise StoreError(
+        f"run.db is half-migrated: migration {name} was interrupted by an earlier labcoat "
+        f"(present: {', '.join(here)}; missing: {', '.join(missing)}). "
+        f"Copy the run folder aside, drop the partial objects "
+        f"({'; '.join(_drop(k, created[k]) for k in here)}) with the sqlite3 shell, "
+        f"then open the run again: labcoat applies {name} whole"
+    )
+
+
+def _drop(name: str, sql: str) -> str:
+    kind = sql.split()[1].upper() if len(sql.split()) > 1 else "TABLE"
+    if kind == "UNIQUE":
+        kind = "INDEX"
+    return f"DROP {kind} {name}"

@@ -1,18 +1,25 @@
-"""arXiv as a literature source: search and id lookup through the `arxiv` package, files through our fetcher."""
+"""arXiv as a literature source: search and id lookup through the `arxiv` package, files through our fetcher.
+
+The API is retried with the fetcher's policy (`labcoat.retry`).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import arxiv
 import requests
 from lxml import etree
 
+from labcoat.retry import Transient, retry_after_s
 from labcoat.tools import fulltext
 from labcoat.tools.cache import DiskCache
 from labcoat.tools.errors import ToolError
 from labcoat.tools.http import USER_AGENT, Fetcher
+
+ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
 
 SORTS = {"relevance": arxiv.SortCriterion.Relevance, "submitted": arxiv.SortCriterion.SubmittedDate,
          "updated": arxiv.SortCriterion.LastUpdatedDate}
@@ -20,6 +27,7 @@ ID_RE = re.compile(r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z\-]+(?:\.[A-Z]{2})?/
 MAX_RESULTS = 200
 # New papers appear daily; a cached search older than this is asked again.
 SEARCH_MAX_AGE_S = 7 * 24 * 3600
+T = TypeVar("T")
 
 
 class _Session(requests.Session):
@@ -29,11 +37,13 @@ class _Session(requests.Session):
         super().__init__()
         self.timeout = timeout
         self.bodies: list[tuple[int, bytes]] = []
+        self.retry_after_s: float | None = None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         resp = super().request(method, url, *args, **kwargs)
         self.bodies.append((resp.status_code, resp.content))
+        self.retry_after_s = retry_after_s(resp.headers)
         return resp
 
 
@@ -76,11 +86,10 @@ class ArxivSource:
     name = "arxiv"
 
     def __init__(self, services: Any, cache: DiskCache, fetcher: Fetcher, *, page_size: int = 100,
-                 retries: int = 2, max_pages: int = 300):
+                 max_pages: int = 300):
         self.services = services
         self.cache = cache
         self.fetcher = fetcher
-        self.retries = retries
         self.max_pages = max_pages
         self.page_size = page_size
         self.client = arxiv.Client(page_size=page_size, delay_seconds=services.arxiv_delay_s, num_retries=0)
@@ -121,41 +130,52 @@ class ArxivSource:
             self.cache.put("paper", paper["id"], paper)
         return papers
 
-    def _with_retries(self, fn):
-        for attempt in range(self.retries + 1):
-            self.session.bodies = []
-            try:
-                result = fn()
-                self._check_bodies()
-                return result
-            except arxiv.HTTPError as exc:
-                if exc.status < 500 and exc.status != 429:
-                    raise ToolError("http", f"arXiv refused the query (HTTP {exc.status}): "
-                                            f"{self._error_text() or 'no explanation given'}", source=self.name) from None
-                last = ToolError("http", f"arXiv API failed with HTTP {exc.status}", source=self.name)
-            except requests.exceptions.ConnectionError as exc:
-                # ConnectTimeout is a ConnectionError too: the host is not answering at all.
-                raise ToolError("unreachable", f"cannot reach the arXiv API at {self.services.arxiv_api}: "
-                                               f"{exc.__class__.__name__}", source=self.name) from None
-            except requests.exceptions.Timeout as exc:
-                last = ToolError("timeout", f"arXiv API timed out: {exc.__class__.__name__}", source=self.name)
-            except arxiv.UnexpectedEmptyPageError:
-                last = ToolError("malformed", "arXiv returned an empty page in the middle of the results",
-                                 source=self.name)
-            if attempt < self.retries:
-                self.fetcher.pause(attempt)
-        raise last
+    def _with_retries(self, fn: Callable[[], T]) -> T:
+        try:
+            return self.fetcher.call(lambda: self._once(fn))
+        except Transient as exc:
+            raise ToolError(exc.kind, str(exc), source=self.name) from None
+
+    def _once(self, fn: Callable[[], T]) -> T:
+        self.session.bodies = []
+        try:
+            result = fn()
+        except arxiv.HTTPError as exc:
+            if exc.status < 500 and exc.status != 429:
+                raise ToolError("http", f"arXiv refused the query (HTTP {exc.status}): "
+                                        f"{self._error_text() or 'no explanation given'}", source=self.name) from None
+            raise Transient("http", f"arXiv API failed with HTTP {exc.status}", self.session.retry_after_s) from None
+        except requests.exceptions.ConnectionError as exc:
+            # ConnectTimeout is a ConnectionError too: the host is not answering at all.
+            raise ToolError("unreachable", f"cannot reach the arXiv API at {self.services.arxiv_api}: "
+                                           f"{exc.__class__.__name__}", source=self.name) from None
+        except requests.exceptions.Timeout as exc:
+            raise Transient("timeout", f"arXiv API timed out: {exc.__class__.__name__}") from None
+        except arxiv.UnexpectedEmptyPageError:
+            raise Transient("malformed", "arXiv returned an empty page in the middle of the results") from None
+        self._check_bodies()
+        return result
 
     def _check_bodies(self) -> None:
         # The package's parser recovers from broken XML silently; a cut-off
         # feed would look like fewer results, so check well-formedness here.
+        # A captive portal or proxy page in place of the feed would read as zero results too.
         parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=False)
         for status, body in self.session.bodies:
+            head = body[:512].lstrip().lower()
+            if head.startswith((b"<!doctype html", b"<html")):
+                raise ToolError("malformed", f"unexpected response from arXiv: an HTML page ({len(body)} bytes, "
+                                             f"HTTP {status}), not an Atom feed; is a proxy or login page in the "
+                                             "way?", source=self.name)
             try:
-                etree.fromstring(body, parser=parser)
+                root = etree.fromstring(body, parser=parser)
             except etree.XMLSyntaxError as exc:
                 raise ToolError("malformed", f"arXiv returned a malformed or truncated feed "
                                              f"({len(body)} bytes, HTTP {status}): {exc}", source=self.name) from None
+            if root.tag != ATOM_FEED:
+                raise ToolError("malformed", f"unexpected response from arXiv: <{etree.QName(root).localname}> "
+                                             f"({len(body)} bytes, HTTP {status}), not an Atom feed",
+                                source=self.name)
 
     def _error_text(self) -> str:
         for _status, body in reversed(self.session.bodies):

@@ -1,8 +1,13 @@
 """Compile LaTeX with latexmk and turn its log into errors a model can act on.
 
-`compile_latex` works in a scratch copy (a failed candidate leaves nothing
-behind), in a scrubbed environment (no API keys), with shell escape off and
-TeX's file access restricted to the document's own directory. When TeX is
+`compile_latex` runs latexmk in the program sandbox (`labcoat.sandbox`) on a
+scratch copy (a failed candidate leaves nothing behind): only the TeX tree,
+the fonts and the build directory are visible, no network, a scrubbed
+environment, rlimits, a disk quota and the compile timeout. Inside, shell
+escape is off and TeX's own file access is paranoid too (`openin_any=p`):
+pdfTeX's object primitives (`\\pdfobj stream file`) ignore that rule, so the
+sandbox is what keeps the user's files out of the PDF. Without bubblewrap the
+result says so (`sandbox == "rlimits-only"`, `NO_ISOLATION_TEX`). When TeX is
 missing or compilation is switched off, the caller renders Markdown instead
 (`labcoat.tools.latex_markdown.render_markdown`) and says so.
 """
@@ -12,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -54,6 +58,7 @@ class CompileResult:
     log_excerpt: str = ""
     timed_out: bool = False
     seconds: float = 0.0
+    sandbox: str = "bwrap"  # "rlimits-only" when bubblewrap was missing: see NO_ISOLATION_TEX
 
     def feedback(self, limit: int = 3) -> str:
         """The first errors (then warnings) as text for the model's next edit."""
@@ -101,35 +106,70 @@ def cjk_support() -> str:
     return ""
 
 
-def _tex_env(home: Path) -> dict[str, str]:
-    # Only what TeX needs: an LLM-written \input{/proc/self/environ} must find no secrets.
-    env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "TEXMFHOME", "TEXINPUTS") if key in os.environ}
-    env.setdefault("PATH", os.defpath)
-    env.update({
-        "HOME": str(home),
+# What TeX needs besides /usr: its variable tree, the font caches, its parts of /etc.
+TEX_BINDS = ("/var/lib/texmf", "/var/cache/fontconfig")
+TEX_ETC = ("/etc/texmf", "/etc/fonts", "/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime")
+MAX_PDF_BYTES = 200 * 1024 * 1024
+
+NO_ISOLATION_TEX = ("LATEX WITHOUT ISOLATION: bubblewrap (bwrap) is not installed, so the paper was compiled with "
+                    "resource limits only — pdfTeX's object primitives can read any file this user can and put "
+                    "it into the PDF. Install it: sudo apt-get install bubblewrap")
+
+
+def _tex_env() -> dict[str, str]:
+    # On top of the sandbox's scrubbed environment: TeX's own file-access rules, paranoid.
+    return {
         "openin_any": "p",  # no absolute paths, no ../, no dot files
         "openout_any": "p",
         "shell_escape": "f",
         "max_print_line": "10000",  # unwrapped log lines parse reliably
         "error_line": "254",
         "half_error_line": "238",
-    })
-    return env
+    }
+
+
+def _tex_roots() -> list[str]:
+    """TeX installations outside /usr (e.g. /opt/texlive/2024), found from latexmk's and the engines' paths."""
+    roots = set()
+    for tool in ("latexmk", *ENGINE_BINARIES.values()):
+        found = shutil.which(tool)
+        if found:
+            real = Path(os.path.realpath(found))
+            if not str(real).startswith("/usr/"):
+                roots.add(str(real.parents[2] if len(real.parents) > 3 else real.parent))
+    return sorted(roots)
+
+
+def _tex_spec(work: Path, cmd: list[str], timeout: float, mode: str):
+    from labcoat.sandbox import ProgramSpec
+
+    path_dirs = sorted({os.path.dirname(shutil.which(t) or "/usr/bin/x") for t in ("latexmk", *ENGINE_BINARIES.values())})
+    env = _tex_env() | {"PATH": ":".join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin"])}
+    return ProgramSpec(workdir=str(work), command=cmd, env=env, timeout_s=timeout, cpu_s=int(timeout * 2) + 10,
+                       memory_mb=4096, file_size_mb=256, disk_mb=512, max_processes=64, max_open_files=1024,
+                       output_limit_kb=64, output_kill_mb=16, ro_binds=[*TEX_BINDS, *_tex_roots()],
+                       etc=list(TEX_ETC), mode=mode)
 
 
 def _read_bounded(path: Path, limit: int = MAX_LOG_CHARS) -> str:
     """The file's last `limit` bytes as text: TeX writes its errors at the end."""
-    if not path.is_file():
+    from labcoat.untrusted import UntrustedFileError, read_tail
+
+    try:
+        return read_tail(path, limit).decode("utf-8", errors="replace")
+    except (FileNotFoundError, UntrustedFileError):
         return ""
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - limit))
-        data = handle.read(limit)
-    return data.decode("utf-8", errors="replace")
 
 
 def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: float = 120.0,
-                  engine: str = "pdf", out_dir: Path | str | None = None) -> CompileResult:
-    """Compile `tex_dir/main` with latexmk; copy the PDF and log to `out_dir` (default `tex_dir`)."""
+                  engine: str = "pdf", out_dir: Path | str | None = None, sandbox: str = "auto") -> CompileResult:
+    """Compile `tex_dir/main` with latexmk in the sandbox; copy the PDF and log to `out_dir` (default `tex_dir`).
+
+    `sandbox` is the sandbox mode ("auto", "bwrap" to demand bubblewrap, "rlimits-only").
+    """
+    from labcoat.sandbox import run_program
+    from labcoat.untrusted import UntrustedFileError, copy_file
+
     tex_dir = Path(tex_dir)
     out = Path(out_dir) if out_dir is not None else tex_dir
     if not (tex_dir / main).is_file():
@@ -140,6 +180,7 @@ def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: flo
     stem = Path(main).stem
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="labcoat-tex-") as scratch:
+        os.chmod(scratch, 0o755)  # without bwrap, root compiles as an unprivileged uid that must reach it
         work = Path(scratch) / "doc"
         outputs = {f"{stem}.{ext}" for ext in ("pdf", "aux", "log", "fls", "fdb_latexmk", "bbl", "blg", "out")}
 
@@ -147,36 +188,26 @@ def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: flo
             # earlier outputs of this document only; PDF figures in subfolders are inputs
             return {name for name in names if name in outputs} if Path(directory) == tex_dir else set()
 
-        shutil.copytree(tex_dir, work, ignore=stale)
-        home = Path(scratch) / "home"
-        home.mkdir()
+        shutil.copytree(tex_dir, work, ignore=stale, symlinks=True)
         cmd = ["latexmk", "-norc", ENGINE_FLAGS[engine], "-interaction=nonstopmode", "-halt-on-error",
                "-file-line-error", "-no-shell-escape", main]
-        timed_out = False
-        with (Path(scratch) / "latexmk.out").open("wb") as sink:
-            proc = subprocess.Popen(cmd, cwd=work, env=_tex_env(home), stdin=subprocess.DEVNULL,
-                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass  # it ended between the timeout and the kill
-                proc.wait(timeout=30)
+        run = run_program(_tex_spec(work, cmd, timeout, sandbox))
+        timed_out = run.killed_by == "timeout"
         log = _read_bounded(work / f"{stem}.log")
         errors, warnings = parse_log(log)
         errors += parse_blg(_read_bounded(work / f"{stem}.blg"), warnings)
-        source = (work / main).read_text(encoding="utf-8", errors="replace")
+        source = _read_bounded(work / main)
         for issue in errors:
             if issue.line is None and "runaway argument" in issue.message:
                 issue.line, issue.file = locate_runaway(issue, source), issue.file or main
         if timed_out:
             errors.insert(0, LatexIssue("timeout", f"latexmk did not finish within {timeout:g} s and was stopped"))
-        excerpt = log[-MAX_EXCERPT_CHARS:] or _read_bounded(Path(scratch) / "latexmk.out")[-MAX_EXCERPT_CHARS:]
+        elif run.killed_by:
+            errors.insert(0, LatexIssue("limit", f"the compile was stopped: it passed the sandbox's "
+                                                 f"{run.killed_by.replace('_', ' ')} limit"))
+        excerpt = log[-MAX_EXCERPT_CHARS:] or (run.stdout + run.stderr)[-MAX_EXCERPT_CHARS:]
         pdf_built = work / f"{stem}.pdf"
-        ok = proc.returncode == 0 and not timed_out and pdf_built.is_file()
+        ok = run.ok and pdf_built.is_file() and not pdf_built.is_symlink()
         if ok and errors:
             # latexmk succeeded; what bibtex complained about is worth fixing, not fatal.
             warnings = [*errors, *warnings]
@@ -187,11 +218,16 @@ def compile_latex(tex_dir: Path | str, main: str = "report.tex", *, timeout: flo
             (out / f"{stem}.log").write_text(log, encoding="utf-8")
         if ok:
             pdf = out / f"{stem}.pdf"
-            shutil.copy2(pdf_built, pdf)
+            try:
+                copy_file(pdf_built, pdf, MAX_PDF_BYTES)
+            except UntrustedFileError as exc:
+                ok, pdf = False, None
+                errors.append(LatexIssue("limit", f"the PDF was not kept: {exc}"))
         elif not errors:
-            errors.append(LatexIssue("error", f"latexmk exited with status {proc.returncode} and no error in the log"))
+            errors.append(LatexIssue("error", f"latexmk exited with status {run.exit_code} and no error in the log"))
     return CompileResult(ok=ok, engine=engine, pdf=pdf, errors=errors, warnings=warnings,
-                         log_excerpt=excerpt, timed_out=timed_out, seconds=round(time.monotonic() - started, 3))
+                         log_excerpt=excerpt, timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
+                         sandbox=run.sandbox)
 
 
 _FILE_LINE = re.compile(r"^(?P<file>(?:\.{1,2}/|/)?[^:\s][^:]*\.(?:tex|sty|cls|bbl|clo|def|cfg)):(?P<line>\d+): (?P<msg>.*)$")

@@ -87,8 +87,7 @@ class ResearchTools:
             from labcoat.tools.arxiv_source import ArxivSource
 
             src: LiteratureSource = ArxivSource(self.config.services, self.cache, self.fetcher,
-                                                page_size=self.page_size, retries=self.retries,
-                                                max_pages=self.max_pages)
+                                                page_size=self.page_size, max_pages=self.max_pages)
         elif name == "library":
             folder = self.config.library.path
             if folder is None:

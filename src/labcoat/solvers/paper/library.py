@@ -87,11 +87,3 @@ def what_was_read(paper: PaperRecord) -> str:
         return "not recorded"
     parts = [r.part for r in paper.reads if r.text.strip()]
     return ", ".join(dict.fromkeys(parts)) or "nothing (do not cite it)"
-
-
-def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
-    """The literature review plus the papers retrieved while writing: what the paper may cite."""
-    base = review.model_copy() if review else LitReview()
-    known = {p.id for p in base.papers}
-    base.papers = [*base.papers, *(p for p in retrieved if p.id not in known)]
-    return base
