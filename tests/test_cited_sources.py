@@ -49,7 +49,7 @@ def test_a_true_attributed_number_passes_with_where_it_was_found(tmp_path, docum
                                                 "$r = 0.82$ \\citep{duvenaud2015convolutional}.")
     assert findings == []
     assert {"number": "0.82", "source": f"cited paper {KEY} (Experiments)"}.items() <= report.matched[0].items()
-    assert report.to_dict()["citations"] == [{"key": KEY, "read": [
+    assert report.to_dict()["citations_read"] == [{"key": KEY, "read": [
         "abstract: shown in search results; added with the PhD's summary",
         "Experiments: read with full_text in the literature review"]}]
 
@@ -74,7 +74,7 @@ def test_citing_a_paper_nobody_read_is_an_error(tmp_path, document) -> None:
                                                                            "\\citep{duvenaud2015convolutional}.")
     assert findings == [("unread_citation", "error", KEY)]
     written = report.to_dict()
-    assert written["citations"] == [{"key": KEY, "read": []}] and json.dumps(written)
+    assert written["citations_read"] == [{"key": KEY, "read": []}] and json.dumps(written)
 
 
 def test_rounding_and_percent_forms_match_the_source(tmp_path) -> None:

@@ -84,7 +84,7 @@ class IntegrityReport:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings), **self.counts,
                 "findings": [asdict(f) for f in self.findings], "matched": self.matched,
-                "citations": self.citations}
+                "citations_read": self.citations}
 
     def merge(self, other: "IntegrityReport", file: str) -> None:
         """Add the findings of an included file, tagged with its name."""
