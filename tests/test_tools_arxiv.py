@@ -221,3 +221,25 @@ def test_legacy_2016_feed_format(tools, arxiv_replay, fixtures_dir):
     assert all("Del Maestro" in " ".join(p["authors"]) for p in papers)
     assert all(not p["abstract"].startswith(" ") and "\n" not in p["abstract"] for p in papers)
     assert any(p["doi"] for p in papers) and any(p["journal_ref"] for p in papers)
+
+
+def test_the_arxiv_double_answers_id_lists_as_arxiv_does_and_metadata_checks_the_id(httpserver, fixtures_dir,
+                                                                                       tmp_path):
+    from tests.support.lab_services import recorded_arxiv
+
+    seen = recorded_arxiv(fixtures_dir, httpserver)
+    tools = ResearchTools(make_config(httpserver), cache_dir=tmp_path)
+    arxiv = tools.source("arxiv")
+    assert arxiv.metadata("2204.08348")["id"] == "2204.08348v3"  # an entry of the recorded 'testing' feed
+    assert arxiv.metadata("2204.08348v3")["title"]
+    assert arxiv.metadata("2204.08348v1") is None  # another version is not this one
+    assert arxiv.metadata("2301.99999") is None  # unknown: arXiv sends an empty feed
+    assert [r["id_list"] for r in seen] == ["2204.08348", "2204.08348v1", "2301.99999"]  # v3 came from the cache
+    tools.close()
+
+
+def test_metadata_never_takes_another_paper_for_the_one_asked(tools, arxiv_replay, fixtures_dir):
+    # A feed that answers with some other paper (a misrouted query, a proxy's cache) is no answer.
+    body = (fixtures_dir / "arxiv_api" / "arxivpy_q_testing_s0_m100_cfe7536492ca.xml").read_bytes()
+    arxiv_replay.feeds[("", "1111.22222", "0", "100")] = (200, body)
+    assert tools.source("arxiv").metadata("1111.22222") is None

@@ -58,10 +58,6 @@ class LitReview(BaseModel):
     def bib(self) -> str:
         return "\n\n".join(p.bibtex for p in self.papers)
 
-    @property
-    def complete(self) -> bool:
-        return len(self.papers) >= self.target
-
 
 class MetricSpec(BaseModel):
     name: str

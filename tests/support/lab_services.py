@@ -41,9 +41,35 @@ def recorded_feeds(fixtures_dir: Path) -> dict[tuple, tuple[int, bytes]]:
     return feeds
 
 
+ATOM = "{http://www.w3.org/2005/Atom}"
+OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+
+
+def id_list_feed(feeds: dict[tuple, tuple[int, bytes]], ids: list[str]) -> bytes:
+    """What arXiv answers an id_list query with: the entries of those ids (from every recorded feed), in the
+    order asked; an id it does not know adds nothing, so unknown ids give an empty feed (as recorded)."""
+    from lxml import etree
+
+    entries: dict[str, Any] = {}
+    for status, body in feeds.values():
+        if status != 200:
+            continue
+        for entry in etree.fromstring(body).iter(f"{ATOM}entry"):
+            versioned = entry.findtext(f"{ATOM}id", "").rsplit("/abs/", 1)[-1]
+            entries.setdefault(versioned, entry)
+            entries.setdefault(re.sub(r"v\d+$", "", versioned), entry)
+    feed = etree.fromstring(feeds[("", "0000.0000", "0", "100")][1])  # arXiv's real answer to an unknown id
+    found = [entries[i] for i in ids if i in entries]
+    for entry in found:
+        feed.append(entry)
+    feed.find(f"{OPENSEARCH}totalResults").text = str(len(found))
+    return etree.tostring(feed, xml_declaration=True, encoding="UTF-8")
+
+
 def recorded_arxiv(fixtures_dir: Path, httpserver) -> list[dict]:
-    """Serve arXiv's API from the recorded feeds: an exact recording when there is
-    one, else the recorded 'testing' feed (a real Atom response) for any query."""
+    """Serve arXiv's API from the recorded feeds: an exact recording when there is one; for
+    an id list, the recorded entries of those ids (`id_list_feed`); for another search, the
+    recorded 'testing' feed (a real Atom response)."""
     feeds = recorded_feeds(fixtures_dir)
     fallback = feeds[("testing", "", "0", "10")]
     seen: list[dict] = []
@@ -51,7 +77,13 @@ def recorded_arxiv(fixtures_dir: Path, httpserver) -> list[dict]:
     def handle(request) -> Response:
         args = {k: request.args.get(k, "") for k in ("search_query", "id_list", "start", "max_results")}
         seen.append(args)
-        status, body = feeds.get(tuple(args.values()), fallback if args["search_query"] else (200, fallback[1]))
+        key = tuple(args.values())
+        if key in feeds:
+            status, body = feeds[key]
+        elif args["id_list"]:
+            status, body = 200, id_list_feed(feeds, [i for i in args["id_list"].split(",") if i])
+        else:
+            status, body = fallback
         return Response(body, status=status, content_type="application/atom+xml; charset=utf-8")
 
     httpserver.expect_request("/api/query").respond_with_handler(handle)

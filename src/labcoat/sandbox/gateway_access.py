@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from labcoat.sandbox.spec import ProgramSpec
+from labcoat.sandbox.spec import ProgramSpec, SandboxError
 
 RUN_DIR = "/run/labcoat"
 SOCKET_IN = f"{RUN_DIR}/gateway.sock"
@@ -37,8 +37,6 @@ def gateway_socket(spec: ProgramSpec) -> Iterator[str | None]:
         yield access["socket"]
         return
     if not access.get("tcp"):
-        from labcoat.sandbox.run import SandboxError
-
         raise SandboxError(f"the model gateway's socket {access.get('socket')} is not on this machine and no "
                            "TCP address was given for a relay")
     from labcoat.sandbox.relay import Relay

@@ -21,14 +21,13 @@ import threading
 import time
 from pathlib import Path
 
-from labcoat.errors import LabcoatError
 from labcoat.sandbox import artefacts, gateway_access
 from labcoat.sandbox.bwrap import bwrap_argv, python_paths
 from labcoat.sandbox.capture import CappedStream, pump
 from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv
 from labcoat.sandbox.reaper import Tracker, become_subreaper
 from labcoat.sandbox.seccomp import filter_fd
-from labcoat.sandbox.spec import NOBODY, ProgramResult, ProgramSpec
+from labcoat.sandbox.spec import NOBODY, ProgramResult, ProgramSpec, SandboxError
 from labcoat.sandbox.uids import UidSlot, claim
 
 log = logging.getLogger("labcoat.sandbox")
@@ -39,10 +38,6 @@ NO_ISOLATION = ("SANDBOX WITHOUT ISOLATION: bubblewrap (bwrap) is not installed,
 
 
 SHIELD = ["/bin/sh", "-c", '"$@"; exit $?', "labcoat-sandbox"]
-
-
-class SandboxError(LabcoatError):
-    """The sandbox itself cannot be set up (not a failure of the program)."""
 
 
 def sandbox_mode(requested: str = "auto") -> str:

@@ -11,6 +11,13 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from labcoat.errors import LabcoatError
+
+
+class SandboxError(LabcoatError):
+    """The sandbox itself cannot be set up (not a failure of the program)."""
+
+
 KilledBy = Literal["timeout", "memory", "cpu", "file_size", "disk", "output", "processes", "signal"]
 SandboxMode = Literal["bwrap", "rlimits-only"]
 

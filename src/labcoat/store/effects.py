@@ -50,10 +50,6 @@ class Effects:
         # Rows read ahead: a replay asks for effects in about the order they were recorded.
         self._ahead: dict[str, Any] = {}
 
-    @property
-    def replaying(self) -> bool:
-        return self.diverged_at is None
-
     def _claim(self, key: str) -> None:
         # Two effects with one key would replay each other's results: a bug in
         # the caller's key scheme, caught here rather than as a wrong transcript.

@@ -76,12 +76,6 @@ def pending(db: sqlite3.Connection) -> list[GateRow]:
     return [_row(r) for r in db.execute("SELECT * FROM gates WHERE answer IS NULL ORDER BY asked_at")]
 
 
-def answered(db: sqlite3.Connection) -> list[GateRow]:
-    if not has_table(db):
-        return []
-    return [_row(r) for r in db.execute("SELECT * FROM gates WHERE answer IS NOT NULL ORDER BY answered_at")]
-
-
 def answer(db: sqlite3.Connection, key: str, value: dict[str, Any], by: str) -> bool:
     """Answer a pending gate; False if it is not pending (unknown or already answered)."""
     if not has_table(db):

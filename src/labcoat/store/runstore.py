@@ -157,9 +157,6 @@ class RunStore:
         self._write(f"UPDATE runs SET {', '.join(sets)}", tuple(params))
 
     # -- events (deterministic transcript) --------------------------------
-    def event_at(self, pos: int) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM events WHERE pos=?", (pos,)).fetchone()
-
     def event_rows(self, start: int, limit: int) -> list[tuple[int, str | None, str, str]]:
         """Raw (pos, phase, kind, payload JSON) from `start` on, for reading ahead during replay."""
         return [tuple(r) for r in self.db.execute(  # type: ignore[misc]

@@ -190,8 +190,12 @@ class ArxivSource:
         cached = self.cache.get("paper", pid)
         if cached is not None:
             return cached
-        found = self.lookup([pid])
-        return found[0] if found else None
+        # arXiv answers an unknown id with an empty feed; never take another paper for it.
+        wanted = pid if re.search(r"v\d+$", pid) else None
+        for paper in self.lookup([pid]):
+            if paper["id"] == wanted or (wanted is None and re.sub(r"v\d+$", "", paper["id"]) == pid):
+                return paper
+        return None
 
     def full_text(self, paper_id: str) -> dict:
         pid = normalise_id(paper_id)

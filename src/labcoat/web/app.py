@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from labcoat.errors import RunNotFound, StoreError
 from labcoat.store.runstore import DB_NAME, RunStore, iter_run_dirs
+from labcoat.web import routes_experiments, routes_live, routes_phases, routes_plots, routes_report, routes_runs
 from labcoat.web.errors import PageError
 from labcoat.access import AccessGuard
 from labcoat.web.security import DASHBOARD, PageHeaders
@@ -125,9 +126,6 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
     app = FastAPI(title="labcoat dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.dash = dash
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    from labcoat.web import (routes_experiments, routes_live, routes_phases, routes_plots, routes_report,
-                             routes_runs)
 
     for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live, routes_plots):
         app.include_router(module.router)

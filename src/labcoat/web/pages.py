@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from labcoat.store.runstore import RunStore
 from labcoat.web import readmodel
-from labcoat.web.app import Dashboard
+
+if TYPE_CHECKING:  # the app includes the routes that use these helpers: a runtime import would be a cycle
+    from labcoat.web.app import Dashboard
 
 TABS = (
     ("overview", "", "Overview"),
