@@ -99,11 +99,6 @@ def _filters(env: Environment) -> None:
             return f"{seconds // 60} min {seconds % 60} s"
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
-    def money(value: Any) -> str:
-        if not isinstance(value, (int, float)):
-            return "-"
-        return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
-
     def num(value: Any, digits: int = 4) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "-" if value is None else str(value)
@@ -114,7 +109,10 @@ def _filters(env: Environment) -> None:
 
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
-    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty)
+    from labcoat.store.event_text import describe
+    from labcoat.web.plots import money
+
+    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty, said=describe)
 
 
 def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float = 1.0,
@@ -128,9 +126,10 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
     app.state.dash = dash
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from labcoat.web import routes_experiments, routes_live, routes_phases, routes_report, routes_runs
+    from labcoat.web import (routes_experiments, routes_live, routes_phases, routes_plots, routes_report,
+                             routes_runs)
 
-    for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live):
+    for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live, routes_plots):
         app.include_router(module.router)
 
     @app.exception_handler(PageError)

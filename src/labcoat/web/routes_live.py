@@ -2,7 +2,9 @@
 
 The stream polls the run's events table by position (cheap: an indexed range
 read) and sends each new event as a rendered row; when the run's state or its
-pending gate changes it sends `state`, and the page refreshes its header. The
+pending gate changes it sends `state`, and the page refreshes its header (and
+its spend plots); after a new journal node it sends `plots`, and the page
+refetches its search plots. The
 stream ends when the client goes away, or after `stream_max_s`, when the
 browser reconnects from the last position it saw (Last-Event-ID).
 """
@@ -30,6 +32,7 @@ router = APIRouter()
 MAX_FORM_BYTES = 64_000
 MAX_NOTES = 20_000
 BATCH = 50
+PLOT_KINDS = ("mle_node", "mle_best", "phase_end")  # events after which the search plots have news
 
 
 def sse(event: str, data: str, event_id: int | None = None) -> str:
@@ -77,6 +80,8 @@ async def stream(request: Request, ref: str, after: int | None = Query(None, ge=
                     for ev in batch:
                         yield sse("ev", template.render(ev=ev, ref=ref), ev["pos"])
                         pos, sent = ev["pos"], sent + 1
+                    if any(ev["kind"] in PLOT_KINDS for ev in batch):
+                        yield sse("plots", str(pos))
                     now = readmodel.live_state(store)
                     if now != state:
                         yield sse("state", now[0])

@@ -47,6 +47,26 @@ def report_page(request: Request, ref: str, number: int) -> Response:
     return Response(rendered.png, media_type="image/png", headers=headers)
 
 
+@router.get("/runs/{ref}/bundle.zip")
+def bundle(request: Request, ref: str) -> Response:
+    """The run's reproducibility bundle, made by `labcoat export` on first request (and when the run changed)."""
+    from labcoat.bundle.export import default_out, export_run
+    from labcoat.errors import LabcoatError
+
+    d = dash(request)
+    with d.store(ref) as store:
+        info, run_dir = store.info(), store.run_dir
+    if info.alive:
+        raise PageError(409, "The run is still going", "its bundle is made once it has stopped")
+    path = default_out(run_dir, info.id)
+    if not path.is_file() or path.stat().st_mtime < info.updated_at:
+        try:
+            export_run(run_dir, path)
+        except LabcoatError as exc:
+            raise PageError(500, "No bundle", f"the bundle could not be written: {exc}") from exc
+    return files.file_response(path)
+
+
 @router.get("/runs/{ref}/files/{rel:path}")
 def run_file(request: Request, ref: str, rel: str) -> Response:
     d = dash(request)
