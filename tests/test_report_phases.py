@@ -23,6 +23,7 @@ from labcoat.store import open_store
 from labcoat.tools import bibtex
 from labcoat.workflow import Phase, Workflow
 
+from tests.support.full_lab import look_at_figure
 from tests.support.lab_policies import reply_command
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider
@@ -119,8 +120,12 @@ class ReportScript:
         self.edit_prompts: list[str] = []
         self.decide_prompts: list[str] = []
         self.searched_key: str | None = None
+        self.figure_requests: list = []
 
     def __call__(self, request):
+        if request.command_names == ["figure_check"]:
+            self.figure_requests.append(request)
+            return look_at_figure(request)
         return LabScript({"report_writing": self.writing, "report_refinement": self.refinement})(request) \
             if "You are the reviewer" not in request.system and "You are a reviewer" not in request.system \
             else self.review(request)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from labcoat.review.aggregate import aggregate, notice, reviews_document
+from labcoat.review.aggregate import DECISION_RULE, aggregate, notice, reviews_document
 from labcoat.review.form import SCORE_FIELDS, ReviewForm, score_range
 from labcoat.review.integrity import check_integrity
 from labcoat.review.personas import PERSONAS, paper_message, persona, system_prompt
@@ -45,13 +45,32 @@ def test_aggregate_mean_spread_and_decision() -> None:
     assert summary.n == 3 and summary.overall == 5.0
     assert summary.scores["overall"].spread == pytest.approx(1.414, abs=1e-3)
     assert (summary.scores["clarity"].mean, summary.scores["clarity"].low, summary.scores["clarity"].high) == (3.0, 2, 4)
-    assert summary.decision == "accept" and summary.decisions == {"reject": 1, "accept": 2}
-    assert aggregate([_form(decision="accept"), _form()]).decision == "reject"  # a tie is not an acceptance
+    # mean 5.0 is below borderline accept: the panel rejects although two reviewers voted accept, and says so
+    assert summary.decision == "reject" and summary.decisions == {"reject": 1, "accept": 2}
+    assert summary.split == "2 accept, 1 reject" and summary.to_dict()["decision_rule"] == DECISION_RULE
     with pytest.raises(ValueError, match="no reviews"):
         aggregate([])
     document = reviews_document([(p.name, r) for p, r in zip(PERSONAS, reviews)])
     assert document["automated"] is True and [r["reviewer"] for r in document["reviews"]] == ["rigour", "impact", "novelty"]
     assert document["aggregate"]["scores"]["overall"]["mean"] == 5.0
+
+
+@pytest.mark.parametrize("votes", ["accept", "reject", "mixed"])
+def test_the_panel_decision_follows_the_mean_over_every_score_triple(votes: str) -> None:
+    """1-10 cubed: the decision is derived from the mean by the stated rule, whatever the reviewers voted."""
+    for a in range(1, 11):
+        for b in range(1, 11):
+            for c in range(1, 11):
+                forms = [_form(overall=s, decision=(votes if votes != "mixed" else ("accept" if s >= 6 else "reject")))
+                         for s in (a, b, c)]
+                summary = aggregate(forms)
+                mean = (a + b + c) / 3
+                assert summary.decision == ("accept" if mean >= 6 else "reject"), (a, b, c, votes)
+                document = reviews_document([(p.name, r) for p, r in zip(PERSONAS, forms)], summary)
+                assert document["decision"] == summary.decision and document["decision_rule"] == DECISION_RULE
+    # the two contradictions seen in real runs
+    assert aggregate([_form(overall=s, decision="accept") for s in (2, 3, 3)]).decision == "reject"
+    assert aggregate([_form(overall=s) for s in (10, 10, 8)]).decision == "accept"
 
 
 def test_notice_states_overrating_and_passes_the_integrity_check(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ except OSError:
     pass
 print("HOLDING", len(pids), flush=True)
 open("holding", "w").close()
-time.sleep(40)
+while not os.path.exists("release"):  # the test creates it once the other program has run
+    time.sleep(0.05)
 """
 
 SPAWN = """
@@ -103,6 +104,7 @@ def test_one_programs_fork_storm_leaves_another_programs_processes_alone(tmp_pat
     while not (tmp_path / "holder" / "holding").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     results["other"] = run_program(other)
+    (tmp_path / "holder" / "release").touch()
     t.join()
     assert "HOLDING" in results["holder"].stdout  # it did use up its own limit
     assert results["other"].stdout.split() == ["SPAWNED", "10"], results["other"].stderr[-800:]

@@ -146,6 +146,8 @@ PHASE_EVENTS = {
                        ("paper_compile", {"key": "report_writing#0/paper/0", "ok": True, "errors": []}),
                        ("paper_version", {"step": 0, "kept": True, "compiled": True, "integrity_errors": 1,
                                           "score": 5.0}),
+                       ("figure_check", {"figure": "dev_accuracy.png", "model": "openai:gpt-4o-mini",
+                                         "problems": ["the y axis has no label"]}),
                        ("paper_edit", {"step": 1, "attempt": 0, "refused": "the edit leaves \\begin{table} open"}),
                        ("paper_version", {"step": 1, "kept": False, "compiled": True, "integrity_errors": 2,
                                           "score": 4.0}),

@@ -15,6 +15,14 @@ from pydantic import BaseModel, Field, field_validator
 from labcoat.journal import Journal, Node
 
 
+class PaperRead(BaseModel):
+    """Text of a paper an agent was shown: which part, how, and the text (the integrity check reads it)."""
+
+    part: str = Field(description='"abstract", or the section read ("start" for the opening of the paper)')
+    how: str = Field(description="how it reached an agent, e.g. shown in search results and added with a summary")
+    text: str = ""
+
+
 class PaperRecord(BaseModel):
     """A paper the PhD added to the review, with why it matters."""
 
@@ -30,6 +38,13 @@ class PaperRecord(BaseModel):
     # citation
     bibtex_key: str
     bibtex: str
+    # what of it the run read; None for records made before reading was tracked
+    reads: list[PaperRead] | None = None
+
+    @property
+    def read(self) -> bool:
+        """Some of its text reached an agent (None: not tracked, taken as read)."""
+        return self.reads is None or any(r.text.strip() for r in self.reads)
 
 
 class LitReview(BaseModel):
@@ -130,6 +145,8 @@ class Interpretation(BaseModel):
     text: str
     claims: list[str] = Field(default_factory=list)
     numbers_used: list[float] = Field(default_factory=list)
+    unverified: list[str] = Field(default_factory=list, description="numbers kept after one refusal, marked [unverified]")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Report(BaseModel):
@@ -145,6 +162,7 @@ class Report(BaseModel):
     abstract: str = ""
     cited: list[str] = Field(default_factory=list)
     figures: list[str] = Field(default_factory=list)
+    figure_checks: dict = Field(default_factory=dict, description="what a model that sees images said of each figure")
     integrity_errors: int = 0
     integrity_warnings: int = 0
     score: float | None = Field(None, description="the reviewer's overall score of the kept version")

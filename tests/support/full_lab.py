@@ -107,6 +107,13 @@ def review(request: ScriptedRequest) -> Any:
                          confidence=3, decision="reject")
 
 
+def look_at_figure(request: ScriptedRequest) -> Any:
+    """A vision model's verdict: it needs the image to say anything."""
+    if not request.images:
+        raise AssertionError("a figure check without an image")
+    return reply_command("figure_check", problems=[])
+
+
 class FullLab:
     """The provider policy of a whole well-behaved lab."""
 
@@ -120,4 +127,6 @@ class FullLab:
     def __call__(self, request: ScriptedRequest) -> Any:
         if request.command_names == ["review"]:
             return review(request)
+        if request.command_names == ["figure_check"]:
+            return look_at_figure(request)
         return self.script(request)

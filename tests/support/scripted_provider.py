@@ -23,6 +23,7 @@ at the server; `scripted_env(sp)` the key variables to set.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -74,6 +75,19 @@ class ScriptedRequest:
     def messages(self) -> list[dict]:
         return [{"role": m.get("role"), "content": _text(m.get("content"))} for m in self.body.get("messages", [])
                 if m.get("role") not in ("system", "developer")]
+
+    @property
+    def images(self) -> list[tuple[str, bytes]]:
+        """(media type, bytes) of every image in the request, in order."""
+        found = []
+        for m in self.body.get("messages", []):
+            for part in m.get("content") if isinstance(m.get("content"), list) else []:
+                if part.get("type") == "image_url":
+                    head, _, data = part["image_url"]["url"].partition(",")
+                    found.append((head.removeprefix("data:").removesuffix(";base64"), base64.b64decode(data)))
+                elif part.get("type") == "image":
+                    found.append((part["source"]["media_type"], base64.b64decode(part["source"]["data"])))
+        return found
 
     @property
     def last_user(self) -> str:

@@ -10,17 +10,28 @@ Refusals mirror the real services' HTTP 400s (messages as they word them):
   list every property in `required` with `additionalProperties: false`, or that
   carries `default`;
 - Gemini given tool schemas outside its OpenAPI subset (`additionalProperties`,
-  `$ref`, `const`, `title`, `default`, ...).
+  `$ref`, `const`, `title`, `default`, ...);
+- images: an `image_url` part (OpenAI wire) or an `image` block (Anthropic) sent to
+  a text-only model, outside a user message, or not a base64 PNG/JPEG/GIF/WebP.
+  Which models see images is this double's own list of the real services
+  (`OPENAI_VISION`, `ANTHROPIC_TEXT_ONLY`), kept apart from labcoat's table.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 REASONING = re.compile(r"^(o\d|gpt-5)")
+# models behind an OpenAI-wire endpoint that take image_url parts (gpt-3.5, o1-mini, o3-mini, deepseek-chat do not)
+OPENAI_VISION = re.compile(r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|o1(-\d|$)|o3(-\d|$)|o4-mini|gemini-"
+                           r"|llava|llama3\.2-vision|qwen2\.5vl)")
+ANTHROPIC_TEXT_ONLY = ("claude-2", "claude-instant")
+IMAGE_TYPES = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8", "image/gif": b"GIF8", "image/webp": b"RIFF"}
 LEGACY = ("o1-mini", "o1-preview")
 
 
@@ -125,11 +136,51 @@ def _gemini_unknown(schema: Any) -> str | None:
     return None
 
 
+def _image_problem(media_type: str, data: str) -> str | None:
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return "invalid base64 data"
+    magic = IMAGE_TYPES.get(media_type)
+    if magic is None:
+        return f"unsupported media type {media_type}"
+    if not raw.startswith(magic):
+        return f"the image data is not {media_type}"
+    return None
+
+
+def _openai_image_refusal(model: str, messages: list) -> tuple[str, str | None] | None:
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            if part.get("type") != "image_url":
+                continue
+            if not OPENAI_VISION.match(model):
+                if model.startswith("deepseek"):
+                    return ("Failed to deserialize the JSON body into the target type: messages[%d]: unknown variant "
+                            "`image_url`, expected `text`" % i), None
+                return "Invalid content type. image_url is only supported by certain models.", \
+                    f"messages.[{i}].content.[{j}].type"
+            if m.get("role") != "user":
+                return "Image URLs are only allowed for messages with role 'user'", f"messages.[{i}].content.[{j}]"
+            url = str((part.get("image_url") or {}).get("url", ""))
+            found = re.match(r"data:(image/[a-z]+);base64,(.*)\Z", url, re.DOTALL)
+            if not found or _image_problem(found.group(1), found.group(2)):
+                return ("You uploaded an unsupported image. Please make sure your image has of one the following "
+                        "formats: ['png', 'jpeg', 'gif', 'webp']."), f"messages.[{i}].content.[{j}].image_url"
+    return None
+
+
 def openai_refusal(body: dict) -> tuple[str, str | None] | None:
     """(message, param) of the 400 OpenAI would send, or None."""
     model = str(body.get("model", "")).rsplit("/", 1)[-1]
     if not body.get("messages"):
         return "[] is too short - 'messages'", "messages"
+    image = _openai_image_refusal(model, body["messages"])
+    if image:
+        return image
     if REASONING.match(model):
         if "max_tokens" in body:
             return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
@@ -180,6 +231,20 @@ def anthropic_refusal(body: dict) -> str | None:
         if content == "" or (isinstance(content, list) and any(b.get("type") == "text" and not b.get("text")
                                                                for b in content)):
             return f"messages.{i}: text content blocks must be non-empty"
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            if block.get("type") != "image":
+                continue
+            if str(body.get("model", "")).startswith(ANTHROPIC_TEXT_ONLY):
+                return f"messages.{i}.content.{j}: Image input is not supported by {body.get('model')}."
+            source = block.get("source") or {}
+            if source.get("type") != "base64":
+                return f"messages.{i}.content.{j}.image.source: Input tag '{source.get('type')}' does not match"
+            if source.get("media_type") not in IMAGE_TYPES:
+                return (f"messages.{i}.content.{j}.image.source.base64.media_type: Input should be 'image/jpeg', "
+                        "'image/png', 'image/gif' or 'image/webp'")
+            problem = _image_problem(source["media_type"], str(source.get("data", "")))
+            if problem:
+                return f"messages.{i}.content.{j}.image.source.base64: {problem}"
     if not body.get("messages"):
         return "messages: at least one message is required"
     temp = body.get("temperature")

@@ -76,7 +76,9 @@ def _print_reviews(document: dict, run_dir: Path) -> None:
     scores = document["aggregate"]["scores"]
     out.print("mean ± spread: " + ", ".join(f"{name} {s['mean']:.2f} ± {s['spread']:.2f}" for name, s in scores.items()),
               soft_wrap=True)
-    out.print(f"panel decision: {document['decision']}", soft_wrap=True)
+    rule = document.get("decision_rule")
+    out.print(f"panel decision: {document['decision']}" + (f" ({rule}; the reviewers voted {document.get('split')})"
+                                                          if rule else ""), soft_wrap=True)
     out.print(escape(document["notice"].strip()), soft_wrap=True)
     out.print(f"reviews written to {escape(str(run_dir / 'reviews.json'))}", soft_wrap=True)
 
@@ -98,9 +100,11 @@ def register(app: typer.Typer) -> None:
         directory = find_run(run_ref, runs_dir)
         with open_store(directory, readonly=True) as store:
             artefacts = {found["name"]: found["data"] for found in store.artefacts()}
+            config = store.config() or {}
         report_dir = _report_dir(directory)
         try:
-            inputs = integrity_inputs(artefacts, _reviews_json(report_dir))
+            inputs = integrity_inputs(artefacts, _reviews_json(report_dir), topic=str(config.get("topic") or ""),
+                                      notes=config.get("task_notes") or {})
         except LabcoatError as exc:
             raise LabcoatError(f"{directory}: {exc}") from exc
         report = inputs.check(report_dir)

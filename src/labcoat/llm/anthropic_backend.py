@@ -23,6 +23,7 @@ import anthropic
 
 from labcoat.llm.chat import split_system
 from labcoat.llm.presets import ModelRef
+from labcoat.llm.vision import anthropic_parts
 from labcoat.llm.types import Usage, completion
 
 
@@ -40,11 +41,14 @@ class AnthropicBackend:
         out: list[dict] = []
         for m in messages:
             role = "assistant" if m["role"] == "assistant" else "user"
-            text = str(m["content"]) or "(empty)"  # the API refuses empty text blocks
-            if out and out[-1]["role"] == role:
-                out[-1]["content"] += "\n\n" + text
+            if isinstance(m["content"], list):  # text and image parts
+                content: Any = anthropic_parts(m["content"])
             else:
-                out.append({"role": role, "content": text})
+                content = str(m["content"]) or "(empty)"  # the API refuses empty text blocks
+            if out and out[-1]["role"] == role:
+                out[-1]["content"] = _joined(out[-1]["content"], content)
+            else:
+                out.append({"role": role, "content": content})
         if not out or out[0]["role"] != "user":
             out.insert(0, {"role": "user", "content": "Begin."})
         return out
@@ -104,3 +108,11 @@ class AnthropicBackend:
                       cache_write_tokens=writes, output_tokens=u.output_tokens or 0)
         return completion("\n".join(texts), tool_calls=calls, finish_reason=resp.stop_reason, usage=usage,
                           model=resp.model or self.ref.name, latency_s=latency)
+
+
+def _joined(first: Any, second: Any) -> Any:
+    """Two contents of one turn as one: text joined, or blocks in order."""
+    if isinstance(first, str) and isinstance(second, str):
+        return first + "\n\n" + second
+    blocks = [{"type": "text", "text": c} if isinstance(c, str) else c for c in (first, second)]
+    return [b for block in blocks for b in (block if isinstance(block, list) else [block])]

@@ -22,6 +22,7 @@ import openai
 from labcoat.llm.chat import split_system
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.schema_dialects import for_gemini
+from labcoat.llm.vision import openai_parts
 from labcoat.llm.types import Usage, completion
 
 
@@ -36,13 +37,14 @@ class OpenAIBackend:
         self.client.close()
 
     def _messages(self, system: str, messages: list[dict]) -> list[dict]:
-        out = [{"role": m["role"], "content": m["content"]} for m in messages]
+        out = [{"role": m["role"], "content": openai_parts(m["content"])} for m in messages]
         if not system:
             return out
         if self.ref.legacy_reasoning:
             for m in out:
                 if m["role"] == "user":
-                    m["content"] = f"{system}\n\n{m['content']}"
+                    m["content"] = (f"{system}\n\n{m['content']}" if isinstance(m["content"], str)
+                                    else [{"type": "text", "text": system}, *m["content"]])
                     return out
             return [{"role": "user", "content": system}, *out]
         role = "developer" if self.ref.reasoning and self.ref.preset.name == "openai" else "system"

@@ -24,11 +24,13 @@ from typing import Any
 
 from labcoat.errors import BudgetExceeded, ConfigError, RunPaused
 from labcoat.llm.commands import CommandSet, ReplyError
+from labcoat.llm.faults import ProviderError
 from labcoat.retry import Backoff
 from labcoat.llm.model import Model, system_with, to_reply
 from labcoat.llm.presets import PRESETS, ModelRef, api_key_for, base_url_for, parse_model
 from labcoat.llm.pricing import Pricer
 from labcoat.llm.types import Reply, Usage
+from labcoat.llm.vision import accepts_images, for_record, has_images, text_of
 
 
 class MalformedReply(RunPaused):
@@ -42,6 +44,7 @@ class MalformedReply(RunPaused):
 
 
 LOCAL_TIMEOUT_S = 900.0
+IMAGE_CHARS = 6000  # a budget estimate of an image's input, about 1500 tokens
 
 
 class ModelRegistry:
@@ -149,17 +152,23 @@ class ModelRegistry:
         cmdset, wire, full_system = self._prepare(ref, system, commands, choices)
         temperature = self.config.models.temperature if temperature is None else temperature
         max_tokens = max_tokens or self.config.models.max_tokens
-        convo = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+        convo = [{"role": str(m["role"]), "content": m["content"] if isinstance(m["content"], list)
+                  else str(m["content"])} for m in messages]
+        if any(has_images(m["content"]) for m in convo) and not accepts_images(ref):
+            raise ProviderError(f"{ref.id} does not accept images (labcoat.llm.vision lists the models that do); "
+                                f"ask a vision model at {key}, or skip the image")
         usage, dollars, replayed, last_error = Usage(), 0.0, True, None
         for attempt in range(self.config.models.reply_retries + 1):
             effect_key = f"{key}/llm/{attempt}"
-            request = {"model": ref.id, "system": full_system, "messages": convo, "schema": wire,
-                       "temperature": temperature, "max_tokens": max_tokens}
+            # images are recorded by their hash; the live call sends their bytes
+            request = {"model": ref.id, "system": full_system, "schema": wire, "temperature": temperature,
+                       "max_tokens": max_tokens,
+                       "messages": [{**m, "content": for_record(m["content"])} for m in convo]}
             live: list[bool] = []
 
-            def call(request=request, effect_key=effect_key, live=live) -> dict:
+            def call(request=request, effect_key=effect_key, live=live, sent=list(convo)) -> dict:
                 live.append(True)
-                return self._live(self.get(ref.id), effect_key, role, request)
+                return self._live(self.get(ref.id), effect_key, role, {**request, "messages": sent})
 
             raw = self.ctx.effects.run("llm", effect_key, request, call)
             replayed = replayed and not live
@@ -201,7 +210,8 @@ class ModelRegistry:
         return cmdset, wire, system_with(system, cmdset, ref.mode)
 
     def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
-        chars = len(request["system"]) + sum(len(m["content"]) for m in request["messages"])
+        chars = len(request["system"]) + sum(len(text_of(m["content"])) for m in request["messages"])
+        chars += IMAGE_CHARS * sum(has_images(m["content"]) for m in request["messages"])
         if request["schema"]:
             chars += len(str(request["schema"]))
         reserved = self._reserve_budget(model, effect_key, chars, request["max_tokens"])

@@ -54,16 +54,18 @@ class PhaseTalk:
         self.ctx.progress.step(self.ctx.phase or "", step, self.cap, f"{speaker.role}: {getattr(command, 'command', '')}")
         return command
 
-    def converse(self, speakers: Sequence[Speaker], handle: Callable[[int, Any], T | None]) -> T | None:
+    def converse(self, speakers: Sequence[Speaker], handle: Callable[[int, Any], T | None],
+                 own_guard: tuple[type, ...] = ()) -> T | None:
         """Speakers take turns up to the step cap; `handle(step, command)` acts on each new command.
 
         Returns the first result `handle` gives other than None (the phase's artefact), or None at the cap.
-        Skipped turns and repeated commands never reach `handle`.
+        Skipped turns and repeated commands never reach `handle`, except commands of the `own_guard`
+        types: `handle` guards those itself (it refuses a content once, then accepts it).
         """
         for step in range(1, self.cap + 1):
             speaker = speakers[(step - 1) % len(speakers)]
             command = self.ask(speaker, step)
-            if self.repeated(speaker, command, step):
+            if not (own_guard and isinstance(command, own_guard)) and self.repeated(speaker, command, step):
                 continue
             done = handle(step, command)
             if done is not None:

@@ -13,7 +13,7 @@ import re
 from labcoat.agents.commands import AddPaper, FullText, Search
 from labcoat.agents.dialogue import clip
 from labcoat.agents.prompting import Prompts
-from labcoat.artefacts import LitReview, PaperRecord
+from labcoat.artefacts import LitReview, PaperRead, PaperRecord
 from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, system_for
 
@@ -36,6 +36,7 @@ def run(ctx: RunContext) -> LitReview:
     talk = PhaseTalk(ctx, cap)
     retrieved: dict[str, dict] = {}
     added: dict[str, PaperRecord] = {}
+    reads: dict[str, list[PaperRead]] = {}  # sections read with full_text, per paper id
     unavailable: set[str] = set()
     # The lab's own first search, on the topic's words: every model starts from
     # real candidates, and a small one has ids to choose from at its first step.
@@ -52,10 +53,11 @@ def run(ctx: RunContext) -> LitReview:
         if isinstance(cmd, Search):
             _search(ctx, talk, step, cmd, retrieved, unavailable)
         elif isinstance(cmd, FullText):
-            _full_text(ctx, talk, step, cmd, retrieved)
+            _full_text(ctx, talk, step, cmd, retrieved, reads)
         elif isinstance(cmd, AddPaper):
             _add(ctx, talk, step, cmd, retrieved, added)
-    review.papers = list(added.values())
+    # what was read of each paper: its abstract (shown before it was added) and the sections read
+    review.papers = [p.model_copy(update={"reads": [*(p.reads or []), *reads.get(p.id, [])]}) for p in added.values()]
     review.steps_used = step
     review.unavailable_sources = sorted(unavailable)
     if len(added) < target:
@@ -133,7 +135,8 @@ def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved:
                   tool="search", found=len(papers), ids=[p["id"] for p in papers])
 
 
-def _full_text(ctx: RunContext, talk: PhaseTalk, step: int, cmd: FullText, retrieved: dict) -> None:
+def _full_text(ctx: RunContext, talk: PhaseTalk, step: int, cmd: FullText, retrieved: dict,
+               reads: dict[str, list[PaperRead]]) -> None:
     if cmd.paper_id not in retrieved:
         talk.feedback(step, f"Refused: '{cmd.paper_id}' did not appear in your search results. "
                             "Search for it first and use the exact id shown.", refused="not_retrieved")
@@ -143,6 +146,11 @@ def _full_text(ctx: RunContext, talk: PhaseTalk, step: int, cmd: FullText, retri
     if "error" in result:
         talk.feedback(step, f"Could not read {cmd.paper_id}: {result['error']}", tool="full_text")
         return
+    part = result.get("section") or "start"
+    if (result.get("chunks") or 1) > 1:
+        part += f" (part {int(result.get('chunk') or 0) + 1} of {result['chunks']})"
+    reads.setdefault(cmd.paper_id, []).append(
+        PaperRead(part=part, how="read with full_text in the literature review", text=result.get("text", "")))
     sections = ", ".join(result.get("sections", [])[:30])
     text = (f"{cmd.paper_id}, section '{result.get('section') or 'start'}' (sections: {sections}):\n"
             f"{result.get('text', '')}")
@@ -170,6 +178,8 @@ def _add(ctx: RunContext, talk: PhaseTalk, step: int, cmd: AddPaper, retrieved: 
         year=int(year) if year.isdigit() else None, source=paper.get("source", "arxiv"),
         url=paper.get("url"), summary=cmd.summary.strip(),
         bibtex_key=match.group(1).strip() if match else paper["id"], bibtex=bib,
+        reads=[PaperRead(part="abstract", how="shown in search results; added with the PhD's summary",
+                         text=paper.get("abstract") or "")],
     )
     talk.feedback(step, f"Added {cmd.paper_id} ({len(added)} of {ctx.config.budget.lit_review_papers}).",
                   f"added {cmd.paper_id}", tool="add_paper", paper_id=cmd.paper_id)

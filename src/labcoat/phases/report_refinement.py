@@ -24,7 +24,7 @@ from labcoat.errors import LabcoatError
 from labcoat.llm.commands import Command
 from labcoat.phases.common import system_for
 from labcoat.report.wording import wording_for
-from labcoat.review.aggregate import notice
+from labcoat.review.aggregate import DECISION_RULE, notice
 from labcoat.review.personas import PERSONAS
 from labcoat.review.reviewer import PanelReviews, review_paper
 from labcoat.review.run_records import integrity_inputs
@@ -92,6 +92,7 @@ def _decide(ctx: RunContext, prompts: Prompts, panel: PanelReviews, report: Repo
     for attempt in range(DECIDE_ATTEMPTS):
         message = prompts.render("phases/report_refinement_decide.j2", mean=f"{summary.mean:.1f}",
                                  spread=f"{summary.spread:.1f}", decision=panel.summary.decision,
+                                 rule=DECISION_RULE, split=panel.summary.split,
                                  reviews=_digest(panel), integrity=integrity, rounds_left=rounds_left,
                                  targets=", ".join(targets), feedback=feedback)
         cmd = ctx.models.ask(key=ctx.key("decide", attempt), role="phd", system=phd.system,
@@ -131,7 +132,7 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     inputs = PaperInputs.from_artefacts(ctx.config.topic, ctx.artefacts)
     checked = integrity_inputs(ctx.artefacts, outcome.document)
     build = PaperBuild(ctx, folder, results=checked.results, data=checked.data, review=checked.review,
-                       extra_records=checked.extra_records)
+                       extra_records=checked.extra_records, plan=inputs.plan)
     tex = summaries.with_notice(tex_path.read_text(encoding="utf-8"), notice(panel.summary, "tex", ctx.config.language))
     if build.compiles and report.pdf:
         compiled = build.compile(ctx.key("final", "compile"), tex)

@@ -9,7 +9,7 @@ model edits prose and never retypes a recorded number.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from labcoat.report.tables import figures_tex, latex_escape, metrics_table, safe_figure_name
 from labcoat.report.wording import wording_for
@@ -76,6 +76,24 @@ def tex_requirements(language: str = "English") -> list[str]:
     return found
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `stem-2.ext`, `stem-3.ext`, ... when that is taken."""
+    path = PurePath(name)
+    n = 1
+    while name in taken:
+        n += 1
+        name = f"{path.stem}-{n}{path.suffix}"
+    return name
+
+
+def figure_names(paths: list[str | Path]) -> list[str]:
+    """The names the figures at `paths` get in `figures/`, in order (see write_report_dir)."""
+    names: list[str] = []
+    for path in dict.fromkeys(str(p) for p in paths):
+        names.append(unique_name(safe_figure_name(PurePath(path).name), set(names)))
+    return names
+
+
 def availability_tex(run_id: str | None, language: str = "English") -> str:
     """The paper's closing statement of where its programs and data are: true when the paper is compiled,
     before any bundle exists, because it names the command that writes the bundle and the file it writes."""
@@ -103,9 +121,10 @@ def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None 
     fig_dir.mkdir(exist_ok=True)
     names: list[str] = []
     left_out: list[str] = []
-    for fig in figures or []:
-        fig = Path(fig)
-        name = safe_figure_name(fig.name)
+    for fig in dict.fromkeys(Path(f) for f in figures or []):
+        # Two programs (the best run and its final test run) often save the same file name:
+        # each figure gets its own name, so each is included once under its own label.
+        name = unique_name(safe_figure_name(fig.name), set(names))
         try:
             # A program made the figure: a link, a FIFO or a huge file must not reach the report.
             copy_file(fig, fig_dir / name, MAX_FIGURE_BYTES)

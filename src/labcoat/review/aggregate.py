@@ -1,7 +1,10 @@
 """Scores of several reviews combined: mean and spread per score, and the notice.
 
 The spread is the population standard deviation (three reviewers are the
-whole panel, not a sample). A tie in decisions counts as reject.
+whole panel, not a sample). The panel's decision follows the scores, by one
+stated rule (`DECISION_RULE`): accept when the mean overall score is at least
+6, the form's "borderline accept". The reviewers' own accept/reject votes are
+kept beside it as their split, so a disagreement is shown, never hidden.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ NOTICE_FIGURES: tuple[dict[str, Any], ...] = (
     {"value": 6.1, "source": "Agent Laboratory (arXiv 2501.04227): mean automated review score"},
     {"value": 3.8, "source": "Agent Laboratory (arXiv 2501.04227): mean human review score"},
 )
+
+
+ACCEPT_AT = 6.0  # the review form's "borderline accept"
+DECISION_RULE = f"accept when the mean overall score is at least {ACCEPT_AT:g}/10 (borderline accept), else reject"
+
+
+def decide(overall_mean: float) -> str:
+    """The panel's decision from its mean overall score (see DECISION_RULE)."""
+    return "accept" if overall_mean >= ACCEPT_AT else "reject"
 
 
 @dataclass(frozen=True)
@@ -35,14 +47,20 @@ class ReviewSummary:
 
     @property
     def decision(self) -> str:
-        return "accept" if self.decisions.get("accept", 0) > self.decisions.get("reject", 0) else "reject"
+        return decide(self.overall)
+
+    @property
+    def split(self) -> str:
+        """The reviewers' own votes, e.g. "2 accept, 1 reject"."""
+        return ", ".join(f"{self.decisions[name]} {name}" for name in ("accept", "reject") if self.decisions.get(name))
 
     @property
     def overall(self) -> float:
         return self.scores["overall"].mean
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "decision": self.decision, "decisions": dict(self.decisions),
+        return {"n": self.n, "decision": self.decision, "decision_rule": DECISION_RULE, "split": self.split,
+                "decisions": dict(self.decisions),
                 "scores": {name: asdict(stats) for name, stats in self.scores.items()}}
 
 
@@ -81,6 +99,8 @@ def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSumma
         "overall_mean": summary.overall,
         "overall_spread": summary.scores["overall"].spread,
         "decision": summary.decision,
+        "decision_rule": DECISION_RULE,
+        "split": summary.split,
         "notice": notice(summary, "md", language),
         "reviews": [{"reviewer": name, **form.model_dump()} for name, form in reviews],
         "aggregate": summary.to_dict(),

@@ -3,18 +3,22 @@
 Rules, applied to the body (after `\\begin{document}`) of the LaTeX text:
 
 - **Numbers.** Each stated number must round to a recorded number (metrics,
-  log values, data sizes), to a difference of two recorded metrics (when at
-  most 24 metrics are recorded), or to a literal of the recorded code
-  (hyper-parameters such as lr=0.001). Rounding
+  log values, data sizes, numbers the plan or the task notes set), to a
+  difference of two recorded metrics (a ratio for "3.2x", when at most 24
+  metrics are recorded), or to a literal of the recorded code
+  (hyper-parameters such as lr=0.001), or state a convention
+  (`review.conventions`: "95% CI", "p < 0.05", "80/20 split"). Rounding
   follows the digits written (0.87 and 87.3% both match 0.8732; 87% too).
   Not checked: years 1900-2100, whole numbers 0-10 (counts and enumerations,
   "3 seeds"; numbers written as words are never numbers here), cross-reference
   numbers ("Table 2", "Section 3.1"), numbers inside \\ref, \\label, \\cite,
   \\includegraphics and other layout commands, lengths, dates, arXiv ids.
-  An unmatched number is an error, or a warning when its sentence cites a
-  paper (a number from the literature: check it against that paper).
+  A number in a sentence that cites papers is first looked for in the text
+  the run read of them (`review.cited_sources`): not found, it is an error,
+  or a warning that it could not be verified when only abstracts were read.
 - **Citations.** Every \\cite key must be in references.bib and belong to a
-  paper retrieved during the run.
+  paper retrieved during the run and read (some of its text, at least the
+  abstract, was shown to an agent); `citations` lists what was read of each.
 - **Figures.** Every \\includegraphics file must exist.
 - **Subsampling.** Every recorded subsampling note must be stated: its
   numbers (those above 10) appear close together in the paper.
@@ -25,21 +29,22 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import asdict, dataclass, field
-from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+from labcoat.review.cited_sources import Source, attribute
+from labcoat.review.conventions import convention_spans
+from labcoat.review.number_sources import candidates, ratios, source_of
 from labcoat.review.paper_numbers import Stated, blank_non_claims, code_numbers, number_matches, stated_numbers
 
 FIGURE_EXTENSIONS = ("", ".pdf", ".png", ".jpg", ".jpeg", ".eps")
 _CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
 _BIB_KEY = re.compile(r"@(?!comment|string|preamble)[A-Za-z]+\s*[{(]\s*([^,\s]+)\s*,", re.IGNORECASE)
-_GRAPHICS = re.compile(r"\\includegraphics\*?(?:\[[^\]]*\])?\{([^}]*)\}")
-_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
+GRAPHICS = re.compile(r"\\includegraphics\*?(?:\[[^\]]*\])?\{([^}]*)\}")
+COMMENT = re.compile(r"(?<!\\)%[^\n]*")
 # Sentence ends; table cells and rows, and environment edges, also end a claim's context.
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n|\\\\|(?<!\\)&|\\(?:begin|end)\{")
 _SUBSAMPLE_WINDOW = 600
-_MAX_PAIRWISE = 24  # beyond this many records, chance differences would match almost anything
 
 
 @dataclass
@@ -61,6 +66,7 @@ class Finding:
 class IntegrityReport:
     findings: list[Finding] = field(default_factory=list)
     matched: list[dict[str, Any]] = field(default_factory=list)  # number, line, source
+    citations: list[dict[str, Any]] = field(default_factory=list)  # key, what of the paper the run read
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -77,7 +83,8 @@ class IntegrityReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings), **self.counts,
-                "findings": [asdict(f) for f in self.findings], "matched": self.matched}
+                "findings": [asdict(f) for f in self.findings], "matched": self.matched,
+                "citations_read": self.citations}
 
     def merge(self, other: "IntegrityReport", file: str) -> None:
         """Add the findings of an included file, tagged with its name."""
@@ -85,6 +92,8 @@ class IntegrityReport:
             finding.file = file
             self.findings.append(finding)
         self.matched += [{**m, "file": file} for m in other.matched]
+        known = {c["key"] for c in self.citations}
+        self.citations += [c for c in other.citations if c["key"] not in known]
         for name, count in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + count
 
@@ -114,40 +123,34 @@ def _sentence(text: str, ends: list[int], offset: int) -> str:
     return text[begin:ends[index] if index < len(ends) else len(text)]
 
 
-def _candidates(recorded: list[dict[str, Any]], code_texts: list[str], subsampling: list[str]) -> list[tuple[float, str]]:
-    # Direct records first: the first match names the source.
-    direct = [(float(item["value"]), str(item.get("source") or "recorded")) for item in recorded]
-    pool = list(direct)
-    pool += [(value, "recorded code") for value in code_numbers(code_texts)]
-    pool += [(stated.value, "subsampling note") for note in subsampling for stated in stated_numbers(note)]
-    # Differences only between metrics ("2.3 points better"): a difference of a
-    # log value and a review score would match almost any number by accident.
-    metrics = [(float(item["value"]), str(item.get("source") or "recorded")) for item in recorded
-               if item.get("metric")]
-    if len(metrics) <= _MAX_PAIRWISE:
-        pool += [(a - b, f"difference of {sa} and {sb}") for (a, sa), (b, sb) in permutations(metrics, 2)]
-    return pool
-
-
 def _check_numbers(tex: str, blanked: str, starts: list[int], pool: list[tuple[float, str]],
+                   ratio_pool: list[tuple[float, str]], sources: dict[str, Source] | None,
                    report: IntegrityReport) -> None:
-    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
+    plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)  # offsets must stay those of `blanked`
     ends = [m.end() for m in _SENTENCE_END.finditer(plain)]
+    spans = convention_spans(blanked)
     checked = 0
     for stated in stated_numbers(blanked):
         if _exempt(stated):
             continue
         checked += 1
         line = _line_of(starts, stated.start)
-        source = next((src for value, src in pool if number_matches(stated, value)), None)
+        keys = [k.strip() for m in _CITE.finditer(_sentence(plain, ends, stated.start)) for k in m.group(1).split(",")
+                if k.strip()]
+        verdict = attribute(stated, keys, sources) if keys and sources is not None else None
+        source = verdict.source if verdict else None
+        source = source or source_of(stated, pool, ratio_pool, spans)
         if source is not None:
             report.matched.append({"number": stated.text, "line": line, "source": source})
             continue
-        cited = r"\cite" in _sentence(plain, ends, stated.start)
+        if verdict is not None:
+            report.findings.append(Finding("unsupported_number", verdict.severity, verdict.message, verdict.fix,
+                                           line=line, text=stated.text))
+            continue
         report.findings.append(Finding(
-            "unsupported_number", "warning" if cited else "error",
-            f"'{stated.text}' matches no number the run recorded" + (" (the sentence cites a paper)." if cited else "."),
-            "check it against the cited paper." if cited else
+            "unsupported_number", "warning" if keys else "error",
+            f"'{stated.text}' matches no number the run recorded" + (" (the sentence cites a paper)." if keys else "."),
+            "check it against the cited paper." if keys else
             "use a recorded value (see the results table), or remove the claim.",
             line=line, text=stated.text))
     report.counts["numbers_checked"] = checked
@@ -160,9 +163,10 @@ def _exempt(stated: Stated) -> bool:
     return stated.magnitude <= 10 or 1900 <= stated.value <= 2100
 
 
-def _check_citations(tex: str, bib: str, retrieved: set[str], starts: list[int], report: IntegrityReport) -> None:
+def _check_citations(tex: str, bib: str, retrieved: set[str], sources: dict[str, Source] | None,
+                     starts: list[int], report: IntegrityReport) -> None:
     known = bib_keys(bib)
-    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
+    plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
     seen: set[str] = set()
     for match in _CITE.finditer(plain):
         line = _line_of(starts, match.start())
@@ -180,6 +184,13 @@ def _check_citations(tex: str, bib: str, retrieved: set[str], starts: list[int],
                     "unretrieved_citation", "error", f"'{key}' was never retrieved during the run.",
                     "cite only papers the literature review retrieved; remove this citation or retrieve the paper.",
                     line=line, text=key))
+            elif sources is not None and key in sources and not sources[key].read:
+                report.findings.append(Finding(
+                    "unread_citation", "error", f"'{key}' was retrieved but nobody read it: no text of it (not even "
+                    "an abstract) was shown to an agent.",
+                    "cite only papers the run read; remove this citation.", line=line, text=key))
+            if sources is not None and key in sources:
+                report.citations.append({"key": key, "read": sources[key].described()})
     report.counts["citations"] = len(seen)
 
 
@@ -194,9 +205,9 @@ def _figure_exists(name: str, figure_dir: Path) -> bool:
 
 
 def _check_figures(tex: str, figure_dir: Path, starts: list[int], report: IntegrityReport) -> None:
-    plain = _COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
+    plain = COMMENT.sub(lambda m: " " * len(m.group(0)), tex)
     count = 0
-    for match in _GRAPHICS.finditer(plain):
+    for match in GRAPHICS.finditer(plain):
         count += 1
         name = match.group(1).strip()
         if not _figure_exists(name, figure_dir):
@@ -224,7 +235,7 @@ def _stated_in_paper(note: str, paper: list[Stated], plain: str) -> bool:
 
 def _check_subsampling(tex: str, blanked: str, subsampling: list[str], report: IntegrityReport) -> None:
     paper = stated_numbers(blanked)
-    plain = _COMMENT.sub("", tex)
+    plain = COMMENT.sub("", tex)
     for note in subsampling:
         if not _stated_in_paper(note, paper, plain):
             report.findings.append(Finding(
@@ -234,18 +245,20 @@ def _check_subsampling(tex: str, blanked: str, subsampling: list[str], report: I
 
 
 def check_integrity(tex: str, bib: str, *, recorded_numbers: list[dict[str, Any]], retrieved_keys: set[str],
-                    figure_dir: Path, subsampling: list[str] = (), code_texts: list[str] = ()) -> IntegrityReport:
+                    figure_dir: Path, subsampling: list[str] = (), code_texts: list[str] = (),
+                    sources: dict[str, Source] | None = None) -> IntegrityReport:
     """Check a paper against what the run recorded; see the module docstring for the rules.
 
     `recorded_numbers` are {"value": float, "source": str}; `retrieved_keys` the
-    BibTeX keys of papers retrieved during the run.
+    BibTeX keys of papers retrieved during the run; `sources` what the run read
+    of each (`cited_sources.sources_of`; None: attributed numbers only warn).
     """
     starts = [0] + [i + 1 for i, ch in enumerate(tex) if ch == "\n"]
     blanked = blank_non_claims(tex)
     report = IntegrityReport()
-    pool = _candidates(list(recorded_numbers), list(code_texts), list(subsampling))
-    _check_numbers(tex, blanked, starts, pool, report)
-    _check_citations(tex, bib, set(retrieved_keys), starts, report)
+    pool = candidates(list(recorded_numbers), list(code_texts), list(subsampling))
+    _check_numbers(tex, blanked, starts, pool, ratios(list(recorded_numbers)), sources, report)
+    _check_citations(tex, bib, set(retrieved_keys), sources, starts, report)
     _check_figures(tex, Path(figure_dir), starts, report)
     _check_subsampling(tex, blanked, list(subsampling), report)
     return report

@@ -5,7 +5,8 @@ numbers survive): comments, the preamble, reference/label/citation/graphics
 commands and their options, environment arguments, lengths, cross-reference
 phrases ("Table 2", "Section 3.1"), ISO dates and arXiv identifiers.
 A number glued to letters is a name (ResNet50, 3rd, 2D), except for the
-units and multipliers a result is stated in (1.5x, 3.2h, 12GB, 50k).
+units and multipliers a result is stated in (1.5x, 3.2×, 3.2h, 12GB, 50k);
+a bare % counts as a percent sign (in LaTeX it starts a comment, blanked first).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ _SCI_E = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?!\w|\.\d)")
 _NUMBER = re.compile(
     r"(?<![\w.:/\\^_])(?<![A-Za-z]-)(?P<sign>-)?(?P<num>\d{1,3}(?:(?:,|\{,\}|\\,)\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?P<suffix>[kKM](?![A-Za-z]))?(?P<unit>(?:x|ms|s|min|h|GB|MB|KB|GiB|MiB|TB|GHz|B)(?![A-Za-z]))?"
-    r"(?P<percent>\s*(?:\\%|\s*percent\b))?(?![A-Za-z0-9_])"
+    r"(?P<times>\s*\$?\s*(?:\\times|×)(?!\s*10\^))?"
+    r"(?P<percent>\s*(?:\\%|%|\s*percent\b))?(?![A-Za-z0-9_])"
 )
 _CODE_NUMBER = re.compile(r"(?<![\w.])\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -54,6 +56,7 @@ class Stated:
     percent: bool
     integer: bool
     start: int
+    times: bool = False  # "3.2x", "3.2×": a ratio
 
     @property
     def magnitude(self) -> float:
@@ -105,7 +108,8 @@ def stated_numbers(text: str) -> list[Stated]:
         scale = {"k": 1e3, "K": 1e3, "M": 1e6}.get(match.group("suffix") or "", 1.0)
         value = float(digits) * scale * (-1 if match.group("sign") else 1)
         found.append(Stated(match.group(0).strip(), value, 0.5 * 10 ** (-_places(digits)) * scale + 1e-12,
-                            bool(match.group("percent")), "." not in digits, match.start()))
+                            bool(match.group("percent")), "." not in digits, match.start(),
+                            times=bool(match.group("times")) or match.group("unit") == "x"))
     return sorted(found, key=lambda s: s.start)
 
 

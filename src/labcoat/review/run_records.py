@@ -15,13 +15,16 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from labcoat.artefacts import DataCode, LitReview, PaperRecord, Report, Results
+from labcoat.artefacts import DataCode, LitReview, PaperRecord, Plan, Report, Results
 from labcoat.errors import LabcoatError
 from labcoat.review.aggregate import NOTICE_FIGURES
-from labcoat.review.integrity import IntegrityReport, check_integrity
+from labcoat.review.cited_sources import sources_of
+from labcoat.review.conventions import setting_records
+from labcoat.review.integrity import COMMENT, GRAPHICS, Finding, IntegrityReport, check_integrity
 from labcoat.review.paper_numbers import code_numbers
 
 MAX_LOG_CHARS = 20_000
+_LABEL = re.compile(r"\\label\{([^}]*)\}")
 _INPUT = re.compile(r"^[^%\n]*\\input\{([^}]+)\}", re.MULTILINE)
 
 
@@ -43,6 +46,8 @@ def recorded_numbers(results: Results | None, data: DataCode | None,
                             for v in code_numbers([node.stdout[:MAX_LOG_CHARS]])]
     if data is not None:
         records += [{"value": float(size), "source": f"data sizes: {split}"} for split, size in data.sizes.items()]
+        if len(data.sizes) > 1:  # "n = 569" is the whole data set: the splits together
+            records.append({"value": float(sum(data.sizes.values())), "source": "data sizes: all splits together"})
         records += [{"value": v, "source": "data preparation output"} for v in code_numbers([data.output[:MAX_LOG_CHARS]])]
     records += list(extra)
     return records
@@ -72,9 +77,10 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
              for path in (sorted(figure_dir.iterdir()) if figure_dir.is_dir() else [])
              for value in code_numbers([re.sub(r"[_-]+", " ", path.stem)])]
     common = dict(recorded_numbers=recorded_numbers(results, data, [*extra_records, *named]),
-                  retrieved_keys=retrieved_keys(review),
+                  retrieved_keys=retrieved_keys(review), sources=sources_of(review),
                   figure_dir=figure_dir, code_texts=code_texts(results, data))
     report = check_integrity(tex, bib, subsampling=list(data.subsampling) if data else [], **common)
+    texts = []
     for name in dict.fromkeys(_INPUT.findall(tex)):
         included = report_dir / (name if name.endswith(".tex") else name + ".tex")
         if included.is_file() and report_dir.resolve() in included.resolve().parents:
@@ -86,7 +92,30 @@ def check_report(report_dir: Path, *, results: Results | None, data: DataCode | 
             for matched in part.matched:
                 matched["line"] -= 1
             report.merge(part, included.name)
+            texts.append((included.name, body))
+    # the generated parts first: a repeated figure is the model's copy, reported where it can be deleted
+    _check_figures_once([*texts, (main, tex)], report, main)
     return report
+
+
+def _check_figures_once(texts: list[tuple[str, str]], report: IntegrityReport, main: str) -> None:
+    """A figure file is included once and a label defined once, across the paper and the files it inputs."""
+    first: dict[tuple[str, str], str] = {}
+    for file, text in texts:
+        plain = COMMENT.sub("", text)
+        for kind, pattern in (("figure", GRAPHICS), ("label", _LABEL)):
+            for match in pattern.finditer(plain):
+                name = match.group(1).strip()
+                if kind == "figure":  # "figures/acc.png", "acc.png" and "acc" are one file to graphicx here
+                    name = Path(name).stem
+                if (kind, name) not in first:
+                    first[(kind, name)] = file
+                    continue
+                fix = ("figures.tex already includes every recorded figure with its label: refer to it with "
+                       "\\ref and delete this copy." if kind == "figure" else "give each \\label its own name.")
+                report.findings.append(Finding(
+                    f"duplicate_{kind}", "error", f"{kind} '{name}' appears again (first in {first[(kind, name)]}).",
+                    fix, line=plain.count("\n", 0, match.start()) + 1 - (file != main), text=name, file=file))
 
 
 def citable_review(review: LitReview | None, retrieved: list[PaperRecord]) -> LitReview:
@@ -111,15 +140,18 @@ class IntegrityInputs:
                             extra_records=self.extra_records)
 
 
-def integrity_inputs(artefacts: Mapping[str, Any], reviews: Mapping[str, Any] | None = None) -> IntegrityInputs:
-    """The integrity inputs of a run from its artefacts (models or their JSON) and its reviews.json, if any."""
+def integrity_inputs(artefacts: Mapping[str, Any], reviews: Mapping[str, Any] | None = None, *, topic: str = "",
+                     notes: Mapping[str, list[str]] | None = None) -> IntegrityInputs:
+    """The integrity inputs of a run from its artefacts (models or their JSON) and its reviews.json, if any;
+    the numbers the plan, the topic and the task notes set are settings, not results."""
     written = _artefact(artefacts, "report_writing", Report)
+    settings = setting_records(plan=_artefact(artefacts, "plan_formulation", Plan), topic=topic, notes=dict(notes or {}))
     return IntegrityInputs(
         results=_artefact(artefacts, "running_experiments", Results),
         data=_artefact(artefacts, "data_preparation", DataCode),
         review=citable_review(_artefact(artefacts, "literature_review", LitReview),
                               written.retrieved if written else []),
-        extra_records=review_records(reviews) if reviews else [],
+        extra_records=[*(review_records(reviews) if reviews else []), *settings],
     )
 
 

@@ -255,6 +255,13 @@ def _paper_edit(p: dict, ev: dict) -> EventText:
                      str(p.get("refused") or ""), "warn")
 
 
+def _figure_check(p: dict, ev: dict) -> EventText:
+    problems = [str(x) for x in p.get("problems") or []]
+    return EventText(f"figure {p.get('figure')} looked at", f"by {p.get('model')}: "
+                     + (_plural(len(problems), "problem") if problems else "fine"),
+                     "\n".join(problems[:5]), "warn" if problems else "ok")
+
+
 def _paper_done(p: dict, ev: dict) -> EventText:
     pdf = f"PDF {p['pdf']}" if p.get("pdf") else "no PDF"
     return EventText("paper done", f"{pdf}; {_plural(p.get('integrity_errors', 0), 'integrity error')}; "
@@ -282,7 +289,7 @@ WORDS: dict[str, Callable[[dict, dict], EventText]] = {
     "mle_seed": _mle_seed, "mle_node": _mle_node, "mle_pool": _mle_pool, "mle_dropped": _mle_dropped,
     "mle_best": _mle_best, "paper_draft": _paper_draft, "paper_search": _paper_search,
     "paper_version": _paper_version, "paper_compile": _paper_compile, "paper_edit": _paper_edit,
-    "paper_done": _paper_done, "published": _published, "reviews": _reviews,
+    "paper_done": _paper_done, "figure_check": _figure_check, "published": _published, "reviews": _reviews,
 }
 
 

@@ -46,6 +46,11 @@ def escape(value: str) -> str:
     return value
 
 
+def public_url(url: object) -> bool:
+    """A URL a reader of the paper can follow: http(s) or ftp, never a path on the machine that ran it."""
+    return bool(url) and re.match(r"(?i)(https?|ftp)://[^/\s]", str(url)) is not None
+
+
 def entry(paper: dict, *, key: str | None = None) -> str:
     """One BibTeX entry: @article when a journal is known, else @misc with arXiv eprint fields."""
     base_id = re.sub(r"v\d+$", "", str(paper.get("id") or ""))
@@ -64,7 +69,7 @@ def entry(paper: dict, *, key: str | None = None) -> str:
         fields += [("eprint", base_id), ("archivePrefix", "arXiv")]
         if paper.get("primary_category"):
             fields.append(("primaryClass", escape(paper["primary_category"])))
-    if paper.get("url"):
+    if public_url(paper.get("url")):
         fields.append(("url", str(paper["url"]).replace("%", r"\%")))
     if paper.get("bibtex_note"):
         fields.append(("note", escape(paper["bibtex_note"])))

@@ -146,7 +146,7 @@ def _tex_spec(work: Path, cmd: list[str], timeout: float, mode: str):
     path_dirs = sorted({os.path.dirname(shutil.which(t) or "/usr/bin/x") for t in ("latexmk", *ENGINE_BINARIES.values())})
     env = _tex_env() | {"PATH": ":".join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin"])}
     return ProgramSpec(workdir=str(work), command=cmd, env=env, timeout_s=timeout, cpu_s=int(timeout * 2) + 10,
-                       memory_mb=4096, file_size_mb=256, disk_mb=512, max_processes=64, max_open_files=1024,
+                       memory_mb=4096, file_size_mb=256, disk_mb=256, max_processes=64, max_open_files=1024,
                        output_limit_kb=64, output_kill_mb=16, ro_binds=[*TEX_BINDS, *_tex_roots()],
                        etc=list(TEX_ETC), mode=mode)
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labcoat.artefacts import DataCode, LitReview, Results
+from labcoat.artefacts import DataCode, LitReview, Plan, Results
 from labcoat.workflow.context import RunContext
 from labcoat.report.lines import document_problems
 from labcoat.report.scaffold import needs_cjk, render_scaffold, tex_requirements, write_report_dir
 from labcoat.report.toolchain import Toolchain, cjk_font_files, report_toolchain
 from labcoat.review.commands import SubmitReview
+from labcoat.review.conventions import setting_records
 from labcoat.review.integrity import IntegrityReport
 from labcoat.review.personas import PERSONAS, paper_message, system_prompt
 from labcoat.review.run_records import check_report
@@ -61,13 +62,15 @@ class Version:
 
 class PaperBuild:
     def __init__(self, ctx: RunContext, folder: Path, *, results: Results | None, data: DataCode | None,
-                 review: LitReview | None, extra_records: list[dict] | None = None):
+                 review: LitReview | None, extra_records: list[dict] | None = None, plan: Plan | None = None):
         self.ctx = ctx
         self.folder = folder
         self.results = results
         self.data = data
         self.review = review
-        self.extra_records = list(extra_records or [])
+        # what the plan, the topic and the task notes set are settings, not results (review.conventions)
+        self.extra_records = [*(extra_records or []), *setting_records(
+            plan=plan, topic=ctx.config.topic, notes=ctx.config.task_notes)]
         self.engine = "xelatex" if needs_cjk(ctx.config.language) else "pdf"
         self.skip_reason = ""
         self.toolchain: Toolchain | None = None

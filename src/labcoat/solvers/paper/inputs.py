@@ -8,11 +8,45 @@ run's artefacts grow.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from labcoat.agents.dialogue import clip
 from labcoat.artefacts import DataCode, Interpretation, LitReview, Plan, Results
+from labcoat.report.scaffold import figure_names
+from labcoat.report.tables import figure_label
+
+
+TITLE_WORDS = 15
+# "Research question.", "Question:", "RQ1 -", "Topic:" are labels of a plan, not part of a title
+_LABEL = re.compile(r"^\s*(?:(?:the\s+)?(?:main\s+|primary\s+)?research\s+questions?|questions?|rq\s*\d*|topic|aim|goal)"
+                    r"\s*\d*\s*[:.\-\u2013\u2014)]\s*", re.IGNORECASE)
+_CLAUSE = re.compile(r"\s*(?:[,;:(]|\s[\u2013\u2014-]\s)\s*")
+_TRAILING = frozenset("a an and as at by for from in into of on or the to under versus vs when whether which while with".split())
+
+
+def paper_title(question: str) -> str:
+    """A title for the paper from the plan's question: no label, at most TITLE_WORDS words.
+
+    A longer question keeps its first clause; if that is still too long it is cut
+    at a word that can end a title (not "of", "the", "and").
+    """
+    text = " ".join(question.split())
+    while True:
+        stripped = _LABEL.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = text.strip().rstrip(".")
+    words = text.split()
+    if len(words) <= TITLE_WORDS:
+        return text
+    first = _CLAUSE.split(text, maxsplit=1)[0].split()
+    words = first if 3 <= len(first) <= TITLE_WORDS else words[:TITLE_WORDS]
+    while len(words) > 1 and words[-1].lower().strip(",;:") in _TRAILING:
+        words.pop()
+    return " ".join(words).rstrip(",;:?.")
 
 
 def _as(model: type, value: Any) -> Any:
@@ -41,7 +75,7 @@ class PaperInputs:
 
     @property
     def title(self) -> str:
-        return (self.plan.question if self.plan and self.plan.question else self.topic).strip()
+        return paper_title(self.plan.question if self.plan and self.plan.question else self.topic)
 
     def metrics_table(self) -> str:
         return "Recorded metrics (the paper's table is generated from these):\n" + (
@@ -74,9 +108,9 @@ class PaperInputs:
         if name == "metrics":
             return self.metrics_table()
         if name == "figures" and results:
-            names = [f.rsplit("/", 1)[-1] for f in results.figures]
-            return ("Figures (included after the table, labelled fig:<file stem>): " + ", ".join(names)) if names \
-                else "No figures were recorded."
+            labels = [figure_label(name) for name in figure_names(results.figures)]
+            return ("Figures (already included after the table; refer to them with \\ref, never include them "
+                    "again): " + ", ".join(labels)) if labels else "No figures were recorded."
         if name == "interpretation" and interp:
             claims = "\n".join(f"- {c}" for c in interp.claims)
             return f"Interpretation of the results:\n{clip(interp.text, 2000)}" + (f"\nClaims:\n{claims}" if claims else "")

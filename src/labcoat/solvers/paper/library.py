@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from labcoat.agents.dialogue import clip
-from labcoat.artefacts import LitReview, PaperRecord
+from labcoat.artefacts import LitReview, PaperRead, PaperRecord
 
 _KEY = re.compile(r"(\s*@\w+\{)([^,]+),")
 MORE_KEYS = 40  # prompts stay bounded however many papers the run retrieved
@@ -54,7 +54,9 @@ class Library:
             id=paper["id"], title=paper["title"], authors=list(paper.get("authors", [])),
             year=int(year) if year.isdigit() else None, source=paper.get("source", "arxiv"), url=paper.get("url"),
             summary=clip(" ".join((paper.get("abstract") or "(no abstract)").split()), 600),
-            bibtex_key=unique, bibtex=bib)
+            bibtex_key=unique, bibtex=bib,
+            reads=[PaperRead(part="abstract", how="shown to the writer in search results while drafting",
+                             text=paper.get("abstract") or "")])
         self.papers[unique] = record
         self.added.append(record)
         return record
@@ -67,12 +69,21 @@ class Library:
         if not self.papers:
             return "Citable papers: none yet (use `search` to find some)."
         shown = list(self.papers.values())[:limit]
-        lines = ["Citable papers (cite with \\citep{key}):"]
+        lines = ["Citable papers (cite with \\citep{key}; a number you attribute to one is checked against what "
+                 "the run read of it, listed after 'read:'):"]
         for p in shown:
-            lines.append(f"- {p.bibtex_key}: {p.title} ({p.year or 'n.d.'}). {clip(p.summary, summary_chars)}")
+            lines.append(f"- {p.bibtex_key}: {p.title} ({p.year or 'n.d.'}; read: {what_was_read(p)}). "
+                         f"{clip(p.summary, summary_chars)}")
         if len(self.papers) > limit:
             lines.append(f"- … {len(self.papers) - limit} more: " + _some(list(self.papers)[limit:], MORE_KEYS))
         return "\n".join(lines)
 
     def keys_line(self) -> str:
         return "Citable keys: " + (_some(list(self.papers), KEYS_SHOWN) if self.papers else "none")
+
+
+def what_was_read(paper: PaperRecord) -> str:
+    if paper.reads is None:
+        return "not recorded"
+    parts = [r.part for r in paper.reads if r.text.strip()]
+    return ", ".join(dict.fromkeys(parts)) or "nothing (do not cite it)"

@@ -31,6 +31,7 @@ from labcoat.report.wording import wording_for
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
 from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
 from labcoat.solvers.paper.draft import Drafter, cited_keys
+from labcoat.solvers.paper.figure_check import check_figures
 from labcoat.solvers.paper.inputs import PaperInputs
 from labcoat.review.run_records import citable_review
 from labcoat.solvers.paper.library import Library
@@ -56,8 +57,9 @@ class PaperSolver:
         self.prompts = prompts or Prompts()
         self.library = Library(inputs.review)
         self.steps = ctx.config.budget.paper_steps
+        self.figure_feedback = ""
         self.build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
-                                extra_records=extra_records)
+                                extra_records=extra_records, plan=inputs.plan)
         known = "\n\n".join([inputs.piece("question"), inputs.metrics_table()])
         self.phd = writer(ctx, self.prompts, "phd", [Search, DraftSection], artefacts=known)
         self.professor = writer(ctx, self.prompts, "professor", [EditPaper, ReplacePaper], artefacts=known,
@@ -83,6 +85,13 @@ class PaperSolver:
         report.figures = self.build.lay_out(self.library.bib(), figures)
         tex = render_scaffold(self.inputs.title, "labcoat", language=self.ctx.config.language)
         tex = Drafter(self.ctx, self.inputs, self.library, self.phd, self.prompts).draft_all(tex)
+        looked = check_figures(self.ctx, self.folder / "figures", report.figures, self.inputs.metrics_table(),
+                               self.prompts)
+        report.figure_checks = looked.to_dict()
+        for note in looked.notes:
+            report.warnings.append(note)
+            self.ctx.warn(note)
+        self.figure_feedback = looked.feedback()
         self.build.set_bib(self.library.bib())
         best = draft = self.build.check(self.ctx.key("paper", 0), tex, self.citable_review())
         report.history.append({"step": 0, "attempt": 0, "outcome": "draft", **describe(best)})
@@ -133,7 +142,7 @@ class PaperSolver:
                            messages=[{"role": "user", "content": message}], commands=[EditPaper, ReplacePaper])
 
     def _step(self, step: int, best: Version, note: str) -> StepOutcome:
-        base, feedback = best.tex, feedback_of(best)
+        base, feedback = best.tex, "\n\n".join(x for x in (feedback_of(best), self.figure_feedback) if x)
         message = self.prompts.render("phases/report_writing_edit.j2", repair=False, step=step, steps=self.steps,
                                       last_note=note, feedback=feedback, keys=self.library.keys_line(),
                                       paper=numbered(base))

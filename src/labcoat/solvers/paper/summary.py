@@ -16,8 +16,9 @@ from labcoat.artefacts import Report, Results
 from labcoat.workflow.context import RunContext
 from labcoat.llm.commands import Command
 from labcoat.report.wording import wording_for
+from labcoat.review.aggregate import ACCEPT_AT
 from labcoat.review.integrity import IntegrityReport
-from labcoat.review.paper_numbers import number_matches, stated_numbers
+from labcoat.review.number_sources import unverified_numbers
 from labcoat.solvers.paper.writers import Writer
 from labcoat.tools.errors import ToolError
 
@@ -47,9 +48,9 @@ def with_notice(tex: str, notice_tex: str) -> str:
 
 
 def unrecorded(text: str, recorded: list[float]) -> list[str]:
-    """Decimals and percentages in `text` that round to no recorded value (counts and years pass)."""
-    return [n.text for n in stated_numbers(text)
-            if (n.percent or not n.integer) and not any(number_matches(n, value) for value in recorded)]
+    """Decimals and percentages in `text` that round to no recorded value and state no convention
+    ("95% CI", "p < 0.05"); counts and years pass."""
+    return unverified_numbers(text, [(value, "recorded") for value in recorded])[0]
 
 
 def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str,
@@ -91,7 +92,8 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
          "integrity_failed": words.text("readme.integrity_failed", errors=checked.get("errors", 0),
                                         warnings=checked.get("warnings", 0)),
          "cost_line": words.text("readme.cost_line", calls=len(ledger), tokens=tokens, dollars=f"{dollars:.4f}"),
-         "bundle_text": words.text("readme.bundle_text", run_id=ctx.run_id)}
+         "bundle_text": words.text("readme.bundle_text", run_id=ctx.run_id),
+         "decision_rule": words.text("readme.decision_rule", at=f"{ACCEPT_AT:g}", split=reviews.get("split") or "-")}
     return prompts.render(
         "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report, w=w,
         reviews=reviews, integrity=checked, findings=[f.describe() for f in integrity.findings[:10]],
