@@ -82,6 +82,9 @@ class RunContext:
     warned: list[tuple[str | None, str]] = field(default_factory=list)
     # The exception that failed the run, if any (the store holds its traceback).
     failure: BaseException | None = None
+    # Whether the report can be typeset here, checked once as the run starts
+    # (labcoat.report.toolchain.Toolchain); None until checked.
+    report_toolchain: Any = None
 
     def key(self, *parts: object) -> str:
         """The logical position of an effect: phase#attempt/part/part..."""
