@@ -121,7 +121,7 @@ def _program(root: Path, program: RecordedProgram, writer: "_InputWriter", toler
     (folder / "main.py").write_text(program.request.get("code") or "", encoding="utf-8")
     recorded = {k: program.result.get(k) for k in ("exit_code", "killed_by", "duration_s", "cpu_s", "peak_rss_mb",
                                                    "metrics", "metrics_errors", "sandbox")}
-    recorded["stdout_tail"] = (program.result.get("stdout") or "")[-4000:]
+    recorded["stdout"] = program.result.get("stdout") or ""  # already capped by the sandbox (head + tail)
     (folder / "recorded.json").write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     request = program.request
     return {

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from labcoat.bundle import environment
-from labcoat.bundle.compare import Row, metric_value, split_size
+from labcoat.bundle.claims import PRINTED
+from labcoat.bundle.compare import Row, metric_value, printed_value, split_size
 from labcoat.bundle.files import BundleError, bundle_root, sha256_file, tree_hashes, unpack, verify
 from labcoat.bundle.model_calls import read_log, write_log
 from labcoat.bundle.replay import ReplayServer
@@ -232,6 +233,9 @@ def _row(root: Path, claim: dict[str, Any], program: dict[str, Any] | None, resu
         bundled = (program or {}).get("outputs", {})
         recorded = split_size(_bundled_data(root, program), name[5:]) if bundled is not None else None
         rerun = split_size(made, name[5:])
+    elif name.startswith(PRINTED):
+        recorded = printed_value(recorded_run.get("stdout") or "", claim.get("stated", ""))
+        rerun = printed_value((result or {}).get("stdout") or "", claim.get("stated", ""))
     else:
         recorded = metric_value(recorded_run.get("metrics") or [], name, split)
         rerun = metric_value((result or {}).get("metrics") or [], name, split)
