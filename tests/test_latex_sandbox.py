@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -141,9 +142,16 @@ OPENOUT_LOOP = r"""\documentclass{article}
 """
 
 
-def test_an_openout_loop_is_stopped_by_the_disk_quota(tmp_path, mode):
+def test_an_openout_loop_is_stopped_by_the_disk_quota(tmp_path, mode, monkeypatch, request):
     if tex_missing("pdf"):
         pytest.skip(tex_missing("pdf"))
+    # The compile's scratch folders go to a temp dir of this test's own, so
+    # other processes' compiles cannot be mistaken for a leftover of this one.
+    # (World-traversable, as without bubblewrap the compile runs under a uid of its own.)
+    scratch = Path(tempfile.mkdtemp(prefix="labcoat-test-tmp-", dir="/tmp"))
+    scratch.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     doc = tmp_path / "doc"
     doc.mkdir()
     (doc / "report.tex").write_text(OPENOUT_LOOP)
@@ -153,14 +161,10 @@ def test_an_openout_loop_is_stopped_by_the_disk_quota(tmp_path, mode):
     assert not result.ok
     assert any(issue.kind == "limit" and "disk" in issue.message for issue in result.errors), result.feedback()
     assert time.monotonic() - started < 140
-    assert not [p for p in Path(tempfile_dir()).glob("labcoat-tex-*") if p.stat().st_mtime >= started - 1]
+    assert not list(scratch.glob("labcoat-tex-*"))
     assert shutil.disk_usage("/tmp").used - before < 256 * 1024 * 1024
 
 
-def tempfile_dir() -> str:
-    import tempfile
-
-    return tempfile.gettempdir()
 
 
 def test_labcoat_compile_rebuilds_a_folder_through_the_sandbox(tmp_path, canary):

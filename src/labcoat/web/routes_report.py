@@ -22,7 +22,7 @@ def report(request: Request, ref: str) -> HTMLResponse:
     pages, pdf_error = 0, None
     if found["report.pdf"]:
         try:
-            pages = files.pdf_page_count(run_dir / found["report.pdf"], d.pdf_lock)
+            pages = files.pdf_page_count(run_dir / found["report.pdf"])
         except PageError as exc:
             pdf_error = exc.detail
     reviews, reviews_error = files.read_json(run_dir, "reviews.json")
@@ -40,8 +40,11 @@ def report_page(request: Request, ref: str, number: int) -> Response:
     rel = files.find_report_file(run_dir, "report.pdf")
     if rel is None:
         raise PageError(404, "No report yet", "this run has no report.pdf (yet)")
-    png = files.pdf_page_png(run_dir / rel, number - 1, d.pdf_lock)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    rendered = files.pdf_page_png(run_dir / rel, number - 1)
+    headers = {"Cache-Control": "no-store"}
+    if rendered.note:
+        headers["X-Labcoat-Note"] = rendered.note
+    return Response(rendered.png, media_type="image/png", headers=headers)
 
 
 @router.get("/runs/{ref}/bundle.zip")
