@@ -22,27 +22,12 @@ from typing import Any
 from labcoat.store.effects import request_hash
 from labcoat.store.runstore import RunStore
 
-KIND = "gateway"
-
-
-def request_sha256(request: dict[str, Any]) -> str:
-    return request_hash(request)
-
-
 def recorded_calls(store: RunStore, exec_key: str) -> list[dict[str, Any]]:
-    """The model calls the program recorded as `exec_key` made, in the order it made them."""
-    rows = store.db.execute("SELECT key, request, result FROM effects WHERE kind=? AND key LIKE ? ESCAPE '\\' "
-                            "ORDER BY rowid", (KIND, _like_prefix(exec_key + "/model/")))
-    calls = []
-    for seq, row in enumerate(rows):
-        body = json.loads(row["request"])
-        calls.append({"seq": seq, "request_sha256": request_sha256(body), "request": body,
-                      "response": json.loads(row["result"])})
-    return calls
+    """The model calls the program recorded as `exec_key` made, in the order they were answered."""
+    from labcoat.gateway.calls import calls_made
 
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [{"seq": seq, "request_sha256": request_hash(call["request"]), "request": call["request"],
+             "response": call["response"]} for seq, call in enumerate(calls_made(store, exec_key))]
 
 
 def write_log(path: Path, calls: list[dict[str, Any]]) -> None:
