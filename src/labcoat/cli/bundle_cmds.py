@@ -80,6 +80,8 @@ def register(app: typer.Typer) -> None:
         else:
             for line in result.drift:
                 con.print(f"[yellow]environment drift:[/] {escape(line)}")
+            for line in dict.fromkeys(result.warnings):
+                con.print(f"[yellow]warning:[/] {escape(line)}")
             for run in result.programs:
                 calls = (f", {run.model_calls_served} model calls replayed" if run.model_calls_served else "") + \
                         (f", {run.model_calls_live} asked live" if run.model_calls_live else "")
