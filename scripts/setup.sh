@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # Set up labcoat on a fresh Debian/Ubuntu machine: system packages, a virtual
 # environment in .venv, Python dependencies from the hashed lock file.
-#   scripts/setup.sh           everything the tests and experiments need
-#   scripts/setup.sh --local   also the embedded local model (llama.cpp build, ~7 min)
+#   scripts/setup.sh            everything the tests, experiments and reports need
+#   scripts/setup.sh --local    also the embedded local model (llama.cpp build, ~7 min)
+#   scripts/setup.sh --no-cjk   without xelatex and the Fandol CJK fonts (Chinese, Japanese
+#                               reports; ~82 MB download, ~172 MB installed): those reports
+#                               then come out as Markdown
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_local=0
+want_cjk=1
 for arg in "$@"; do
   case "$arg" in
     --local) want_local=1 ;;
-    *) echo "setup.sh: unknown option $arg (known: --local)" >&2; exit 2 ;;
+    --no-cjk) want_cjk=0 ;;
+    *) echo "setup.sh: unknown option $arg (known: --local, --no-cjk)" >&2; exit 2 ;;
   esac
 done
 
+# Every file the report templates load comes from these packages or their dependencies
+# (tests/test_tex_packages.py asks dpkg which package owns each one).
 APT_PACKAGES=(bubblewrap latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern
               texlive-latex-extra texlive-science poppler-utils chromium)
+CJK_PACKAGES=(texlive-xetex texlive-lang-chinese)
+[ "$want_cjk" = 1 ] && APT_PACKAGES+=("${CJK_PACKAGES[@]}")
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -148,7 +148,7 @@ BAD_CONFIGS = {
                       "task-notes.literature-reveiw", "did you mean 'literature_review'"),
     "missing_topic": ("language: English\nnum-papers-lit-review: 2\n", "topic", "research topic is missing"),
     "blank_topic": ("topic: '   '\n", "topic", "topic is empty"),
-    "api_key": ("research-topic: x\napi-key: sk-proj-SECRET-42\n", "api-key", "environment variable"),
+    "api_key": ("research-topic: x\nopenai-api-key: sk-proj-SECRET-42\n", "openai-api-key", "environment variable"),
     "not_a_mapping": ("- a\n- b\n", None, "must be a YAML mapping"),
 }
 

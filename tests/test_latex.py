@@ -13,8 +13,9 @@ import pytest
 
 from labcoat.artefacts import MetricValue
 from labcoat.report.lines import EditError, document_problems, edit_lines, numbered, section_span, set_section
-from labcoat.report.scaffold import SECTIONS, engine_for, render_scaffold, write_report_dir
-from labcoat.tools.latex import cjk_support, compile_latex, parse_blg, parse_log, tex_available, tex_missing
+from labcoat.report.scaffold import SECTIONS, render_scaffold, write_report_dir
+from labcoat.report.toolchain import report_toolchain
+from labcoat.tools.latex import compile_latex, parse_blg, parse_log, tex_available, tex_missing
 from labcoat.tools.latex_markdown import render_markdown, write_markdown_fallback
 
 needs_tex = pytest.mark.skipif(not tex_available() or shutil.which("pdftotext") is None,
@@ -123,14 +124,11 @@ def test_missing_tex_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_cjk_languages_need_xecjk() -> None:
-    engine = engine_for("Chinese")
-    assert engine.name == "xelatex" and engine.reason == cjk_support()
-    assert engine_for("English") .name == "pdf" and engine_for("English").reason == ""
+    chinese = report_toolchain("Chinese")
+    assert chinese.engine == "xelatex" and report_toolchain("English").engine == "pdf"
     tex = render_scaffold("中文标题", language="中文")
     assert r"\usepackage{xeCJK}" in tex and "中文标题" in tex and document_problems(tex) == []
-    if engine.reason:  # this machine cannot compile CJK: the fallback is the Markdown rendering
-        assert "xeCJK" in engine.reason or "xelatex" in engine.reason
-        assert "# 中文标题" in render_markdown(tex)
+    assert "# 中文标题" in render_markdown(tex)  # the fallback when this machine cannot compile CJK
 
 
 def test_parse_log_reads_classic_and_warning_formats() -> None:

@@ -56,10 +56,11 @@ def paper_text(path: Path) -> str:
 
 
 def _review_config(config_path: Path | None, paper: Path, overrides: list[str]):
-    from labcoat.config.loading import config_from_mapping, load_config
+    from labcoat.cli.config_keys import load_run_config
+    from labcoat.config.loading import config_from_mapping
 
     if config_path is not None:
-        config = load_config(config_path, overrides)
+        config = load_run_config(config_path, overrides)
     else:
         config = config_from_mapping({"topic": f"review of {paper.name}"}, source="labcoat review", overrides=overrides)
     return config.model_copy(update={"phases": ["report_refinement"]})

@@ -65,13 +65,12 @@ def register(app: typer.Typer) -> None:
         runs: Optional[Path] = typer.Option(None, "--runs", help="folder of runs (default: $LABCOAT_RUNS or ./runs)"),
     ) -> None:
         """Start a research run from a config, with live progress in the terminal."""
-        from labcoat.config.loading import load_config
+        from labcoat.cli.config_keys import load_run_config, require_keys
         from labcoat.run.runner import create_run
 
-        cfg = load_config(config, overrides=set_)
+        cfg = load_run_config(config, overrides=set_)
+        require_keys(cfg)
         out = console()
-        for note in cfg.compat_notes:
-            out.print(f"[dim]{escape(note)}[/]")
         if cfg.labs > 1 or cfg.papers_to_write > 1:
             from labcoat.run.labs import create_group
             from labcoat.run.runner import new_run_id
@@ -108,7 +107,12 @@ def register(app: typer.Typer) -> None:
             if is_group(candidate):
                 if set_:
                     raise typer.BadParameter("--set applies to one run; resume the lab's run directory instead")
-                _run_group(load_group(candidate))
+                from labcoat.cli.config_keys import require_keys
+                from labcoat.config.loading import validate_config
+
+                group = load_group(candidate)
+                require_keys(validate_config(group.config, source=str(candidate)))
+                _run_group(group)
                 return
         directory = find_run(run_ref, runs)
         with open_store(directory, readonly=True) as store:
@@ -125,13 +129,16 @@ def register(app: typer.Typer) -> None:
         from labcoat.workflow.gates import default_gate
         from labcoat.run.runner import execute
 
+        from labcoat.cli.config_keys import require_keys
+        from labcoat.config.loading import apply_set, parse_set, validate_config
+
         out = console()
         with open_store(directory, readonly=True) as store:
             cfg = store.config()
         if overrides:
-            from labcoat.config.loading import apply_set, parse_set
-
             cfg = apply_set(cfg, parse_set(overrides))  # so `resume --set copilot.enabled=true` takes effect
+        if resumed:
+            require_keys(validate_config(cfg, source=str(directory / "run.db")))
         copilot = cfg.get("copilot", {})
         gate = default_gate(copilot.get("enabled", False), copilot.get("auto_approve", False),
                             interactive=lambda: TerminalGate(out))

@@ -8,7 +8,8 @@ explained in `compat_notes`, never silently dropped.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Mapping
 
 from labcoat.errors import ConfigError
 
@@ -43,6 +44,44 @@ EXPLAINED = {
     "construct-agentRxiv": "the archive is a service: `labcoat archive serve`",
     "save-loc": "runs live under --run-dir / $LABCOAT_RUNS",
 }
+
+
+# Agent Laboratory's key fields -> the environment variable labcoat reads that key from.
+KEY_FIELDS = {"api-key": "OPENAI_API_KEY", "api_key": "OPENAI_API_KEY",
+              "deepseek-api-key": "DEEPSEEK_API_KEY", "deepseek_api_key": "DEEPSEEK_API_KEY"}
+_KEY_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{19,}$")
+_PLACEHOLDER = re.compile(r"here|your|placeholder|example|changeme|insert|xxxx|\.\.\.", re.IGNORECASE)
+
+
+def key_shaped(value: Any) -> bool:
+    """Whether `value` could be a provider key (`sk-proj-...`), not a placeholder such as `OPENAI-API-KEY-HERE`."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return bool(_KEY_SHAPE.match(text)) and any(c.isdigit() for c in text) and not _PLACEHOLDER.search(text)
+
+
+def take_keys(raw: dict, env: Mapping[str, str]) -> tuple[dict, dict[str, str], list[str]]:
+    """Agent Laboratory's top-level key fields, taken out of `raw` before anything stores it.
+
+    Returns (raw without them, {variable: key} for real keys the environment lacks,
+    one note per field). The notes never contain a value.
+    """
+    rest, keys, notes = {}, {}, []
+    for field, value in raw.items():
+        var = KEY_FIELDS.get(str(field).lower()) if isinstance(field, str) else None
+        if var is None:
+            rest[field] = value
+        elif not key_shaped(value):
+            notes.append(f"'{field}' holds no key (a placeholder or empty): ignored; labcoat reads {var} "
+                         "from the environment")
+        elif env.get(var, "").strip():
+            notes.append(f"'{field}' ignored: {var} is set in the environment and is used instead")
+        else:
+            keys[var] = str(value).strip()
+            notes.append(f"'{field}' holds an API key: used as {var} for this process only, never stored; "
+                         f"move it into the environment (export {var}=...) and out of the file")
+    return rest, keys, notes
 
 
 def _truthy(value: Any) -> Any:

@@ -2,8 +2,11 @@
 
 `load_config` reads the file and raises one `ConfigError` naming the key path;
 Agent Laboratory's YAML keys are mapped (`config.agentlab`), `--set` and a few
-environment variables override. API keys are never accepted in a config:
-they come from the environment, so they can never reach the run store.
+environment variables override. API keys are never stored: they come from
+the environment; Agent Laboratory's own key fields (`api-key`,
+`deepseek-api-key`) are taken out before anything is stored, a placeholder
+ignored and a real key handed back to the caller for this process only.
+Any other credential-looking key is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import ValidationError
 
 from labcoat.config.errors import explain, written_as
 from labcoat.config.schema import ResearchConfig
+from labcoat.config.yaml_limits import read_config_text, safe_load_bounded
 from labcoat.errors import ConfigError
 
 SECRET_KEYS = {"api-key", "api_key", "apikey", "deepseek-api-key", "openai-api-key", "anthropic-api-key",
@@ -101,20 +105,26 @@ def validate_config(data: dict, source: str | None = None) -> ResearchConfig:
 
 
 def config_from_mapping(raw: Any, source: str | None = None, overrides: list[str] | None = None,
-                        env: dict[str, str] | None = None) -> ResearchConfig:
-    from labcoat.config.agentlab import from_agentlab
+                        env: dict[str, str] | None = None, keys: dict[str, str] | None = None) -> ResearchConfig:
+    """The validated config; `keys`, if given, receives {variable: key} of real keys the YAML held."""
+    from labcoat.config.agentlab import from_agentlab, take_keys
 
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"a config must be a YAML mapping of keys to values, got {type(raw).__name__}",
                           source=source)
+    env = os.environ if env is None else env
+    raw, found, key_notes = take_keys(raw, env)
+    if keys is not None:
+        keys.update(found)
     secrets = find_secrets(raw)
     if secrets:
         validate_config(raw, source)  # raises the secret error with the original key path
     origins: dict[str, str] = {}
     data = from_agentlab(raw, source, origins)
-    env = os.environ if env is None else env
+    if key_notes:
+        data["compat_notes"] = [*key_notes, *data.get("compat_notes", [])]
     for var, (section, key) in ENV_OVERRIDES.items():
         if env.get(var):
             data.setdefault(section, {})
@@ -134,23 +144,20 @@ def config_from_mapping(raw: Any, source: str | None = None, overrides: list[str
 
 
 def load_config(path: Path | str, overrides: list[str] | None = None,
-                env: dict[str, str] | None = None) -> ResearchConfig:
+                env: dict[str, str] | None = None, keys: dict[str, str] | None = None) -> ResearchConfig:
     path = Path(path)
     source = str(path)
     if not path.exists():
         raise ConfigError("no such file", source=source)
+    text = read_config_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file: {exc}", source=source) from None
-    try:
-        raw = yaml.safe_load(text)
+        raw = safe_load_bounded(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"invalid YAML{where}: {problem}", source=source) from None
-    config = config_from_mapping(raw, source, overrides, env)
+    config = config_from_mapping(raw, source, overrides, env, keys)
     # A relative library path means "beside this config file", so an example
     # or a project folder works from any working directory.
     if config.library.path is not None and not config.library.path.expanduser().is_absolute():

@@ -23,6 +23,7 @@ from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.llm.commands import Command
 from labcoat.phases.common import system_for
+from labcoat.report.wording import wording_for
 from labcoat.review.aggregate import notice
 from labcoat.review.personas import PERSONAS
 from labcoat.review.reviewer import PanelReviews, review_paper
@@ -131,7 +132,7 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     checked = integrity_inputs(ctx.artefacts, outcome.document)
     build = PaperBuild(ctx, folder, results=checked.results, data=checked.data, review=checked.review,
                        extra_records=checked.extra_records)
-    tex = summaries.with_notice(tex_path.read_text(encoding="utf-8"), notice(panel.summary, "tex"))
+    tex = summaries.with_notice(tex_path.read_text(encoding="utf-8"), notice(panel.summary, "tex", ctx.config.language))
     if build.compiles and report.pdf:
         compiled = build.compile(ctx.key("final", "compile"), tex)
         if compiled["ok"] and compiled.get("pdf"):
@@ -141,7 +142,9 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
             tex = tex_path.read_text(encoding="utf-8")
     build.write(tex)
     if not report.pdf:
-        write_markdown_fallback(folder, report.compile_note or "the paper was not compiled")
+        reason = report.compile_note or "the paper was not compiled"
+        write_markdown_fallback(folder, reason, note=wording_for(ctx.config.language).text(
+            "markdown_fallback", reason=reason, main="report.tex"))
     integrity = build.integrity(tex, checked.review)
     (folder / "integrity.json").write_text(json.dumps(integrity.to_dict(), indent=2, ensure_ascii=False),
                                            encoding="utf-8")

@@ -40,24 +40,31 @@ def _field(metric: Any, name: str, default: Any = "") -> Any:
     return getattr(metric, name, default)
 
 
-def metrics_table(metrics: Iterable[Any], *, caption: str = "Metrics recorded by the run.",
-                  label: str = "tab:metrics") -> str:
-    """A booktabs table of `MetricValue`s (or dicts with name, value, split, higher_is_better)."""
+def metrics_table(metrics: Iterable[Any], *, words: dict[str, str] | None = None, label: str = "tab:metrics") -> str:
+    """A booktabs table of `MetricValue`s (or dicts with name, value, split, higher_is_better).
+
+    `words` are the caption and column heads in the report's language (`report.wording`).
+    """
+    if words is None:
+        from labcoat.report.wording import wording_for
+
+        words = wording_for("English").group("metrics_table")
+    w = {k: latex_escape(v) for k, v in words.items()}
     rows = []
     for metric in metrics:
         arrow = r"$\uparrow$" if _field(metric, "higher_is_better", True) else r"$\downarrow$"
         rows.append(f"{latex_escape(str(_field(metric, 'name')))} & {latex_escape(str(_field(metric, 'split', 'dev')))}"
                     f" & {format_value(float(_field(metric, 'value')))} & {arrow} \\\\")
     if not rows:
-        rows = [r"\multicolumn{4}{c}{\emph{no metrics were recorded}} \\"]
+        rows = [f"\\multicolumn{{4}}{{c}}{{\\emph{{{w['none']}}}}} \\\\"]
     return "\n".join([
         r"\begin{table}[t]",
         r"\centering",
-        f"\\caption{{{caption}}}",
+        f"\\caption{{{w['caption']}}}",
         f"\\label{{{label}}}",
         r"\begin{tabular}{llrc}",
         r"\toprule",
-        r"Metric & Split & Value & Better \\",
+        f"{w['metric']} & {w['split']} & {w['value']} & {w['better']} \\\\",
         r"\midrule",
         *rows,
         r"\bottomrule",

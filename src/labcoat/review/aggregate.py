@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from labcoat.review.form import SCORE_FIELDS, ReviewForm
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 # The figures the notice quotes, as records, so the integrity check accepts them.
 NOTICE_FIGURES: tuple[dict[str, Any], ...] = (
@@ -65,23 +60,20 @@ def aggregate(reviews: list[ReviewForm]) -> ReviewSummary:
     return summary
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined, autoescape=False,
-        block_start_string="((*", block_end_string="*))", variable_start_string="(((", variable_end_string=")))",
-    )
+def notice(summary: ReviewSummary, fmt: str = "md", language: str = "English") -> str:
+    """The statement that reviews are automated and overrate, in Markdown ("md") or LaTeX ("tex"),
+    in the run's language (its text lives with the report's other fixed strings, `report.wording`)."""
+    from labcoat.report.wording import wording_for
 
-
-def notice(summary: ReviewSummary, fmt: str = "md") -> str:
-    """The statement that reviews are automated and overrate, in Markdown ("md") or LaTeX ("tex")."""
     if fmt not in ("md", "tex"):
         raise ValueError(f"notice format must be 'md' or 'tex', not {fmt!r}")
     stats = summary.scores["overall"]
-    return _environment().get_template(f"review_notice.{fmt}.j2").render(
-        n=summary.n, overall_mean=f"{stats.mean:.1f}", overall_spread=f"{stats.spread:.1f}").strip() + "\n"
+    return wording_for(language).text(f"review_notice.{fmt}", n=summary.n, overall_mean=f"{stats.mean:.1f}",
+                                      overall_spread=f"{stats.spread:.1f}").strip() + "\n"
 
 
-def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSummary | None = None) -> dict[str, Any]:
+def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSummary | None = None,
+                     language: str = "English") -> dict[str, Any]:
     """What `reviews.json` holds: each (reviewer, form), the aggregate, and the notice."""
     summary = summary or aggregate([form for _, form in reviews])
     return {
@@ -89,7 +81,7 @@ def reviews_document(reviews: list[tuple[str, ReviewForm]], summary: ReviewSumma
         "overall_mean": summary.overall,
         "overall_spread": summary.scores["overall"].spread,
         "decision": summary.decision,
-        "notice": notice(summary, "md"),
+        "notice": notice(summary, "md", language),
         "reviews": [{"reviewer": name, **form.model_dump()} for name, form in reviews],
         "aggregate": summary.to_dict(),
     }

@@ -42,10 +42,11 @@ class PanelReviews:
     reviews: list[tuple[str, ReviewForm]]
     summary: ReviewSummary
     skipped: list[str] = field(default_factory=list)
+    language: str = "English"  # of the notice in the document
 
     def document(self) -> dict[str, Any]:
         """What `reviews.json` holds (and which reviewers sent no valid review, when any)."""
-        doc = reviews_document(self.reviews, self.summary)
+        doc = reviews_document(self.reviews, self.summary, self.language)
         if self.skipped:
             doc["skipped_reviewers"] = list(self.skipped)
         return doc
@@ -82,6 +83,6 @@ def review_paper(ctx: Any, paper_text: str, *, key_parts: tuple = ("review",),
     if not reviews:
         raise LabcoatError(f"no reviewer sent a valid review ({', '.join(skipped)}); resume with "
                            "`--set models.reply_retries=8` or a stronger model for the reviewer role")
-    panel = PanelReviews(reviews, aggregate([form for _, form in reviews]), skipped)
+    panel = PanelReviews(reviews, aggregate([form for _, form in reviews]), skipped, ctx.config.language)
     ctx.emit("reviews", panel.document())
     return panel

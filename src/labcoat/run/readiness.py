@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 
 @dataclass
@@ -21,10 +21,6 @@ class Check:
     detail: str
     fix: str = ""
 
-
-# Where the report template's packages come from on Debian/Ubuntu (TeX Live elsewhere: tlmgr install NAME).
-TEX_FIX = "sudo apt-get install texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
-CJK_FIX = "sudo apt-get install texlive-xetex texlive-lang-chinese fonts-droid-fallback"
 
 PROVIDER_KEYS = {
     "OpenAI": "OPENAI_API_KEY",
@@ -66,38 +62,51 @@ def check_bwrap() -> Check:
 
 
 def check_latex() -> Check:
-    """The English report template's packages are required; CJK support is only noted (Chinese etc. reports)."""
-    from labcoat.report.scaffold import tex_requirements
+    """The English report template's toolchain is required; CJK support is only noted (Chinese etc. reports)."""
+    from labcoat.report.toolchain import report_toolchain
 
-    latexmk = shutil.which("latexmk")
-    pdflatex = shutil.which("pdflatex")
-    if not latexmk or not pdflatex:
-        return Check("LaTeX", "warn", "latexmk/pdflatex not found: reports are written as .tex + Markdown, no PDF",
-                     f"sudo apt-get install latexmk texlive-latex-base {TEX_FIX.removeprefix('sudo apt-get install ')} "
-                     "texlive-fonts-recommended")
-    kpse = shutil.which("kpsewhich")
-    if not kpse:
-        return Check("LaTeX", "warn", f"{latexmk} found, but not kpsewhich: cannot check the report template's packages",
-                     "install TeX Live's kpathsea tools (Debian: texlive-binaries)")
-    required = tex_requirements("English")
-    cjk = [name for name in tex_requirements("Chinese") if name not in required]
-    found = _kpse_found(kpse, [*required, *cjk])
-    missing = [name for name in required if name not in found]
-    if missing:
-        return Check("LaTeX", "warn", f"latexmk found, missing packages the report template uses: {', '.join(missing)}",
-                     TEX_FIX + f" (or: tlmgr install {' '.join(name.rsplit('.', 1)[0] for name in missing)})")
-    cjk_missing = [name for name in cjk if name not in found]
-    if not shutil.which("xelatex"):
-        cjk_missing.insert(0, "xelatex")
-    note = ("CJK reports can be compiled too (xelatex, " + ", ".join(cjk) + ")" if not cjk_missing else
-            f"optional, only for Chinese, Japanese or Korean reports: {', '.join(cjk_missing)} not found ({CJK_FIX})")
-    return Check("LaTeX", "ok", f"{latexmk} with the {len(required)} TeX files the report template loads; {note}")
+    english = report_toolchain("English")
+    if not english.ok:
+        names = [name for name in english.missing if "." in name]
+        tlmgr = f" (or: tlmgr install {' '.join(n.rsplit('.', 1)[0] for n in names)})" if names else ""
+        what = ("missing packages the report template uses: " if names == list(english.missing)
+                else "missing: ")
+        return Check("LaTeX", "warn", f"reports are written as .tex + Markdown, no PDF; {what}"
+                     f"{', '.join(english.missing)}", english.fix + tlmgr)
+    cjk = report_toolchain("中文")
+    extra = [name for name in cjk.needs if name not in english.needs]
+    note = (f"CJK reports can be compiled too (xelatex, {', '.join(extra)})" if cjk.ok else
+            f"optional, only for Chinese, Japanese or Korean reports: {', '.join(cjk.missing)} not found "
+            f"({cjk.fix})")
+    return Check("LaTeX", "ok", f"latexmk with the {len(english.needs)} TeX files the report template loads; {note}"
+                 + "".join(f"; {n}" for n in cjk.notes))
 
 
-def _kpse_found(kpse: str, names: list[str]) -> set[str]:
-    """Which of `names` kpsewhich resolves (it prints one path per file it finds, nothing for the rest)."""
-    done = subprocess.run([kpse, *names], capture_output=True, text=True, timeout=30)
-    return {os.path.basename(line.strip()) for line in done.stdout.splitlines() if line.strip()}
+def preflight(ctx: Any) -> None:
+    """Before the workflow runs: can the report compile here, and is its fixed text in the run's language?
+
+    Checked once per start or resume (the machine may have changed between the two);
+    the answer goes on the context for the paper-solver, and a report that cannot
+    compile is said up front with the command that installs what is missing.
+    """
+    from labcoat.report.toolchain import report_toolchain
+    from labcoat.report.wording import wording_for
+
+    config = ctx.config
+    if "report_writing" not in config.phases:
+        return
+    told: list[str] = []
+    if config.report.compile_latex:
+        ctx.report_toolchain = report_toolchain(config.language)
+        if not ctx.report_toolchain.ok:
+            told.append(f"the report cannot be compiled to PDF on this machine: {ctx.report_toolchain.reason}; "
+                        "the run goes on and writes it as Markdown (install, then `labcoat resume` recompiles)")
+    note = wording_for(config.language).note
+    if note:
+        told.append(note)
+    for text in told:
+        ctx.progress.message(text, level="warning")
+        ctx.store.log("preflight", text)
 
 
 def check_keys() -> Check:
@@ -106,6 +115,43 @@ def check_keys() -> Check:
         return Check("provider keys", "warn", "no provider key set: `model: auto` will use Ollama or the local model",
                      "export OPENAI_API_KEY=... (or ANTHROPIC_API_KEY, DEEPSEEK_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY)")
     return Check("provider keys", "ok", "set: " + ", ".join(present))
+
+
+def missing_keys(config: Any, env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(model, variable) for each model the config names whose provider key the environment lacks."""
+    from labcoat.errors import ConfigError
+    from labcoat.llm.presets import parse_model
+
+    env = os.environ if env is None else env
+    models = config.models
+    found: dict[str, str] = {}
+    for text in (models.default, *models.phases.values(), *models.roles.values()):
+        if text.strip().lower() == "auto":
+            continue
+        try:
+            preset = parse_model(text).preset
+        except ConfigError:
+            continue  # the run reports an unknown model where it is used
+        if preset.key_env and not preset.key_optional and not env.get(preset.key_env, "").strip():
+            found.setdefault(text, preset.key_env)
+    return list(found.items())
+
+
+def keys_hint(config: Any, env: Mapping[str, str] | None = None) -> str:
+    """What to set before this run can call its models, or "" when every key is there."""
+    missing = missing_keys(config, env)
+    if not missing:
+        return ""
+    variables = list(dict.fromkeys(var for _, var in missing))
+    from_file = [var for var in variables if any(f"used as {var} for this process only" in note
+                                                 for note in config.compat_notes)]
+    models = ", ".join(model for model, _ in missing)
+    text = (f"the run's models ({models}) need {' and '.join(variables)}, which the environment does not set; "
+            + " ".join(f"export {var}=..." for var in variables))
+    if from_file:
+        text += (f" (the config file held {' and '.join(from_file)} when the run started; "
+                 "labcoat never stores keys)")
+    return text
 
 
 def check_local_model() -> Check:

@@ -22,6 +22,7 @@ from labcoat.config.loading import apply_set, parse_set, validate_config
 from labcoat.config.schema import ResearchConfig
 from labcoat.workflow.context import EventLog, RunContext
 from labcoat.errors import LabcoatError, RunPaused
+from labcoat.run.readiness import preflight
 from labcoat.workflow.gates import AutoApprove, Gate
 from labcoat.workflow.progress import Progress, SilentProgress
 from labcoat.store import Effects, RunStore, open_store
@@ -97,6 +98,7 @@ def _run(ctx: RunContext, workflow_factory: WorkflowFactory, attach: Attach | No
     try:
         if attach is not None:
             attach(ctx)
+        preflight(ctx)
         workflow = workflow_factory(ctx.config)
         workflow.run(ctx)
     except RunPaused as pause:
@@ -136,7 +138,7 @@ def _drop_stale_tail(ctx: RunContext) -> None:
 
 
 def _close_services(ctx: RunContext) -> None:
-    for service in (ctx.executor, ctx.models, ctx.tools):
+    for service in (ctx.executor, ctx.gateway, ctx.models, ctx.tools):
         close = getattr(service, "close", None)
         if callable(close):
             close()

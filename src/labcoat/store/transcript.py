@@ -46,25 +46,23 @@ def journal_tree(store: RunStore) -> Any:
     """The mle-solver journal as a tree: each node's operation, status, metric, reward."""
     from rich.tree import Tree
 
+    from labcoat.journal import Journal
+
     artefact = store.artefact("running_experiments")
-    nodes = (artefact or {}).get("data", {}).get("journal", [])
-    root = Tree("[bold]mle-solver journal[/]" + ("" if nodes else " (no nodes recorded yet)"))
+    journal = Journal.of(n for n in (artefact or {}).get("data", {}).get("journal", []) if isinstance(n, dict))
+    root = Tree("[bold]mle-solver journal[/]" + ("" if journal.nodes else " (no nodes recorded yet)"))
     branches: dict[str, Any] = {}
-    for node in nodes:
-        anchor = node.get("repair_of") or node.get("parent")
-        parent = branches.get(anchor, root) if anchor else root
-        status = node.get("status")
-        colour = {"ok": "green", "failed": "red", "refused": "yellow"}.get(status, "")
-        metric = node.get("metric")
-        reward = node.get("reward")
-        label = (f"[{colour}]{node.get('id')}[/] {node.get('operation')} {status}"
-                 + (f"  metric {metric:.4g}" if isinstance(metric, (int, float)) else "")
-                 + (f"  reward {reward:.2f}" if isinstance(reward, (int, float)) else "")
-                 + (f"  — {escape(node.get('refusal', ''))}" if node.get("refusal") else ""))
+    for node, _depth in journal.tree():
+        parent = branches.get(node.anchor, root) if node.anchor else root
+        colour = {"ok": "green", "failed": "red", "refused": "yellow"}.get(node.status, "")
+        label = (f"[{colour}]{node.id}[/] {node.operation} {node.status}"
+                 + (f"  metric {node.metric:.4g}" if isinstance(node.metric, (int, float)) else "")
+                 + (f"  reward {node.reward:.2f}" if isinstance(node.reward, (int, float)) else "")
+                 + (f"  — {escape(node.refusal)}" if node.refusal else ""))
         branch = parent.add(label)
-        if node.get("reflection"):
-            branch.add(f"[dim]{_clip(node['reflection'], 200)}[/]")
-        branches[node.get("id")] = branch
+        if node.reflection:
+            branch.add(f"[dim]{_clip(node.reflection, 200)}[/]")
+        branches[node.id] = branch
     return root
 
 

@@ -211,11 +211,13 @@ def render_markdown(tex: str, base_dir: Path | None = None) -> str:
     return (heading + body.strip() + "\n").lstrip()
 
 
-def write_markdown_fallback(tex_dir: Path, reason: str, main: str = "report.tex") -> Path:
-    """Write `report.md` beside the .tex, opening with why there is no PDF."""
+def write_markdown_fallback(tex_dir: Path, reason: str, main: str = "report.tex", *, note: str = "") -> Path:
+    """Write `report.md` beside the .tex, opening with why there is no PDF (`note`, in the report's
+    language, when the caller gives it)."""
     tex_dir = Path(tex_dir)
     tex = (tex_dir / main).read_text(encoding="utf-8", errors="replace")
-    note = f"> This report was not compiled to PDF: {reason}. The LaTeX source is {main}; this is a rough rendering of it.\n\n"
+    note = "> " + (note or f"This report was not compiled to PDF: {reason}. The LaTeX source is {main}; "
+                   "this is a rough rendering of it.") + "\n\n"
     path = tex_dir / (Path(main).stem + ".md")
     path.write_text(note + render_markdown(tex, base_dir=tex_dir), encoding="utf-8")
     return path

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from jinja2 import Environment, FileSystemLoader
 from labcoat.errors import RunNotFound, StoreError
 from labcoat.store.runstore import DB_NAME, RunStore, iter_run_dirs
 from labcoat.web.errors import PageError
-from labcoat.web.security import AccessGuard, PageHeaders
+from labcoat.access import AccessGuard
+from labcoat.web.security import DASHBOARD, PageHeaders
 
 HERE = Path(__file__).parent
 RUN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -43,7 +43,6 @@ class Dashboard:
     poll_s: float = 1.0
     stream_max_s: float = 300.0
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    pdf_lock: threading.Lock = field(default_factory=threading.Lock)
     streams: dict[str, int] = field(default_factory=lambda: {"open": 0, "closed": 0})
 
     def run_dir(self, ref: str) -> Path:
@@ -142,5 +141,5 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
         return dash.render("error.html", status=404, title="No such run", detail=str(exc))
 
     app.add_middleware(PageHeaders, csp=CSP)
-    app.add_middleware(AccessGuard, token=token)
+    app.add_middleware(AccessGuard, token=token, service=DASHBOARD)
     return app

@@ -67,6 +67,7 @@ class RunContext:
     models: Any = None
     tools: Any = None
     executor: Any = None
+    gateway: Any = None  # model access for experiment programs (labcoat.gateway.RunGateway)
     # Where the workflow is now; phases build effect keys from it.
     phase: str | None = None
     attempt: int = 0
@@ -81,6 +82,9 @@ class RunContext:
     warned: list[tuple[str | None, str]] = field(default_factory=list)
     # The exception that failed the run, if any (the store holds its traceback).
     failure: BaseException | None = None
+    # Whether the report can be typeset here, checked once as the run starts
+    # (labcoat.report.toolchain.Toolchain); None until checked.
+    report_toolchain: Any = None
 
     def key(self, *parts: object) -> str:
         """The logical position of an effect: phase#attempt/part/part..."""

@@ -10,6 +10,7 @@ everything latexmk reads, so a replayed run skips it; its PDF is kept under
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +19,18 @@ from typing import Any
 from labcoat.artefacts import DataCode, LitReview, Results
 from labcoat.workflow.context import RunContext
 from labcoat.report.lines import document_problems
-from labcoat.report.scaffold import engine_for, write_report_dir
+from labcoat.report.scaffold import needs_cjk, render_scaffold, tex_requirements, write_report_dir
+from labcoat.report.toolchain import Toolchain, cjk_font_files, report_toolchain
 from labcoat.review.commands import SubmitReview
 from labcoat.review.integrity import IntegrityReport
 from labcoat.review.personas import PERSONAS, paper_message, system_prompt
 from labcoat.review.run_records import check_report
-from labcoat.tools.latex import NO_ISOLATION_TEX, compile_latex, tex_missing
+from labcoat.tools.latex import NO_ISOLATION_TEX, CompileResult, compile_latex
 from labcoat.tools.latex_markdown import render_markdown
 
 BUILDS = "paper_builds"
+_MISSING_FILE = re.compile(r"File [`']([^']+)' not found")
+_MISSING_FONT = re.compile(r'The font "([^"]+)" cannot be found')
 # The generated parts: without them the paper would lose its recorded numbers, figures or references.
 REQUIRED_LINES = ((r"\input{metrics_table}", "the table of recorded metrics"),
                   (r"\input{figures}", "the recorded figures"),
@@ -64,15 +68,17 @@ class PaperBuild:
         self.data = data
         self.review = review
         self.extra_records = list(extra_records or [])
-        engine = engine_for(ctx.config.language)
-        self.engine = engine.name
+        self.engine = "xelatex" if needs_cjk(ctx.config.language) else "pdf"
         self.skip_reason = ""
+        self.toolchain: Toolchain | None = None
         if not ctx.config.report.compile_latex:
             self.skip_reason = "LaTeX compilation is switched off (report.compile_latex: false)"
         else:
-            missing = engine.reason or tex_missing(engine.name)
-            if missing:
-                self.skip_reason = f"TeX cannot typeset this report here: {missing}"
+            # Checked once when the run started (run.readiness.preflight); here only when no runner did.
+            toolchain = ctx.report_toolchain or report_toolchain(ctx.config.language)
+            self.toolchain = toolchain
+            if not toolchain.ok:
+                self.skip_reason = f"TeX cannot typeset this report here: {toolchain.reason}"
 
     @property
     def compiles(self) -> bool:
@@ -84,7 +90,8 @@ class PaperBuild:
         fig_dir = self.folder / "figures"
         if fig_dir.is_dir():
             shutil.rmtree(fig_dir)  # a rerun of the phase must not keep another attempt's figures
-        write_report_dir(self.folder, "", bib, metrics=metrics, figures=figures)
+        write_report_dir(self.folder, "", bib, metrics=metrics, figures=figures, language=self.ctx.config.language,
+                         run_id=self.ctx.run_id)
         return sorted(p.name for p in fig_dir.iterdir()) if fig_dir.is_dir() else []
 
     def set_bib(self, bib: str) -> None:
@@ -93,7 +100,7 @@ class PaperBuild:
     def _inputs_digest(self) -> str:
         """Hash of the generated parts latexmk reads besides report.tex."""
         digest = hashlib.sha256()
-        for name in ("references.bib", "metrics_table.tex", "figures.tex"):
+        for name in ("references.bib", "metrics_table.tex", "figures.tex", "availability.tex"):
             digest.update(name.encode() + (self.folder / name).read_bytes())
         fig_dir = self.folder / "figures"
         for path in sorted(fig_dir.iterdir()) if fig_dir.is_dir() else []:
@@ -131,13 +138,24 @@ class PaperBuild:
                                    out_dir=out)
             pdf = str(result.pdf.relative_to(self.ctx.run_dir)) if result.pdf else None
             return {"ok": result.ok, "feedback": result.feedback(), "pdf": pdf, "seconds": result.seconds,
-                    "errors": [issue.describe() for issue in result.errors[:5]], "sandbox": result.sandbox}
+                    "errors": [issue.describe() for issue in result.errors[:5]], "sandbox": result.sandbox,
+                    "environmental": "" if result.ok else self.environmental(result)}
 
         outcome = self.ctx.effects.run("compile", key, {"tex_sha256": tex_hash, "engine": self.engine}, run)
         if outcome.get("sandbox") == "rlimits-only" and NO_ISOLATION_TEX not in self.ctx.warnings:
             self.ctx.warn(NO_ISOLATION_TEX)
         self.ctx.emit("paper_compile", {"key": key, "ok": outcome["ok"], "errors": outcome.get("errors", [])})
+        if outcome.get("environmental"):
+            # The machine's fault, not the paper's: no model call is spent on it, and no later compile.
+            fix = self.toolchain.fix if self.toolchain else "scripts/setup.sh"
+            self.skip_reason = (f"TeX cannot typeset this report here: {outcome['environmental']} "
+                                f"(install: {fix}, or run scripts/setup.sh)")
+            self.ctx.warn(f"no PDF will be made: {self.skip_reason}; the report is rendered as Markdown")
+            return {"ok": True, "skipped": self.skip_reason, "feedback": "", "pdf": None}
         return outcome
+
+    def environmental(self, result: CompileResult) -> str:
+        return environmental_cause(result, self.ctx.config.language)
 
     def score(self, key: str, tex: str) -> tuple[float | None, list[str]]:
         """The rigour reviewer's overall score (1-10) and weaknesses; None when the
@@ -181,6 +199,24 @@ class PaperBuild:
         result = compile_latex(self.folder, "report.tex", timeout=COMPILE_TIMEOUT_S, engine=self.engine,
                                out_dir=path.parent)
         return result.pdf if result.ok else None
+
+
+def environmental_cause(result: CompileResult, language: str) -> str:
+    """Why a failed compile is this machine's fault (a tool, or a package or font the scaffold itself
+    needs, is missing), or "" when the paper's text is to blame and the model can fix it."""
+    needed = set(tex_requirements(language))
+    tex = render_scaffold("t", language=language)
+    preamble = tex[:tex.find(r"\begin{document}")]
+    for issue in result.errors:
+        if issue.kind == "unavailable":
+            return issue.message
+        missing = _MISSING_FILE.search(issue.message)
+        if missing and (missing.group(1) in needed or missing.group(1) in cjk_font_files(preamble)):
+            return f"{missing.group(1)}, which the report template loads, is not installed"
+        font = _MISSING_FONT.search(issue.message)
+        if font and font.group(1) in preamble:
+            return f"the font {font.group(1)}, which the report template sets, is not installed"
+    return ""
 
 
 def feedback_of(version: Version) -> str:

@@ -27,6 +27,7 @@ from labcoat.artefacts import LitReview, Report
 from labcoat.workflow.context import RunContext
 from labcoat.report.lines import EditError, edit_lines, numbered, replace_document
 from labcoat.report.scaffold import render_scaffold
+from labcoat.report.wording import wording_for
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
 from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
 from labcoat.solvers.paper.draft import Drafter, cited_keys
@@ -72,6 +73,9 @@ class PaperSolver:
         report = Report(title=self.inputs.title)
         if self.ctx.config.report.compile_latex and self.build.skip_reason:
             report.warnings.append(f"no PDF will be made: {self.build.skip_reason}; the report is rendered as Markdown")
+            self.ctx.warn(report.warnings[-1])
+        if wording_for(self.ctx.config.language).note:
+            report.warnings.append(wording_for(self.ctx.config.language).note)
             self.ctx.warn(report.warnings[-1])
         for name in missing:
             report.warnings.append(f"figure {name} was recorded but is missing; it is left out")
@@ -184,7 +188,8 @@ class PaperSolver:
             target.unlink(missing_ok=True)
             reason = self.build.skip_reason or "the best version of the paper did not compile (see the edit history)"
             report.compile_note = reason
-            report.markdown = str(write_markdown_fallback(self.folder, reason).relative_to(run_dir))
+            note = wording_for(self.ctx.config.language).text("markdown_fallback", reason=reason, main="report.tex")
+            report.markdown = str(write_markdown_fallback(self.folder, reason, note=note).relative_to(run_dir))
             if not self.build.skip_reason:
                 report.warnings.append(f"no PDF: {reason}")
                 self.ctx.warn(report.warnings[-1])

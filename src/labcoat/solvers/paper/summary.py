@@ -15,6 +15,7 @@ from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Report, Results
 from labcoat.workflow.context import RunContext
 from labcoat.llm.commands import Command
+from labcoat.report.wording import wording_for
 from labcoat.review.integrity import IntegrityReport
 from labcoat.review.paper_numbers import number_matches, stated_numbers
 from labcoat.solvers.paper.writers import Writer
@@ -34,9 +35,13 @@ class SubmitSummary(Command):
 
 
 def with_notice(tex: str, notice_tex: str) -> str:
-    """The paper with the automated-reviews notice just before the bibliography."""
-    marker = r"\bibliographystyle"
-    at = tex.find(marker)
+    """The paper with the automated-reviews notice just before the closing availability statement
+    (which stays the last section), else just before the bibliography."""
+    closing = r"\InputIfFileExists{availability}"
+    if closing not in tex and r"\bibliographystyle" in tex:  # an editor's rewrite dropped it: put it back
+        at = tex.find(r"\bibliographystyle")
+        tex = tex[:at] + closing + "{}{}\n" + tex[at:]
+    at = tex.find(closing)
     block = "% The reviews notice: the scores below come from reviews.json.\n" + notice_tex.strip() + "\n\n"
     return tex[:at] + block + tex[at:] if at >= 0 else tex
 
@@ -76,12 +81,23 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
         totals = by_phase.setdefault(row.get("phase") or "run", [0.0, 0.0])
         totals[0] += float(row.get("dollars") or 0.0)
         totals[1] += int(row.get("input_tokens") or 0) + int(row.get("output_tokens") or 0)
+    checked = integrity.to_dict()
+    dollars, tokens = sum(v[0] for v in by_phase.values()), int(sum(v[1] for v in by_phase.values()))
+    words = wording_for(ctx.config.language)
+    w = {**words.group("readme"),  # the headings and fixed sentences, in the run's language
+         "integrity_passed": words.text("readme.integrity_passed", matched=checked.get("numbers_matched", 0),
+                                        checked=checked.get("numbers_checked", 0)),
+         "integrity_warnings": words.text("readme.integrity_warnings", n=checked.get("warnings", 0)),
+         "integrity_failed": words.text("readme.integrity_failed", errors=checked.get("errors", 0),
+                                        warnings=checked.get("warnings", 0)),
+         "cost_line": words.text("readme.cost_line", calls=len(ledger), tokens=tokens, dollars=f"{dollars:.4f}"),
+         "bundle_text": words.text("readme.bundle_text", run_id=ctx.run_id)}
     return prompts.render(
-        "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report,
-        reviews=reviews, integrity=integrity.to_dict(), findings=[f.describe() for f in integrity.findings[:10]],
+        "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report, w=w,
+        reviews=reviews, integrity=checked, findings=[f.describe() for f in integrity.findings[:10]],
         run_notes=list(dict.fromkeys(ctx.warnings)),
-        dollars=sum(v[0] for v in by_phase.values()), tokens=int(sum(v[1] for v in by_phase.values())),
-        by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}, calls=len(ledger)) + "\n"
+        dollars=dollars, tokens=tokens, calls=len(ledger), run_id=ctx.run_id,
+        by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}) + "\n"
 
 
 def publish(ctx: RunContext, folder: Path, report: Report, results: Results | None, title: str) -> str | None:
@@ -98,17 +114,11 @@ def publish(ctx: RunContext, folder: Path, report: Report, results: Results | No
                 "run_id": ctx.run_id, "lab": ctx.config.archive.lab or "labcoat"}
 
     def upload() -> dict:
-        from labcoat.archive.client import ArchiveClient
-
-        client = None
         try:
-            client = ArchiveClient(url)
-            return {"id": client.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
+            archive = ctx.tools.source("archive")  # the run's archive client (`run.services`)
+            return {"id": archive.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
         except ToolError as exc:
             return {"error": str(exc), "kind": exc.kind}
-        finally:
-            if client is not None:
-                client.close()
 
     result = ctx.effects.run("archive", ctx.key("publish"), {"url": url, "tex_sha256": digest}, upload)
     if "error" in result:
