@@ -1,7 +1,9 @@
 """Does a run page slow down as the run grows? Render it for a small run and a large one.
 
-The small run has 20 events and no journal; the large one 2,000 events and a
-mle-solver journal of 200 nodes. Each page is rendered through the real app
+The small run has 20 events and no journal; the large one 2,000 events (about
+1,000 LLM calls in its ledger) and a mle-solver journal of 200 nodes. The run
+page includes its spend plot; the costs and experiments pages their plots, and
+the plots are also timed alone (what a live page refetches). Each page is rendered through the real app
 (FastAPI + Jinja2, SQLite read-only), interleaved, and the median time is
 compared. Last line: `ratio: X` = large-run page time / small-run page time.
 """
@@ -22,7 +24,8 @@ from labcoat.web import create_app  # noqa: E402
 from tests.test_web_support import sized_run  # noqa: E402
 
 REPS = 40
-PAGES = ("", "/phases/running_experiments", "/experiments", "/costs", "/experiments/nodes/s50c0")
+PAGES = ("", "/phases/running_experiments", "/experiments", "/costs", "/experiments/nodes/s50c0",
+         "/plots/spend", "/plots/search")
 
 
 def median_ms(client: TestClient, url: str, times: dict[str, list[float]]) -> None:

@@ -213,7 +213,11 @@ def test_bad_tex_is_refused(client, tex, message):
 
 
 def test_malformed_bodies_are_refused(client):
-    assert client.post("/papers", content=b"{not json").status_code == 400
+    assert client.post("/papers", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert client.post("/papers", content=b"{not json").status_code == 415  # JSON content type required
+    deep = client.post("/papers", content=b'{"metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                       headers={"content-type": "application/json"})
+    assert deep.status_code == 400 and "deeper than 64 levels" in deep.json()["error"]
     assert client.post("/papers", json=[1, 2]).status_code == 400
     payload = body(0)
     payload["files"]["pdf"] = "%%% not base64 %%%"
@@ -236,7 +240,7 @@ def test_size_caps_are_enforced_per_file_and_for_the_body(archive_dir):
         resp = tc.post("/papers", json=body(0, meta=metadata(0, notes="n" * 5000)))
         assert resp.status_code == 413 and resp.json()["field"] == "metadata"
         huge = b"{" + b" " * (limits.body_bytes + 10) + b"}"
-        resp = tc.post("/papers", content=huge)
+        resp = tc.post("/papers", content=huge, headers={"content-type": "application/json"})
         assert resp.status_code == 413 and resp.json()["field"] == "body"
         # Within the caps the same archive accepts a paper without a PDF.
         ok = tc.post("/papers", json=body(0, pdf=None))

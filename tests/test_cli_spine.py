@@ -147,7 +147,7 @@ def test_show_prints_agent_text_literally(cli, runs_dir: Path) -> None:
     execute(run_dir, lambda config: Workflow([Phase("literature_review", talk)]))
     shown = cli("show", run_dir).output
     assert "phd › see [link=http://x]this[/link] and [/] C:\\path\\" in shown
-    assert '"[italic]kept[/italic]"' in shown
+    assert "custom kind note: [italic]kept[/italic]" in shown
     assert "warning: [blink]careful[/blink]" in shown
     assert "a [bold]topic[/bold]" in cli("status", run_dir).output
     typo = cli("show", run_dir, "--phase", "literature-reveiw")

@@ -20,7 +20,7 @@ from labcoat.config.schema import SandboxConfig
 from labcoat.run.runner import create_run
 from labcoat.executor.recorded import matplotlib_cache, spec_from_config
 from labcoat.sandbox.run import run_program
-from labcoat.solvers.mle.journal import Journal, Node
+from labcoat.journal import Journal, Node
 from labcoat.solvers.mle.seeds import Seed, choose_seed, fitting_seeds, load_seeds
 from labcoat.store import open_store
 

@@ -131,7 +131,7 @@ def test_four_candidates_run_at_once_and_the_pool_keeps_the_top_k(tmp_path, http
 
 
 def test_pool_replaces_its_worst_member_only_with_a_better_program():
-    from labcoat.solvers.mle.journal import Node
+    from labcoat.journal import Node
 
     def node(i, metric, reward=0.5):
         return Node(id=f"n{i}", step=0, candidate=0, operation="edit", code="", status="ok", metric=metric,

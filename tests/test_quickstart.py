@@ -14,15 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from fastapi.testclient import TestClient
+
 from labcoat.config.loading import load_config
 from labcoat.phases import default_workflow
 from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
 from labcoat.store import open_store
+from labcoat.web import create_app
 
 from tests.support.full_lab import FullLab
 from tests.support.lab_services import recorded_arxiv
 from tests.support.scripted_provider import OPENAI_WIRE_PRESETS, TEST_KEY, ScriptedProvider
+from tests.test_web_support import json_event_lines
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
 PHASES = ["literature_review", "plan_formulation", "data_preparation", "running_experiments",
@@ -63,6 +67,12 @@ def test_quickstart_end_to_end_on_the_scripted_model(tmp_path, httpserver, fixtu
     best = next(m for m in results["metrics"] if m["name"] == "accuracy")
     assert f"{best['value']:.4f}"[:5] in text.replace("\n", " ")      # the recorded metric, in the PDF
     assert (run_dir / "README.md").is_file() and (report / "reviews.json").is_file()
+    # the dashboard tells this run in sentences, and its search plot has a mark per journal node
+    client = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    bad, rows = json_event_lines(client, "run")
+    assert rows > 50 and not bad, bad[:5]
+    search = client.get("/runs/run/plots/search").text
+    assert search.count('class="pt ') == len(results["journal"]) > 0
 
 
 @pytest.mark.local_model

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 
+from rich.text import Text
+
 from labcoat.workflow.gates import GateAnswer, ScriptedGate
 from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
@@ -51,7 +53,7 @@ def counts(run_dir) -> dict:
                    if e["phase"] in ("report_writing", REFINEMENT)],
         "final": (final["decision"], final["round"], final["copilot_revisions"], final["reason"]),
         "message": diverged,
-        "rendered": [render_event(e) for e in pick("copilot_revision") + pick("revisit")],
+        "rendered": [Text.from_markup(render_event(e)).plain for e in pick("copilot_revision") + pick("revisit")],
     }
 
 

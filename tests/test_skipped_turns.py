@@ -82,5 +82,5 @@ def test_show_renders_the_phds_refinement_decision():
           "payload": {"decision": "revisit", "phase": "report_writing", "reason": "numbers <b>unclear</b>",
                       "round": 0, "rounds_left": 1}}
     line = render_event(ev)
-    assert "PhD decision: revisit → report_writing" in line and "rounds left 1" in line
+    assert "PhD decision: back to report_writing" in line and "rounds used 0, left 1" in line
     assert line.endswith("numbers <b>unclear</b>")

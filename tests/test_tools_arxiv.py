@@ -124,6 +124,17 @@ def test_cut_xml_is_reported_not_silently_shortened(tools, arxiv_replay):
     assert tools.search(None, "garbage", max_results=10)["kind"] == "malformed"
 
 
+@pytest.mark.parametrize("body", [
+    b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><p>Please log in to the network</p></body></html>",
+    b"<html><body>Proxy error<br></body></html>",
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>',
+])
+def test_a_page_that_is_not_an_atom_feed_is_an_unexpected_response_not_zero_results(tools, arxiv_replay, body):
+    arxiv_replay.overrides["portal"] = (200, body)
+    result = tools.search(None, "portal", max_results=10)
+    assert result["kind"] == "malformed" and "unexpected response from arXiv" in result["error"], result
+
+
 def test_server_errors_are_retried_then_reported(tools, arxiv_replay):
     arxiv_replay.overrides["busy"] = (503, b"try later")
     result = tools.search(None, "busy", max_results=2)

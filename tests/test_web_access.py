@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ from labcoat.workflow.gates import GateAnswer
 from labcoat.workflow.store_gate import StoreGate
 from labcoat.store import RunStore, gates
 from labcoat.web import create_app
-from labcoat.web.security import is_loopback
+from labcoat.access import is_loopback
 from tests.test_web_support import finished_run, new_run, wait_for
 
 
@@ -150,3 +151,25 @@ def test_a_gate_answered_by_post_reaches_a_waiting_store_gate(root: Path) -> Non
     assert r.status_code in (200, 303)
     thread.join(5)
     assert got == {"answer": GateAnswer("revise", "keep a dev split")}
+
+
+def test_writes_from_another_origin_are_refused_by_both_servers(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from labcoat.archive.service import create_app as archive_app
+    from labcoat.web import create_app as dashboard_app
+    from tests.test_archive import body
+
+    archive = TestClient(archive_app(tmp_path / "archive"), base_url="http://127.0.0.1:8766")
+    paper = body(0, pdf=None)
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                    {"Origin": "http://127.0.0.1:9999"}, {"Referer": "http://localhost:8766/x"}):
+        resp = archive.post("/papers", json=paper, headers=headers)
+        assert resp.status_code == 403 and "cross-origin write refused" in resp.json()["error"], headers
+    assert archive.post("/papers", content=json.dumps(paper), headers={"content-type": "text/plain"}).status_code == 415
+    assert archive.get("/papers", headers={"Origin": "http://evil.example"}).status_code == 200  # reads stay open
+    own = archive.post("/papers", json=paper, headers={"Origin": "http://127.0.0.1:8766"})
+    assert own.status_code == 201, own.text
+    dash = TestClient(dashboard_app(tmp_path / "runs"), base_url="http://127.0.0.1:8765")
+    resp = dash.post("/runs/x/gate", data={"decision": "approve"}, headers={"Origin": "http://evil.example"})
+    assert resp.status_code == 403 and "cross-origin" in resp.text

@@ -125,9 +125,70 @@ def write_report(run_dir: Path) -> None:
     ]}))
 
 
+PHASE_EVENTS = {
+    "literature_review": [("llm_reply_error", {"key": "literature_review#0/step/1/phd/llm", "role": "phd",
+                                               "model": "gpt-4o-mini", "kind": "no_command",
+                                               "feedback": "Reply with exactly one command."}),
+                          ("turn_skipped", {"key": "literature_review#0/step/1/phd", "role": "phd",
+                                            "error": "gpt-4o-mini sent no valid command in 2 attempts"})],
+    "plan_formulation": [("plan", {"question": "Does label smoothing improve dev accuracy?",
+                                   "metrics": ["accuracy"]}),
+                         ("gate", {"decision": "revise", "notes": "add a majority baseline"}),
+                         ("copilot_revision", {"revision": 1, "next_attempt": 1, "refinement_rounds_used": 0})],
+    "running_experiments": [("mle_seed", {"file": "seeds/logreg.py", "kind": "baseline"})],
+    "report_writing": [("paper_search", {"section": "introduction", "query": "label smoothing",
+                                         "added": ["muller2019"]}),
+                       ("paper_draft", {"section": "introduction", "turn": 0, "refused": "unknown citations",
+                                        "keys": ["smith2020"]}),
+                       ("paper_draft", {"section": "introduction", "turn": 1, "lines": [40, 52]}),
+                       ("paper_compile", {"key": "report_writing#0/paper/0", "ok": False,
+                                          "errors": ["report.tex:12: Undefined control sequence \\foo"]}),
+                       ("paper_compile", {"key": "report_writing#0/paper/0", "ok": True, "errors": []}),
+                       ("paper_version", {"step": 0, "kept": True, "compiled": True, "integrity_errors": 1,
+                                          "score": 5.0}),
+                       ("paper_edit", {"step": 1, "attempt": 0, "refused": "the edit leaves \\begin{table} open"}),
+                       ("paper_version", {"step": 1, "kept": False, "compiled": True, "integrity_errors": 2,
+                                          "score": 4.0}),
+                       ("paper_done", {"pdf": "report/report.pdf", "integrity_errors": 1, "score": 5.0}),
+                       ("published", {"archive_id": "archive:000001", "url": "http://127.0.0.1:8765"})],
+    "report_refinement": [("reviews", {"automated": True, "overall_mean": 5.0, "overall_spread": 1.0,
+                                       "decision": "reject", "notice": "Automated reviews overrate papers.",
+                                       "reviews": [{"reviewer": "reviewer 1", "overall": 6},
+                                                   {"reviewer": "reviewer 2", "overall": 4}],
+                                       "aggregate": {"overall": {"mean": 5.0, "spread": 1.0}},
+                                       "skipped_reviewers": ["reviewer 3"]}),
+                          ("refinement_decision", {"decision": "revisit", "phase": "report_writing",
+                                                   "reason": "baselines are weak", "round": 0, "rounds_left": 1,
+                                                   "copilot_revisions": 0}),
+                          ("revisit", {"to": "report_writing", "notes": "weak baselines", "round": 1, "rounds": 1}),
+                          ("refinement_decision", {"decision": "accept", "phase": "", "reason": "sound now",
+                                                   "round": 1, "rounds_left": 0, "copilot_revisions": 0})],
+}
+
+
+def emit_search(ev: "EventWriter", nodes: list[dict]) -> None:
+    """The mle-solver's events for a journal, as the solver emits them step by step."""
+    for step in sorted({n["step"] for n in nodes}):
+        batch = [n for n in nodes if n["step"] == step]
+        for n in batch:
+            ev.emit("running_experiments", "mle_node", {k: n.get(k) for k in (
+                "id", "parent", "operation", "status", "metric", "refusal")})
+        ok = [n for n in batch if n["status"] == "ok"]
+        if ok:
+            best = max(ok, key=lambda n: n["metric"])
+            ev.emit("running_experiments", "mle_pool", {"step": step, "offered": best["id"], "outcome": "added",
+                                                         "pool": [n["id"] for n in ok]})
+        if len(ok) < len(batch):
+            ev.emit("running_experiments", "mle_dropped", {"step": step, "nodes": [
+                n["id"] for n in batch if n["status"] != "ok"]})
+
+
 def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, nodes: int = 8,
-                 report: bool = True, state: str = "finished") -> Path:
-    """A run that went through every phase: dialogue, ledger, artefacts, journal, report files."""
+                 report: bool = True, state: str = "finished", every_kind: bool = False) -> Path:
+    """A run that went through every phase: dialogue, ledger, artefacts, journal, report files.
+
+    With `every_kind`, each phase also emits the events its real code emits (every kind there is).
+    """
     store = new_run(root, name)
     ev = EventWriter(store)
     run_dir = store.run_dir
@@ -145,7 +206,18 @@ def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, node
                              model="gpt-4o-mini" if role == "phd" else "claude-3-5-haiku",
                              input_tokens=1200, cached_tokens=300, output_tokens=250, dollars=0.0021, latency_s=1.3)
             t += 1
+        if every_kind:
+            for kind, payload in PHASE_EVENTS.get(phase, []):
+                ev.emit(phase, kind, payload)
+            if phase == "running_experiments" and nodes:
+                emit_search(ev, journal(nodes))
+                ev.emit(phase, "mle_best", {"node": "s3c1", "metric": 0.9556, "reward": 0.7, "test": [
+                    {"name": "accuracy", "value": 0.9333, "split": "test", "higher_is_better": True,
+                     "source": "s3c1/test"}]})
+            ev.emit(phase, "warning", {"message": f"{phase}: a warning the phase raised"})
         ev.emit(phase, "phase_end", {"attempt": 0, "artefact": phase})
+    if every_kind:
+        ev.emit(None, "run_end", {"warnings": len(PHASES)})
     store.put_artefact("literature_review", "LitReview", LitReview(target=2, steps_used=9, papers=[
         PaperRecord(id="1906.02629", title="When does label smoothing help?", authors=["R. Müller", "S. Kornblith"],
                     year=2019, url="https://arxiv.org/abs/1906.02629", summary="Label smoothing calibrates <i>networks</i>.",
@@ -232,3 +304,58 @@ def sized_run(root: Path, name: str, events: int, nodes: int) -> Path:
                              model="gpt-4o-mini", input_tokens=3000, output_tokens=400, dollars=0.0007)
     store.close()
     return run_dir
+
+
+def lab_group(root: Path, name: str = "group", *, labs: int = 2) -> Path:
+    """A finished lab group: each lab published its paper; every later lab read and cited lab 1's paper."""
+    from labcoat.run.labs import create_group
+
+    cfg = ResearchConfig(topic="Does label smoothing help small tabular classifiers?", labs=labs,
+                         budget={"dollars": 5.0}, models={"default": "gpt-4o-mini"})
+    group = create_group(cfg, root / name)
+    for lab in range(labs):
+        run_dir = finished_run(group.root, group.run_dir(lab, 0).name, turns=7, nodes=4)
+        store = RunStore(run_dir)
+        pos = store.db.execute("SELECT MAX(pos) FROM events").fetchone()[0] + 1
+        store.put_event(pos, "report_writing", "published", {"archive_id": f"archive:{lab + 1:06d}",
+                                                              "url": "http://127.0.0.1:9"})
+        store.put_event(pos + 1, "report_refinement", "reviews", {"overall_mean": 5.0 + lab, "reviews": []})
+        if lab:
+            review = store.artefact("literature_review")["data"]
+            review["papers"].append(PaperRecord(id="archive:000001", title="Lab 1's paper", source="archive",
+                                                summary="lab 1",
+                                                bibtex_key="lab1paper", bibtex="@misc{lab1paper}").model_dump())
+            store.put_artefact("literature_review", "LitReview", review, phase="literature_review")
+            (run_dir / "report.tex").write_text("As lab 1 found \\citep{muller2019,lab1paper}.\n")
+        store.close()
+    return group.root
+
+
+def text_of_html(html: str) -> str:
+    """A page's text with tags dropped and white space folded, as a reader sees it."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+RUN_PAGES = ("", "/literature", "/plan", "/data", "/experiments", "/report", "/costs")
+EVENT_ROW = re.compile(r'<li class="ev [^"]*" id="ev-\d+">(.*?)</li>\s*(?=<li class="ev|</ol>)', re.S)
+RAW = re.compile(r'<details class="raw">.*?</details>|<pre class="code">.*?</pre>', re.S)
+JSON_TEXT = re.compile(r"""[{\[]\s*(&#34;|&quot;|["'])\w+(&#34;|&quot;|["'])\s*:""")
+
+
+def json_event_lines(client, ref: str) -> tuple[list[str], int]:
+    """Event rows on any page of run `ref` whose visible text holds a JSON object, and how many rows were read."""
+    phases = re.findall(r'href="/runs/[^/"]+/phases/(\w+)"', client.get(f"/runs/{ref}").text)
+    bad, rows = [], 0
+    for path in [*RUN_PAGES, *(f"/phases/{p}" for p in dict.fromkeys(phases))]:
+        url = f"/runs/{ref}{path}"
+        while url:
+            html = client.get(url).text
+            for row in EVENT_ROW.findall(html):
+                rows += 1
+                # the raw toggle is closed by default; program text an agent sent is shown as code
+                shown = text_of_html(RAW.sub("", row))
+                if JSON_TEXT.search(shown):
+                    bad.append(f"{path}: {shown[:200]}")
+            more = re.search(r'href="(/runs/[^"]+/phases/\w+\?after=\d+[^"]*)"', html)
+            url = more.group(1).replace("&amp;", "&") if more and "/phases/" in path else None
+    return bad, rows

@@ -8,9 +8,11 @@ nothing derived: views are properties.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from labcoat.journal import Journal, Node
 
 
 class PaperRecord(BaseModel):
@@ -105,8 +107,20 @@ class Results(BaseModel):
     metrics: list[MetricValue] = Field(default_factory=list)
     test_metrics: list[MetricValue] = Field(default_factory=list)
     figures: list[str] = Field(default_factory=list)
-    journal: list[dict] = Field(default_factory=list)
+    journal: list[Node] = Field(default_factory=list, description="every program the mle-solver tried")
+    best: str | None = Field(None, description="the id of the journal node whose code and metrics are reported")
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("journal", mode="before")
+    @classmethod
+    def _nodes(cls, value: Any) -> Any:
+        # Older stores wrote plain dicts, some with fields this version does not know.
+        return [Node.from_json(v) if isinstance(v, dict) else v for v in value] if isinstance(value, list) else value
+
+    def nodes(self) -> Journal:
+        """The journal with its views; `best` falls back to the node the metrics name (older stores)."""
+        best = self.best or next((m.source.split("/")[0] for m in self.metrics if m.source), None)
+        return Journal.of(self.journal, best)
 
     def table(self) -> str:
         """The recorded metrics as a plain table for agents: no raw logs."""

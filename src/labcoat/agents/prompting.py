@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from labcoat.agents.roles import role as get_role
+from labcoat.templating import environment
 
 PROMPTS = Path(__file__).parent / "prompts"
 
@@ -22,14 +21,7 @@ class Prompts:
     """Loads and renders the template files under agents/prompts."""
 
     def __init__(self, root: Path = PROMPTS):
-        self.env = Environment(
-            loader=FileSystemLoader(str(root)),
-            undefined=StrictUndefined,
-            keep_trailing_newline=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            autoescape=False,
-        )
+        self.env = environment(root)
 
     def render(self, name: str, **values: Any) -> str:
         return self.env.get_template(name).render(**values).strip()

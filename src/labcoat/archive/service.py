@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from labcoat.archive import embed
-from labcoat.archive.auth import TokenGuard
+from labcoat.access import AccessGuard, Service
 from labcoat.archive.semantic import SemanticIndex
 from labcoat.archive.store import ArchiveStore, parse_id
 from labcoat.archive.validate import Limits, UploadRejected, parse_upload
@@ -82,6 +82,11 @@ class Archive:
 
     def semantic_status(self) -> dict | None:
         return self.semantic.status() if self.semantic is not None else None
+
+
+ARCHIVE = Service("archive", "the one printed by `labcoat archive serve`: send `Authorization: Bearer TOKEN` "
+                             "(or ?token=TOKEN), or set LABCOAT_ARCHIVE_TOKEN for the client",
+                  json_errors=True, json_writes=True)
 
 
 def create_app(root: Path, *, token: str | None = None, limits: Limits | None = None,
@@ -192,5 +197,5 @@ def create_app(root: Path, *, token: str | None = None, limits: Limits | None = 
             return _error(exc.status, str(exc), field=exc.field)
         return {"query": q, **answer}
 
-    app.add_middleware(TokenGuard, token=token)
+    app.add_middleware(AccessGuard, token=token, service=ARCHIVE)
     return app

@@ -12,6 +12,8 @@ import binascii
 import json
 from dataclasses import dataclass, field
 
+from labcoat.untrusted import UntrustedFileError, loads
+
 MB = 1024 * 1024
 REQUIRED_TEXT = ("title", "abstract", "topic", "run_id", "lab")
 FILE_NAMES = {"pdf": "paper.pdf", "tex": "paper.tex", "bib": "paper.bib"}
@@ -52,8 +54,8 @@ class Upload:
 
 def parse_upload(body: bytes, limits: Limits) -> Upload:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = loads(body, "the body")
+    except (UnicodeDecodeError, UntrustedFileError) as exc:
         raise UploadRejected(400, "body", f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise UploadRejected(400, "body", "must be a JSON object with 'metadata' and 'files'")

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "labcoat.cli.archive_cmds",
     "labcoat.cli.lit_cmds",
     "labcoat.cli.llm_cmds",
+    "labcoat.cli.bundle_cmds",
 ]
 
 

@@ -39,7 +39,7 @@ def serve(
     import uvicorn
 
     from labcoat.archive import embed
-    from labcoat.archive.auth import is_loopback, new_token
+    from labcoat.access import is_loopback, new_token
     from labcoat.archive.client import TOKEN_ENV
     from labcoat.archive.service import create_app
     from labcoat.archive.store import ArchiveStoreError

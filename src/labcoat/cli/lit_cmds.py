@@ -20,7 +20,7 @@ def _tools(config_path: Optional[Path]):
     from labcoat.run.services import research_tools
 
     config = load_config(config_path) if config_path else config_from_mapping({"topic": "literature lookup"})
-    return research_tools(config, warn=lambda text: err_console().print(f"[yellow]warning:[/] {escape(text)}"))
+    return research_tools(config)
 
 
 def _finish(tools, result: dict, as_json: bool, show) -> None:

@@ -43,7 +43,13 @@ def register(app: typer.Typer) -> None:
         if not total["calls"]:
             out.print("no LLM calls recorded (replayed calls cost nothing and are not listed)")
             return
-        for group in ("phase", "role", "model"):
+        spent = {name: summary["spender"].get(name, {"calls": 0, "dollars": 0}) for name in ("agents", "experiments")}
+        out.print(f"agents {dollars(spent['agents']['dollars'])} ({spent['agents']['calls']} calls); experiment "
+                  f"programs {dollars(spent['experiments']['dollars'])} ({spent['experiments']['calls']} calls "
+                  "through the model gateway)")
+        for group in ("phase", "role", "model", "program"):
+            if not summary[group]:
+                continue
             table = Table(title=f"by {group}", title_justify="left", box=None, pad_edge=False)
             table.add_column(group)
             for name in ("calls", "input", "cached", "output", "reasoning", "dollars", "seconds"):

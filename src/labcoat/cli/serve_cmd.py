@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from labcoat.web import create_app
-        from labcoat.web.security import is_loopback, new_token
+        from labcoat.access import is_loopback, new_token
 
         if not 0 < port < 65536:
             raise ConfigError(f"--port must be between 1 and 65535, got {port}")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from labcoat.config.errors import explain, written_as
 from labcoat.config.schema import ResearchConfig
+from labcoat.config.yaml_limits import read_config_text, safe_load_bounded
 from labcoat.errors import ConfigError
 
 SECRET_KEYS = {"api-key", "api_key", "apikey", "deepseek-api-key", "openai-api-key", "anthropic-api-key",
@@ -148,12 +149,9 @@ def load_config(path: Path | str, overrides: list[str] | None = None,
     source = str(path)
     if not path.exists():
         raise ConfigError("no such file", source=source)
+    text = read_config_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file: {exc}", source=source) from None
-    try:
-        raw = yaml.safe_load(text)
+        raw = safe_load_bounded(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -138,6 +138,20 @@ class ExecutorConfig(_Strict):
     ray_memory_mb: int | None = None
 
 
+class ExperimentsConfig(_Strict):
+    """Model access for experiment programs, through labcoat's gateway (never the key or the network)."""
+
+    models: list[str] | None = Field(
+        None, description="models experiment programs may call; default: the model the task notes name, "
+                          "else the run's cheapest configured model; [] turns the gateway off")
+    max_calls: int = Field(2000, ge=1, description="model calls one program may make")
+    max_concurrent: int = Field(8, ge=1, description="calls one program may have in flight (more wait)")
+    max_tokens_per_call: int = Field(4096, ge=16, description="the largest max_tokens a call may ask for")
+    gateway_host: str | None = Field(
+        None, description="address Ray workers on other machines use to reach the gateway "
+                          "(default: loopback for a local Ray, the driver's node address for a cluster)")
+
+
 class ServicesConfig(_Strict):
     """Base URLs of outside services; environment variables override the defaults."""
 
@@ -175,6 +189,7 @@ class ResearchConfig(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     services: ServicesConfig = Field(default_factory=ServicesConfig)
     library: LibraryConfig = Field(default_factory=LibraryConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)

@@ -162,18 +162,24 @@ def run_batch_in_sandbox(ctx: "RunContext", jobs: list[Job], *, inputs: dict[str
         for _, _, spec, _ in pending:
             spec.copy_in.update(caches)
     first_error: BaseException | None = None
-    if ctx.executor is None:
-        for i, key, spec, request in pending:
-            results[i] = _finish(ctx, key, request, run_program(_fresh(spec)), missing)
-    else:
-        futures = {ctx.executor.submit(run_program, _fresh(spec)): (i, key, spec, request)
-                   for i, key, spec, request in pending}
-        for fut in cf.as_completed(futures):
-            i, key, spec, request = futures[fut]
-            try:
-                results[i] = _finish(ctx, key, request, fut.result(), missing)
-            except Exception as exc:  # recorded nothing for this key; the rest are still recorded
-                first_error = first_error or exc
+    grants = {key: _grant(ctx, key, spec) for _, key, spec, _ in pending}
+    try:
+        if ctx.executor is None:
+            for i, key, spec, request in pending:
+                results[i] = _finish(ctx, key, request, run_program(_fresh(spec)), missing, grants[key])
+        else:
+            futures = {ctx.executor.submit(run_program, _fresh(spec)): (i, key, spec, request)
+                       for i, key, spec, request in pending}
+            for fut in cf.as_completed(futures):
+                i, key, spec, request = futures[fut]
+                try:
+                    results[i] = _finish(ctx, key, request, fut.result(), missing, grants[key])
+                except Exception as exc:  # recorded nothing for this key; the rest are still recorded
+                    first_error = first_error or exc
+    finally:
+        for grant in grants.values():
+            if grant is not None:
+                ctx.gateway.revoke(grant)
     if first_error is not None:
         raise first_error
     for record in results:
@@ -181,9 +187,25 @@ def run_batch_in_sandbox(ctx: "RunContext", jobs: list[Job], *, inputs: dict[str
     return results  # type: ignore[return-value]
 
 
+def _grant(ctx: "RunContext", key: str, spec: ProgramSpec) -> Any:
+    """Model access for the program at `key` while it runs (None when experiments may call no model)."""
+    if ctx.gateway is None:
+        return None
+    grant = ctx.gateway.open(key)
+    if grant is not None:
+        spec.gateway = ctx.gateway.access(grant)
+    return grant
+
+
 def _finish(ctx: "RunContext", key: str, request: dict[str, Any], result: ProgramResult,
-            missing: list[str]) -> dict[str, Any]:
+            missing: list[str], grant: Any = None) -> dict[str, Any]:
+    if grant is not None and grant.pause is not None:
+        # The budget or the provider stopped its calls: the program's run is not kept, so resuming
+        # runs it again and its answered calls come back from the record.
+        raise grant.pause
     record = _as_record(ctx, key, result, missing)
+    if grant is not None:
+        record["model_calls"] = grant.summary()
     ctx.effects.record("exec", key, request, record, result.duration_s)
     # Live and replayed runs must see identical values, as with Effects.run.
     return json.loads(dumps(record))

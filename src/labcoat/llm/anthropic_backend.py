@@ -21,6 +21,7 @@ from typing import Any
 
 import anthropic
 
+from labcoat.llm.chat import split_system
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.types import Usage, completion
 
@@ -64,7 +65,29 @@ class AnthropicBackend:
 
     def call(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
              max_tokens: int) -> dict[str, Any]:
-        params = self.request(system, messages, wire, temperature, max_tokens)
+        return self._send(self.request(system, messages, wire, temperature, max_tokens))
+
+    def chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One experiment program's chat request (`labcoat.llm.chat`); a JSON schema becomes a forced tool."""
+        system, messages = split_system(request["messages"])
+        fmt = request.get("response_format") or {}
+        schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+        params = self.request(system, messages, None, request.get("temperature"), request["max_tokens"])
+        if request.get("top_p") is not None:
+            params["top_p"] = request["top_p"]
+        if request.get("stop"):
+            params["stop_sequences"] = list(request["stop"])
+        if schema is not None:
+            params["tools"] = [{"name": "reply", "description": "Reply with this JSON document.",
+                                "input_schema": schema}]
+            params["tool_choice"] = {"type": "tool", "name": "reply"}
+        raw = self._send(params)
+        if schema is not None and raw["tool_calls"]:
+            # The program asked for a JSON reply in the text, as OpenAI's structured outputs give it.
+            raw["text"], raw["tool_calls"] = raw["tool_calls"][0]["arguments"], []
+        return raw
+
+    def _send(self, params: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         resp = self.client.messages.create(**params)
         latency = time.monotonic() - started

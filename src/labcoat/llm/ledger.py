@@ -17,12 +17,22 @@ def _add(into: dict, row: dict) -> None:
         into[f] += row.get(f) or 0
 
 
+EXPERIMENT = "experiment"  # the role of calls experiment programs make through the gateway
+
+
 def summarise(rows: Iterable[dict]) -> dict:
-    """{"total": {...}, "phase": {name: {...}}, "role": {...}, "model": {...}}; each with FIELDS."""
-    out: dict = {"total": _zero(), "phase": {}, "role": {}, "model": {}}
+    """{"total", "spender" (agents / experiments), "phase", "role", "model", "program"}; each with FIELDS.
+
+    `program` groups the experiment programs' calls by the program that made them.
+    """
+    out: dict = {"total": _zero(), "spender": {}, "phase": {}, "role": {}, "model": {}, "program": {}}
     for row in rows:
         _add(out["total"], row)
+        experiment = row.get("role") == EXPERIMENT
+        _add(out["spender"].setdefault("experiments" if experiment else "agents", _zero()), row)
         for group in ("phase", "role", "model"):
             name = row.get(group) or "-"
             _add(out[group].setdefault(name, _zero()), row)
+        if experiment:
+            _add(out["program"].setdefault(row.get("node") or "-", _zero()), row)
     return out

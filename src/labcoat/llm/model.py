@@ -58,9 +58,15 @@ class Model:
     def call(self, system: str, messages: list[dict], wire: dict | None, *, temperature: float | None,
              max_tokens: int) -> dict:
         """One live call (retried on transient faults); the completion with its dollar cost filled in."""
+        return self._priced(lambda: self.backend.call(system, messages, wire, temperature, max_tokens))
+
+    def chat(self, request: dict) -> dict:
+        """One experiment program's chat request (`labcoat.llm.chat`), live, retried, priced."""
+        return self._priced(lambda: self.backend.chat(request))
+
+    def _priced(self, send: Callable[[], dict]) -> dict:
         kwargs = {} if self.sleep is None else {"sleep": self.sleep}
-        raw = call_with_retries(lambda: self.backend.call(system, messages, wire, temperature, max_tokens),
-                                what=f"the call to {self.id}", retries=self.retries, secrets=self.secrets,
+        raw = call_with_retries(send, what=f"the call to {self.id}", retries=self.retries, secrets=self.secrets,
                                 backoff=self.backoff, on_retry=self.on_retry, key_env=self.ref.preset.key_env,
                                 **kwargs)
         raw["dollars"] = self.pricer.dollars(self.ref, Usage.from_dict(raw["usage"]))

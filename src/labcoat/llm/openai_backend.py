@@ -19,6 +19,7 @@ from typing import Any
 
 import openai
 
+from labcoat.llm.chat import split_system
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.schema_dialects import for_gemini
 from labcoat.llm.types import Usage, completion
@@ -73,7 +74,20 @@ class OpenAIBackend:
 
     def call(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
              max_tokens: int) -> dict[str, Any]:
-        params = self.request(system, messages, wire, temperature, max_tokens)
+        return self._send(self.request(system, messages, wire, temperature, max_tokens))
+
+    def chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One experiment program's chat request (`labcoat.llm.chat`), sent as this provider wants it."""
+        system, messages = split_system(request["messages"])
+        params = self.request(system, messages, None, request.get("temperature"), request["max_tokens"])
+        for name in ("top_p", "stop", "seed"):
+            if request.get(name) is not None and not self.ref.reasoning:
+                params[name] = request[name]
+        if request.get("response_format") is not None:
+            params["response_format"] = request["response_format"]
+        return self._send(params)
+
+    def _send(self, params: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         resp = self.client.chat.completions.create(**params)
         latency = time.monotonic() - started

@@ -201,15 +201,15 @@ class ModelRegistry:
         return cmdset, wire, system_with(system, cmdset, ref.mode)
 
     def _live(self, model: Model, effect_key: str, role: str, request: dict) -> dict:
-        reserved = self._reserve_budget(model, effect_key, request)
+        chars = len(request["system"]) + sum(len(m["content"]) for m in request["messages"])
+        if request["schema"]:
+            chars += len(str(request["schema"]))
+        reserved = self._reserve_budget(model, effect_key, chars, request["max_tokens"])
         try:
             raw = model.call(request["system"], request["messages"], request["schema"],
                              temperature=request["temperature"], max_tokens=request["max_tokens"])
             usage = Usage.from_dict(raw["usage"])
-            self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
-                                      input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
-                                      output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
-                                      dollars=raw["dollars"], latency_s=raw["latency_s"])
+            self._ledger(effect_key, role, model, raw)
         except RunPaused as pause:
             pause.hint = pause.hint.replace("labcoat resume RUN", f"labcoat resume {self.ctx.run_id}")
             raise
@@ -219,15 +219,42 @@ class ModelRegistry:
         self.ctx.progress.spend(usage.total, raw["dollars"])
         return raw
 
-    def _reserve_budget(self, model: Model, effect_key: str, request: dict) -> float:
+    def experiment_call(self, effect_key: str, request: dict, *, node: str | None) -> dict:
+        """One live chat call an experiment program made through the gateway (`labcoat.llm.chat`).
+
+        Under the same budget as agents' calls (`BudgetExceeded` before sending when it
+        could pass the cap); the ledger row has role `experiment` and the program's node.
+        The caller records it as an effect, so a replay never comes here.
+        """
+        from labcoat.llm.chat import prompt_chars
+
+        model = self.get(request["model"])
+        reserved = self._reserve_budget(model, effect_key, prompt_chars(request), request["max_tokens"])
+        try:
+            raw = model.chat(request)
+            self._ledger(effect_key, "experiment", model, raw, node=node)
+        except RunPaused as pause:
+            pause.hint = pause.hint.replace("labcoat resume RUN", f"labcoat resume {self.ctx.run_id}")
+            raise
+        finally:
+            with self._lock:
+                self._reserved -= reserved
+        self.ctx.progress.spend(Usage.from_dict(raw["usage"]).total, raw["dollars"])
+        return raw
+
+    def _ledger(self, effect_key: str, role: str, model: Model, raw: dict, node: str | None = None) -> None:
+        usage = Usage.from_dict(raw["usage"])
+        self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
+                                  input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
+                                  output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
+                                  dollars=raw["dollars"], latency_s=raw["latency_s"], node=node)
+
+    def _reserve_budget(self, model: Model, effect_key: str, chars: int, max_tokens: int) -> float:
         """Hold the call's worst-case cost against the cap while it runs (parallel calls count too)."""
         cap = self.config.budget.dollars
         if cap is None:
             return 0.0
-        chars = len(request["system"]) + sum(len(m["content"]) for m in request["messages"])
-        if request["schema"]:
-            chars += len(str(request["schema"]))
-        estimate = self.pricer.estimate(model.ref, chars, request["max_tokens"])
+        estimate = self.pricer.estimate(model.ref, chars, max_tokens)
         with self._lock:
             spent = self.ctx.store.dollars_spent() + self._reserved
             if spent + estimate <= cap:

@@ -10,7 +10,6 @@ mounted read-only, because sandboxed programs have no network.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from labcoat.agents.commands import Dialogue, HFSearch, RunCode, SubmitCode
@@ -20,8 +19,10 @@ from labcoat.artefacts import DataCode, Plan
 from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, lit_summary, plan_summary, system_for
 from labcoat.phases.programs import run_program_effect
+from labcoat.untrusted import UntrustedFileError, read_json
 
 NAME = "data_preparation"
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
 def run(ctx: RunContext) -> DataCode:
@@ -132,18 +133,14 @@ def _manifest(ctx: RunContext, result: dict) -> dict:
     workdir = result.get("workdir")
     if not workdir:
         return {}
-    base = (ctx.run_dir / workdir).resolve()
-    path = ctx.run_dir / workdir / "data" / "manifest.json"
-    if not path.exists():
-        return {}
-    # The program wrote this file: never follow a link it planted to the user's files.
-    if path.is_symlink() or (path.parent.is_symlink()) or not path.resolve().is_relative_to(base):
-        ctx.warn("data/manifest.json written by the data code is a link; ignored")
-        return {}
+    base = ctx.run_dir / workdir
+    # The program wrote this file: no link to the user's files, no FIFO, nothing huge or deeply nested.
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        ctx.warn(f"data/manifest.json written by the data code is unreadable: {exc}")
+        data = read_json(base / "data" / "manifest.json", MAX_MANIFEST_BYTES, root=base)
+    except FileNotFoundError:
+        return {}
+    except UntrustedFileError as exc:
+        ctx.warn(f"data/manifest.json written by the data code was ignored: {str(exc).replace(str(base) + '/', '')}")
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from labcoat.artefacts import DataCode, MetricValue, Plan, Results
 from labcoat.workflow.context import RunContext
 from labcoat.phases.programs import program_runner
+from labcoat.solvers.mle.guards import unmeasured
 from labcoat.solvers.mle.seeds import choose_seed
 from labcoat.solvers.mle.solver import MleSolver
 
@@ -39,13 +40,13 @@ def run(ctx: RunContext) -> Results:
 
 def _results(ctx: RunContext, solver: MleSolver, run_many) -> Results:
     best = solver.ranker.best(solver.journal.nodes)
-    results = Results(journal=solver.journal.to_json())
+    results = Results(journal=solver.journal.nodes)
     if best is None:
         ctx.warn("no experiment program ran successfully; the results are empty and the report will say so")
         results.notes.append("no program ran successfully")
         return results
     direction = {m.name: m.higher_is_better for m in solver.plan.metrics}
-    results.best_code = best.code
+    results.best, results.best_code = best.id, best.code
     results.figures = list(best.figures)
     results.metrics = [_value(m, best.id, direction) for m in best.metrics]
     final = run_many([(ctx.key("mle", "final", "test"), best.code, {ctx.config.mle.eval_split_env: "test"})])[0]
@@ -53,8 +54,12 @@ def _results(ctx: RunContext, solver: MleSolver, run_many) -> Results:
         ctx.warn(f"the final test run of {best.id} failed (exit {final.get('exit_code')}); no test metrics")
         results.notes.append(f"final test run of {best.id} failed")
     else:
-        results.test_metrics = [_value(m, f"{best.id}/test", direction)
-                                for m in final.get("metrics", []) if m.get("split") == "test"]
+        test = [m for m in final.get("metrics", []) if m.get("split") == "test"]
+        problem = unmeasured(test)
+        if problem:
+            ctx.warn(f"the final test run of {best.id}: {problem}; those test metrics are left out")
+            results.notes.append(f"final test run of {best.id}: {problem}")
+        results.test_metrics = [_value(m, f"{best.id}/test", direction) for m in test if not unmeasured([m])]
         results.figures += [f for f in final.get("figures", []) if f not in results.figures]
     ctx.emit("mle_best", {"node": best.id, "metric": best.metric, "reward": best.reward,
                           "test": [m.model_dump() for m in results.test_metrics]})
@@ -62,6 +67,7 @@ def _results(ctx: RunContext, solver: MleSolver, run_many) -> Results:
 
 
 def _value(m: dict, source: str, direction: dict[str, bool]) -> MetricValue:
-    return MetricValue(name=str(m.get("name")), value=float(m.get("value", 0.0)), split=str(m.get("split", "dev")),
+    # Reported nodes passed `guards.unmeasured`, and test metrics are filtered likewise: a value is always there.
+    return MetricValue(name=str(m.get("name")), value=float(m["value"]), split=str(m.get("split", "dev")),
                        higher_is_better=bool(m.get("higher_is_better", direction.get(str(m.get("name")), True))),
                        source=source)

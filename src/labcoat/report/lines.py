@@ -119,7 +119,8 @@ def section_span(tex: str, key: str) -> tuple[int, int]:
     while first < len(lines) and re.fullmatch(r"\s*\\input\{[^}]*\}\s*", lines[first]):
         first += 1  # generated tables and figures stay
     last = first
-    while last < len(lines) and not re.match(r"\s*\\(section\{|bibliographystyle|bibliography\{|end\{document\})", lines[last]):
+    while last < len(lines) and not re.match(r"\s*\\(section\*?\{|InputIfFileExists|bibliographystyle|bibliography\{|end\{document\})",
+                                                  lines[last]):
         last += 1
     return first + 1, last
 

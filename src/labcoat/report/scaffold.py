@@ -9,15 +9,15 @@ model edits prose and never retypes a recorded number.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
-
-import jinja2
 
 from labcoat.report.tables import figures_tex, latex_escape, metrics_table, safe_figure_name
 from labcoat.report.wording import wording_for
+from labcoat.templating import environment
+from labcoat.untrusted import UntrustedFileError, copy_file
 
 TEMPLATES = Path(__file__).parent / "templates"
+MAX_FIGURE_BYTES = 50 * 1024 * 1024
 
 # (key, English heading) in paper order; the abstract is its own environment. The
 # scaffold prints each heading in the run's language (`report.wording`).
@@ -40,19 +40,6 @@ def needs_cjk(language: str) -> bool:
     return name in CJK_LANGUAGES or any(word in name for word in ("chinese", "japanese", "korean", "mandarin", "cantonese"))
 
 
-def _environment() -> jinja2.Environment:
-    # LaTeX is full of braces and percent signs: use delimiters it never contains.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        block_start_string="((*", block_end_string="*))",
-        variable_start_string="(((", variable_end_string=")))",
-        comment_start_string="((=", comment_end_string="=))",
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-        autoescape=False,
-    )
-
-
 def render_scaffold(title: str, author: str = "labcoat", *, sections: dict[str, str] | None = None,
                     language: str = "English") -> str:
     """The full `report.tex` text; sections not given get a comment saying what goes there."""
@@ -66,7 +53,7 @@ def render_scaffold(title: str, author: str = "labcoat", *, sections: dict[str, 
     headings = [(key, latex_escape(words.group("sections")[key])) for key, _ in SECTIONS]
     # LaTeX's own names (Abstract, References, Table 1, ...) follow the language too.
     names = None if words.code == "en" else {k: latex_escape(v) for k, v in words.group("latex").items()}
-    return _environment().get_template(name).render(
+    return environment(TEMPLATES, latex=True).get_template(name).render(
         title=latex_escape(title), author=latex_escape(author), sections=bodies, headings=headings, names=names,
     )
 
@@ -91,13 +78,25 @@ def tex_requirements(language: str = "English") -> list[str]:
     return found
 
 
+def availability_tex(run_id: str | None, language: str = "English") -> str:
+    """The paper's closing statement of where its programs and data are: true when the paper is compiled,
+    before any bundle exists, because it names the command that writes the bundle and the file it writes."""
+    if not run_id:
+        return ""
+    words = wording_for(language)
+    return environment(TEMPLATES, latex=True).get_template("availability.tex.j2").render(
+        heading=words.text("availability.heading"), text=words.text("availability.text", run_id=latex_escape(run_id)))
+
+
 def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None = None,
-                     figures: list[Path] | None = None, main: str = "report.tex", language: str = "English") -> Path:
-    """Lay out a compilable report directory: main tex, bib, generated table and figures.
+                     figures: list[Path] | None = None, main: str = "report.tex", language: str = "English",
+                     run_id: str | None = None) -> Path:
+    """Lay out a compilable report directory: main tex, bib, generated table, figures, availability.
 
     Figures are copied into `figures/`; only files that exist are included.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "availability.tex").write_text(availability_tex(run_id, language), encoding="utf-8")
     (out_dir / main).write_text(tex, encoding="utf-8")
     (out_dir / "references.bib").write_text(bib, encoding="utf-8")
     table = metrics_table(metrics or [], words=wording_for(language).group("metrics_table"))
@@ -105,11 +104,19 @@ def write_report_dir(out_dir: Path, tex: str, bib: str, *, metrics: list | None 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     names: list[str] = []
+    left_out: list[str] = []
     for fig in figures or []:
         fig = Path(fig)
-        if fig.is_file():
-            name = safe_figure_name(fig.name)
-            shutil.copy2(fig, fig_dir / name)
-            names.append(name)
-    (out_dir / "figures.tex").write_text(figures_tex(names), encoding="utf-8")
+        name = safe_figure_name(fig.name)
+        try:
+            # A program made the figure: a link, a FIFO or a huge file must not reach the report.
+            copy_file(fig, fig_dir / name, MAX_FIGURE_BYTES)
+        except FileNotFoundError:
+            continue
+        except UntrustedFileError as exc:
+            left_out.append(f"% figure {name} left out: {exc}".replace("\n", " "))
+            continue
+        names.append(name)
+    text = figures_tex(names)
+    (out_dir / "figures.tex").write_text("\n".join([*left_out, text]) if left_out else text, encoding="utf-8")
     return out_dir / main

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
+from labcoat.templating import environment
 
 PROMPTS = Path(__file__).parent / "prompts"
 MAX_PAPER_CHARS = 60_000
@@ -41,9 +41,7 @@ def persona(name: str) -> Persona:
 
 def system_prompt(reviewer: Persona, language: str = "English") -> str:
     """The reviewer's system prompt: stable per persona, so provider caches hit."""
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROMPTS)), undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True, autoescape=False)
-    return environment.get_template("reviewer.j2").render(persona=reviewer.brief, language=language)
+    return environment(PROMPTS).get_template("reviewer.j2").render(persona=reviewer.brief, language=language)
 
 
 def paper_message(paper_text: str, max_chars: int = MAX_PAPER_CHARS) -> str:

@@ -33,16 +33,14 @@ def recorded_numbers(results: Results | None, data: DataCode | None,
             records.append({"value": metric.value, "metric": True,
                             "source": f"{metric.source or 'results'}: {metric.name} ({metric.split})"})
         reported = {metric.source.split("/")[0] for metric in results.metrics if metric.source}
-        for node in results.journal:
-            if node.get("status") != "ok":
-                continue
-            for metric in node.get("metrics") or []:
+        for node in results.nodes().good():
+            for metric in node.metrics:
                 if isinstance(metric.get("value"), (int, float)):
                     records.append({"value": float(metric["value"]), "metric": True,
-                                    "source": f"node {node.get('id')}: {metric.get('name')}"})
-            if node.get("id") in reported:
-                records += [{"value": v, "source": f"node {node.get('id')} output"}
-                            for v in code_numbers([str(node.get("stdout", ""))[:MAX_LOG_CHARS]])]
+                                    "source": f"node {node.id}: {metric.get('name')}"})
+            if node.id in reported:
+                records += [{"value": v, "source": f"node {node.id} output"}
+                            for v in code_numbers([node.stdout[:MAX_LOG_CHARS]])]
     if data is not None:
         records += [{"value": float(size), "source": f"data sizes: {split}"} for split, size in data.sizes.items()]
         records += [{"value": v, "source": "data preparation output"} for v in code_numbers([data.output[:MAX_LOG_CHARS]])]

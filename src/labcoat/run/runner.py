@@ -138,7 +138,7 @@ def _drop_stale_tail(ctx: RunContext) -> None:
 
 
 def _close_services(ctx: RunContext) -> None:
-    for service in (ctx.executor, ctx.models, ctx.tools):
+    for service in (ctx.executor, ctx.gateway, ctx.models, ctx.tools):
         close = getattr(service, "close", None)
         if callable(close):
             close()

@@ -13,6 +13,7 @@ def attach(ctx: RunContext) -> None:
     attach_models(ctx)
     attach_tools(ctx)
     attach_executor(ctx)
+    attach_gateway(ctx)
 
 
 def attach_models(ctx: RunContext) -> None:
@@ -26,23 +27,19 @@ def attach_models(ctx: RunContext) -> None:
 def attach_tools(ctx: RunContext) -> None:
     """Research tools (arXiv, local library, archive when configured, Hugging Face); nothing opens until used."""
     if ctx.tools is None:
-        ctx.tools = research_tools(ctx.config, ctx.effects, warn=ctx.warn)
+        ctx.tools = research_tools(ctx.config, ctx.effects)
 
 
-def research_tools(config, effects=None, *, warn=None):
+def research_tools(config, effects=None):
     """A ResearchTools for `config`, with the archive plugged in when `archive.url` is set."""
     from labcoat.tools.research import ResearchTools
 
     sources = {}
     if config.archive.url:
-        try:
-            from labcoat.archive.client import ArchiveClient
-        except ModuleNotFoundError as exc:
-            if warn is not None:
-                warn(f"archive.url is set but the archive client cannot be loaded ({exc}); searching without it")
-        else:
-            make = getattr(ArchiveClient, "from_config", None)
-            sources["archive"] = make(config) if callable(make) else ArchiveClient(config.archive.url)
+        # The tools layer sits below the archive: the archive client is plugged in here.
+        from labcoat.archive.client import ArchiveClient
+
+        sources["archive"] = ArchiveClient(config.archive.url)
     return ResearchTools(config, effects, sources=sources)
 
 
@@ -52,3 +49,11 @@ def attach_executor(ctx: RunContext) -> None:
 
     if ctx.executor is None:
         ctx.executor = make_executor(ctx.config.executor)
+
+
+def attach_gateway(ctx: RunContext) -> None:
+    """Model access for experiment programs (the server starts when the first such program runs)."""
+    from labcoat.gateway.run_gateway import RunGateway
+
+    if ctx.gateway is None:
+        ctx.gateway = RunGateway(ctx)

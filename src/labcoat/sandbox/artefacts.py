@@ -8,11 +8,12 @@ program's mistakes.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any
+
+from labcoat.untrusted import UntrustedFileError, read_json
 
 METRICS_FILE = "metrics.json"
 FIGURE_SUFFIXES = (".png", ".pdf")
@@ -25,18 +26,15 @@ MAX_FILES = 2000
 
 def read_metrics(workdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Valid metric entries and one error per problem found."""
-    path = workdir / METRICS_FILE
-    if path.is_symlink():
-        # Read by the driver outside the sandbox: a link could point at any file of the user's.
-        return [], [f"{METRICS_FILE} is a symbolic link; write the file itself"]
-    if not path.is_file():
-        return [], []
-    if path.stat().st_size > MAX_METRICS_BYTES:
-        return [], [f"{METRICS_FILE} is larger than {MAX_METRICS_BYTES} bytes; write only the metrics"]
+    # Read by the driver outside the sandbox: a link could point at any file of the user's, a FIFO
+    # would block forever, deep nesting would end the parser in RecursionError.
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return [], [f"{METRICS_FILE} is not valid JSON: {exc}"]
+        data = read_json(Path(workdir) / METRICS_FILE, MAX_METRICS_BYTES, root=workdir)
+    except FileNotFoundError:
+        return [], []
+    except UntrustedFileError as exc:
+        return [], [f"{METRICS_FILE}: {str(exc).replace(str(Path(workdir) / METRICS_FILE), 'the file')}; "
+                    "write only the metrics, as a plain JSON file"]
     if isinstance(data, dict) and isinstance(data.get("metrics"), list):
         data = data["metrics"]
     if not isinstance(data, list):

@@ -108,7 +108,8 @@ def gpu_args(gpus: list[int], devices: list[str] | None = None) -> list[str]:
 
 
 def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bool,
-               interpreter_dirs: list[str], uid: int | None = None, seccomp_fd: int | None = None) -> list[str]:
+               interpreter_dirs: list[str], uid: int | None = None, seccomp_fd: int | None = None,
+               extra_binds: list[str] | None = None) -> list[str]:
     """The full command: bwrap [namespaces, mounts] -- prlimit ... [setpriv ...] program."""
     workdir = os.path.realpath(spec.workdir)
     if as_root:
@@ -145,6 +146,7 @@ def bwrap_argv(spec: ProgramSpec, program: list[str], *, bwrap: str, as_root: bo
     argv += _dirs_to(workdir, made, bound) + ["--bind", workdir, workdir]
     for name, src in sorted(spec.inputs.items()):
         argv += ["--ro-bind", os.path.realpath(src), f"{workdir}/inputs/{name}"]
+    argv += list(extra_binds or [])
     argv += ["--chdir", workdir, "--", *prlimit_argv(spec, "/usr/bin/prlimit" if os.path.exists("/usr/bin/prlimit")
                                                       else "prlimit")]
     if as_root:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from labcoat.errors import LabcoatError
-from labcoat.sandbox import artefacts
+from labcoat.sandbox import artefacts, gateway_access
 from labcoat.sandbox.bwrap import bwrap_argv, python_paths
 from labcoat.sandbox.capture import CappedStream, pump
 from labcoat.sandbox.limits import MB, Watchdog, kill_all, prlimit_argv
@@ -145,10 +145,10 @@ def _unreachable(path: str, uid: int) -> str | None:
     return None
 
 
-def _program_argv(spec: ProgramSpec) -> list[str]:
+def _program_argv(spec: ProgramSpec, launch: list[str] | None = None) -> list[str]:
     if spec.command is not None:
         return [*spec.command, *spec.argv]
-    return [spec.python, spec.script_name, *spec.argv]
+    return [spec.python, *(launch or []), spec.script_name, *spec.argv]
 
 
 def _uid_slot(spec: ProgramSpec) -> UidSlot:
@@ -167,15 +167,18 @@ def run_program(spec: ProgramSpec) -> ProgramResult:
     as_root = os.geteuid() == 0
     slot = _uid_slot(spec) if as_root else UidSlot(os.getuid(), -1)
     try:
-        return _run(spec, mode, as_root, slot.uid)
+        with gateway_access.gateway_socket(spec) as gateway:
+            return _run(spec, mode, as_root, slot.uid, gateway)
     finally:
         slot.release()
 
 
-def _run(spec: ProgramSpec, mode: str, as_root: bool, uid: int) -> ProgramResult:
+def _run(spec: ProgramSpec, mode: str, as_root: bool, uid: int, gateway: str | None) -> ProgramResult:
     workdir = prepare_workdir(spec, mode)
     before = set(artefacts.written_files(workdir))
     env = program_env(spec, str(workdir), mode)
+    env.update(gateway_access.env_for(spec, gateway, mode))
+    program = _program_argv(spec, gateway_access.launcher(gateway, mode))
     tracker = Tracker()
     popen_extra: dict = {}
     warnings: list[str] = []
@@ -186,13 +189,14 @@ def _run(spec: ProgramSpec, mode: str, as_root: bool, uid: int) -> ProgramResult
         else:
             dirs = spec.python_paths if spec.python_paths is not None else python_paths(spec.python)
         seccomp = filter_fd() or -1
-        argv = bwrap_argv(spec, _program_argv(spec), bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
-                          interpreter_dirs=dirs, uid=uid, seccomp_fd=seccomp if seccomp >= 0 else None)
+        argv = bwrap_argv(spec, program, bwrap=shutil.which("bwrap") or "bwrap", as_root=as_root,
+                          interpreter_dirs=dirs, uid=uid, seccomp_fd=seccomp if seccomp >= 0 else None,
+                          extra_binds=gateway_access.bwrap_binds(gateway))
     else:
         warnings.append(NO_ISOLATION)
         log.warning(NO_ISOLATION)
         # A shell stays between us and the program, so `kill(getppid())` cannot reach the runner.
-        argv = [*SHIELD, *prlimit_argv(spec), *_program_argv(spec)]
+        argv = [*SHIELD, *prlimit_argv(spec), *program]
         # Orphans (a double-forked daemon) then reparent here, not to init, where the tracker finds them.
         become_subreaper()
         env.update(tracker.env)

@@ -49,6 +49,8 @@ class ProgramSpec:
     python: str = field(default_factory=lambda: sys.executable)
     python_paths: list[str] | None = None  # interpreter dirs to mount; probed when None
     gpus: list[int] = field(default_factory=list)
+    # model access through labcoat's gateway: {socket, tcp, token, model}; the token is never recorded
+    gateway: dict[str, Any] | None = None
     # -- sandbox ----------------------------------------------------------------
     mode: Literal["auto", "bwrap", "rlimits-only"] = "auto"
     # Host paths bound read-only at the same place, beside the system and the interpreter.
@@ -62,6 +64,7 @@ class ProgramSpec:
         """The spec as JSON without secret values (granted keys by name only)."""
         data = asdict(self)
         data["granted_env"] = sorted(self.granted_env)
+        data["gateway"] = bool(self.gateway)
         return data
 
 

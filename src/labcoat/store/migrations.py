@@ -142,6 +142,17 @@ def m003_gates_and_event_kinds(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_experiment_calls(db: sqlite3.Connection) -> None:
+    # Calls experiment programs make through the model gateway are ledger rows of
+    # role `experiment`; `node` names the program (its exec effect key). The
+    # request-hash index serves a repeated temperature-0 request from the record.
+    run_script(db, """
+        ALTER TABLE ledger ADD COLUMN node TEXT;
+        CREATE INDEX effects_request ON effects(kind, request_hash);
+    """)
+
+
 def run_script(db: sqlite3.Connection, script: str) -> None:
     """Execute `script` statement by statement inside the caller's transaction."""
     pending = ""

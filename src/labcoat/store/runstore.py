@@ -237,6 +237,17 @@ class RunStore:
             "SELECT * FROM effects WHERE rowid >= (SELECT rowid FROM effects WHERE key=?) ORDER BY rowid LIMIT ?",
             (key, limit)).fetchall()
 
+    def effect_by_request(self, kind: str, req_hash: str) -> sqlite3.Row | None:
+        """The first recorded effect of `kind` whose request hashes to `req_hash`."""
+        return self.db.execute("SELECT * FROM effects WHERE kind=? AND request_hash=? ORDER BY rowid LIMIT 1",
+                               (kind, req_hash)).fetchone()
+
+    def effects_under(self, prefix: str, kind: str) -> list[sqlite3.Row]:
+        """Effects of `kind` whose key starts with `prefix`, in the order they were recorded."""
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self.db.execute("SELECT * FROM effects WHERE kind=? AND key LIKE ? ESCAPE '\\' ORDER BY rowid",
+                               (kind, like)).fetchall()
+
     def put_effect(self, key: str, kind: str, req_hash: str, request: str, result: str,
                    duration_s: float) -> None:
         now = time.time()
@@ -284,12 +295,14 @@ class RunStore:
     # -- cost ledger ---------------------------------------------------------
     def put_ledger(self, effect_key: str, *, phase: str | None, role: str | None, model: str,
                    input_tokens: int = 0, cached_tokens: int = 0, output_tokens: int = 0,
-                   reasoning_tokens: int = 0, dollars: float = 0.0, latency_s: float = 0.0) -> None:
+                   reasoning_tokens: int = 0, dollars: float = 0.0, latency_s: float = 0.0,
+                   node: str | None = None) -> None:
+        """`node` names the program (its exec effect key) for calls experiments made through the gateway."""
         self._write(
             "INSERT OR REPLACE INTO ledger (effect_key, ts, phase, role, model, input_tokens, cached_tokens, "
-            "output_tokens, reasoning_tokens, dollars, latency_s) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "output_tokens, reasoning_tokens, dollars, latency_s, node) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (effect_key, time.time(), phase, role, model, input_tokens, cached_tokens, output_tokens,
-             reasoning_tokens, dollars, latency_s),
+             reasoning_tokens, dollars, latency_s, node),
         )
 
     def ledger(self) -> list[dict]:

@@ -1,21 +1,21 @@
 """Render transcript events for people (`labcoat show`).
 
-Each event kind may have its own one-line renderer; anything else prints as
-its kind and compact JSON payload. Phases with richer views (the mle-solver
+Each event is told in the words of `event_text.describe` (the dashboard uses
+the same words) and styled for the terminal here. Phases with richer views (the mle-solver
 journal as a tree) have them in `PHASE_VIEWS`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Callable
 
 from rich.markup import escape
 
 from labcoat.store import RunStore
+from labcoat.store.event_text import describe
 
-Renderer = Callable[[dict], str]
+STYLES = {"ok": "green", "warn": "yellow", "bad": "red", "phase": "bold cyan", "copilot": "magenta"}
 
 
 def _clip(text: str, n: int = 400) -> str:
@@ -26,57 +26,43 @@ def _clip(text: str, n: int = 400) -> str:
     return escape(text)
 
 
-def _agent_turn(ev: dict) -> str:
-    p = ev["payload"]
-    return f"[bold]{escape(str(p.get('role', '?')))}[/] › {_clip(str(p.get('text', '')), 1200)}"
+def _line(ev: dict) -> str:
+    said = describe(ev)
+    if ev["kind"] in ("phase_start", "phase_end"):
+        marker = f"── {ev['phase']} {said.head} {said.text}".rstrip()
+        return f"[bold cyan]{escape(marker)}[/]"
+    style = STYLES.get(said.tone, "bold")
+    line = f"[{style}]{escape(said.head)}[/]"
+    if said.text:
+        line += f" {_clip(said.text, 600)}"
+    if said.detail:
+        line += f" › {_clip(said.detail, 1200)}"
+    if said.code:
+        line += f"\n{_clip(said.code, 1200)}"
+    return line
 
-
-RENDERERS: dict[str, Renderer] = {
-    "phase_start": lambda ev: f"[bold cyan]── {escape(str(ev['phase']))} (attempt {ev['payload'].get('attempt', 0)})[/]",
-    "phase_end": lambda ev: f"[cyan]── {escape(str(ev['phase']))} done[/]",
-    "gate": lambda ev: f"[magenta]co-pilot: {_clip(str(ev['payload'].get('decision')))}[/] "
-                      f"{_clip(str(ev['payload'].get('notes', '')))}",
-    # Kept apart in the transcript: a co-pilot revision re-runs a phase, a revisit uses a refinement round.
-    "copilot_revision": lambda ev: f"[magenta]co-pilot revision {ev['payload'].get('revision')} of "
-                                  f"{escape(str(ev['phase']))}: attempt {ev['payload'].get('next_attempt')} next; "
-                                  f"uses no refinement round[/]",
-    "revisit": lambda ev: f"[bold yellow]revisit → {escape(str(ev['payload'].get('to')))} (refinement round "
-                         f"{ev['payload'].get('round')} of {ev['payload'].get('rounds', '?')})[/] "
-                         f"{_clip(str(ev['payload'].get('notes', '')), 600)}",
-    "refinement_decision": lambda ev: (
-        f"[bold]PhD decision: {escape(str(ev['payload'].get('decision')))}"
-        + (f" → {escape(str(ev['payload']['phase']))}" if ev["payload"].get("phase") else "")
-        + f"[/] (rounds left {ev['payload'].get('rounds_left', '?')}) "
-        + _clip(str(ev["payload"].get("reason", "")), 600)),
-    "turn_skipped": lambda ev: f"[red]{escape(str(ev['payload'].get('role')))} sent no valid command; turn "
-                               f"skipped[/] {_clip(str(ev['payload'].get('error', '')), 400)}",
-    "warning": lambda ev: f"[yellow]warning: {_clip(str(ev['payload'].get('message')), 1200)}[/]",
-    "agent_turn": _agent_turn,
-}
 
 def journal_tree(store: RunStore) -> Any:
     """The mle-solver journal as a tree: each node's operation, status, metric, reward."""
     from rich.tree import Tree
 
+    from labcoat.journal import Journal
+
     artefact = store.artefact("running_experiments")
-    nodes = (artefact or {}).get("data", {}).get("journal", [])
-    root = Tree("[bold]mle-solver journal[/]" + ("" if nodes else " (no nodes recorded yet)"))
+    journal = Journal.of(n for n in (artefact or {}).get("data", {}).get("journal", []) if isinstance(n, dict))
+    root = Tree("[bold]mle-solver journal[/]" + ("" if journal.nodes else " (no nodes recorded yet)"))
     branches: dict[str, Any] = {}
-    for node in nodes:
-        anchor = node.get("repair_of") or node.get("parent")
-        parent = branches.get(anchor, root) if anchor else root
-        status = node.get("status")
-        colour = {"ok": "green", "failed": "red", "refused": "yellow"}.get(status, "")
-        metric = node.get("metric")
-        reward = node.get("reward")
-        label = (f"[{colour}]{node.get('id')}[/] {node.get('operation')} {status}"
-                 + (f"  metric {metric:.4g}" if isinstance(metric, (int, float)) else "")
-                 + (f"  reward {reward:.2f}" if isinstance(reward, (int, float)) else "")
-                 + (f"  — {escape(node.get('refusal', ''))}" if node.get("refusal") else ""))
+    for node, _depth in journal.tree():
+        parent = branches.get(node.anchor, root) if node.anchor else root
+        colour = {"ok": "green", "failed": "red", "refused": "yellow"}.get(node.status, "")
+        label = (f"[{colour}]{node.id}[/] {node.operation} {node.status}"
+                 + (f"  metric {node.metric:.4g}" if isinstance(node.metric, (int, float)) else "")
+                 + (f"  reward {node.reward:.2f}" if isinstance(node.reward, (int, float)) else "")
+                 + (f"  — {escape(node.refusal)}" if node.refusal else ""))
         branch = parent.add(label)
-        if node.get("reflection"):
-            branch.add(f"[dim]{_clip(node['reflection'], 200)}[/]")
-        branches[node.get("id")] = branch
+        if node.reflection:
+            branch.add(f"[dim]{_clip(node.reflection, 200)}[/]")
+        branches[node.id] = branch
     return root
 
 
@@ -85,13 +71,7 @@ PHASE_VIEWS: dict[str, Callable[[RunStore], Any]] = {"running_experiments": jour
 
 def render_event(ev: dict) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(ev["ts"]))
-    renderer = RENDERERS.get(ev["kind"])
-    if renderer is not None:
-        body = renderer(ev)
-    else:
-        payload = json.dumps(ev["payload"], ensure_ascii=False)
-        body = f"{escape(ev['kind'])} {_clip(payload)}"
-    return f"[dim]{ev['pos']:>5} {stamp}[/] {body}"
+    return f"[dim]{ev['pos']:>5} {stamp}[/] {_line(ev)}"
 
 
 def render_phase_extra(store: RunStore, phase: str | None) -> Any:

@@ -19,6 +19,8 @@ from labcoat.tools.cache import DiskCache
 from labcoat.tools.errors import ToolError
 from labcoat.tools.http import USER_AGENT, Fetcher
 
+ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
+
 SORTS = {"relevance": arxiv.SortCriterion.Relevance, "submitted": arxiv.SortCriterion.SubmittedDate,
          "updated": arxiv.SortCriterion.LastUpdatedDate}
 ID_RE = re.compile(r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z\-]+(?:\.[A-Z]{2})?/\d{7}))(v\d+)?$", re.I)
@@ -157,13 +159,23 @@ class ArxivSource:
     def _check_bodies(self) -> None:
         # The package's parser recovers from broken XML silently; a cut-off
         # feed would look like fewer results, so check well-formedness here.
+        # A captive portal or proxy page in place of the feed would read as zero results too.
         parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=False)
         for status, body in self.session.bodies:
+            head = body[:512].lstrip().lower()
+            if head.startswith((b"<!doctype html", b"<html")):
+                raise ToolError("malformed", f"unexpected response from arXiv: an HTML page ({len(body)} bytes, "
+                                             f"HTTP {status}), not an Atom feed; is a proxy or login page in the "
+                                             "way?", source=self.name)
             try:
-                etree.fromstring(body, parser=parser)
+                root = etree.fromstring(body, parser=parser)
             except etree.XMLSyntaxError as exc:
                 raise ToolError("malformed", f"arXiv returned a malformed or truncated feed "
                                              f"({len(body)} bytes, HTTP {status}): {exc}", source=self.name) from None
+            if root.tag != ATOM_FEED:
+                raise ToolError("malformed", f"unexpected response from arXiv: <{etree.QName(root).localname}> "
+                                             f"({len(body)} bytes, HTTP {status}), not an Atom feed",
+                                source=self.name)
 
     def _error_text(self) -> str:
         for _status, body in reversed(self.session.bodies):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from jinja2 import Environment, FileSystemLoader
 from labcoat.errors import RunNotFound, StoreError
 from labcoat.store.runstore import DB_NAME, RunStore, iter_run_dirs
 from labcoat.web.errors import PageError
-from labcoat.web.security import AccessGuard, PageHeaders
+from labcoat.access import AccessGuard
+from labcoat.web.security import DASHBOARD, PageHeaders
 
 HERE = Path(__file__).parent
 RUN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -43,7 +43,6 @@ class Dashboard:
     poll_s: float = 1.0
     stream_max_s: float = 300.0
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    pdf_lock: threading.Lock = field(default_factory=threading.Lock)
     streams: dict[str, int] = field(default_factory=lambda: {"open": 0, "closed": 0})
 
     def run_dir(self, ref: str) -> Path:
@@ -100,11 +99,6 @@ def _filters(env: Environment) -> None:
             return f"{seconds // 60} min {seconds % 60} s"
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
-    def money(value: Any) -> str:
-        if not isinstance(value, (int, float)):
-            return "-"
-        return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
-
     def num(value: Any, digits: int = 4) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "-" if value is None else str(value)
@@ -115,7 +109,10 @@ def _filters(env: Environment) -> None:
 
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
-    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty)
+    from labcoat.store.event_text import describe
+    from labcoat.web.plots import money
+
+    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty, said=describe)
 
 
 def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float = 1.0,
@@ -129,9 +126,10 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
     app.state.dash = dash
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from labcoat.web import routes_experiments, routes_live, routes_phases, routes_report, routes_runs
+    from labcoat.web import (routes_experiments, routes_live, routes_phases, routes_plots, routes_report,
+                             routes_runs)
 
-    for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live):
+    for module in (routes_runs, routes_phases, routes_experiments, routes_report, routes_live, routes_plots):
         app.include_router(module.router)
 
     @app.exception_handler(PageError)
@@ -143,5 +141,5 @@ def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float
         return dash.render("error.html", status=404, title="No such run", detail=str(exc))
 
     app.add_middleware(PageHeaders, csp=CSP)
-    app.add_middleware(AccessGuard, token=token)
+    app.add_middleware(AccessGuard, token=token, service=DASHBOARD)
     return app

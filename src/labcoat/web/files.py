@@ -8,14 +8,13 @@ the dashboard's origin.
 
 from __future__ import annotations
 
-import io
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import FileResponse, Response
 
+from labcoat import untrusted
+from labcoat import pdf_pages
 from labcoat.web.errors import PageError
 
 INLINE = {
@@ -25,6 +24,7 @@ INLINE = {
 TEXT = {".txt", ".tex", ".bib", ".json", ".csv", ".log", ".py", ".md", ".yaml", ".yml", ".out", ".err", ".tsv"}
 REPORT_FILES = ("report.pdf", "report.tex", "references.bib", "reviews.json", "integrity.json")
 MAX_PDF_PAGES = 50
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 def inside(run_dir: Path, rel: str) -> Path:
@@ -71,41 +71,21 @@ def read_json(run_dir: Path, name: str) -> tuple[Any, str | None]:
     if rel is None:
         return None, None
     try:
-        return json.loads((run_dir / rel).read_text(encoding="utf-8")), None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return None, f"{rel} cannot be read: {exc}"
+        return untrusted.read_json(run_dir / rel, MAX_JSON_BYTES, root=run_dir), None
+    except (OSError, untrusted.UntrustedFileError) as exc:
+        return None, f"{rel} cannot be read: {str(exc).replace(str(run_dir) + '/', '')}"
 
 
-def pdf_page_count(path: Path, lock: threading.Lock) -> int:
-    import pypdfium2 as pdfium
-
-    with lock:
-        try:
-            pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as exc:
-            raise PageError(422, "Unreadable PDF", f"{path.name} is not a readable PDF: {exc}") from exc
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
+def pdf_page_count(path: Path) -> int:
+    try:
+        return pdf_pages.page_count(path)
+    except pdf_pages.RenderError as exc:
+        raise PageError(exc.status, exc.title, exc.detail) from exc
 
 
-def pdf_page_png(path: Path, page: int, lock: threading.Lock, scale: float = 1.5) -> bytes:
-    """One page rendered to PNG (pdfium is not thread-safe, hence the lock)."""
-    import pypdfium2 as pdfium
-
-    with lock:
-        try:
-            pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as exc:
-            raise PageError(422, "Unreadable PDF", f"{path.name} is not a readable PDF: {exc}") from exc
-        try:
-            if not 0 <= page < min(len(pdf), MAX_PDF_PAGES):
-                raise PageError(404, "No such page", f"{path.name} has {len(pdf)} pages; page {page + 1} is not shown")
-            bitmap = pdf[page].render(scale=scale)
-            image = bitmap.to_pil()
-            out = io.BytesIO()
-            image.save(out, format="PNG")
-            return out.getvalue()
-        finally:
-            pdf.close()
+def pdf_page_png(path: Path, page: int, scale: float = 1.5) -> pdf_pages.Rendered:
+    """One page rendered to PNG in a child process, within the pixel budget (see `labcoat.pdf_pages`)."""
+    try:
+        return pdf_pages.page_png(path, page, scale, MAX_PDF_PAGES)
+    except pdf_pages.RenderError as exc:
+        raise PageError(exc.status, exc.title, exc.detail) from exc

@@ -3,8 +3,9 @@
 The journal lives in the `running_experiments` artefact once the phase ends;
 while it runs, the `mle_node` events give the tree without code or output.
 The tree reads only the fields it draws (SQLite extracts them from the JSON),
-so listing 200 nodes does not parse 200 programs; a node's code, output and
-diff to its parent load when the node is opened.
+so listing 200 nodes does not parse 200 programs; those fields become typed
+`labcoat.journal` nodes and the tree is the journal's own view. A node's code,
+output and diff to its parent load when the node is opened.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from labcoat.journal import Journal, Node
 from labcoat.store.runstore import RunStore
 
 ARTEFACT = "running_experiments"
@@ -26,12 +28,13 @@ MAX_OUTPUT_CHARS = 6000
 
 @dataclass
 class TreeNode:
-    data: dict[str, Any]
+    node: Node
     depth: int
+    repairs: int  # the repair chain leading to it
 
     @property
     def id(self) -> str:
-        return str(self.data.get("id"))
+        return self.node.id
 
 
 def _has_journal(store: RunStore) -> bool:
@@ -58,31 +61,8 @@ def tree_nodes(store: RunStore) -> tuple[list[TreeNode], str]:
             except ValueError:
                 continue  # an unreadable event row; the rest of the tree still shows
         source = "events"
-    return _order(flat), source
-
-
-def _order(flat: list[dict]) -> list[TreeNode]:
-    """Depth-first order under each node's anchor (the node it repairs, else its parent)."""
-    ids = {str(n.get("id")) for n in flat}
-    children: dict[str | None, list[dict]] = {}
-    for node in flat:
-        anchor = node.get("repair_of") or node.get("parent")
-        key = str(anchor) if anchor is not None and str(anchor) in ids else None
-        children.setdefault(key, []).append(node)
-    out: list[TreeNode] = []
-    seen: set[str] = set()
-    stack: list[tuple[dict, int]] = [(n, 0) for n in reversed(children.get(None, []))]
-    while stack:  # iterative: a chain of 200 repairs must not hit the recursion limit
-        node, depth = stack.pop()
-        node_id = str(node.get("id"))
-        if node_id in seen:
-            continue
-        seen.add(node_id)
-        out.append(TreeNode(node, depth))
-        stack.extend((c, depth + 1) for c in reversed(children.get(node_id, [])))
-    # nodes caught in a cycle of anchors still appear, at the top level
-    out.extend(TreeNode(n, 0) for n in flat if str(n.get("id")) not in seen)
-    return out
+    journal = Journal.of(n for n in flat if isinstance(n, dict))
+    return [TreeNode(n, depth, journal.repair_depth(n.id)) for n, depth in journal.tree()], source
 
 
 def node(store: RunStore, node_id: str) -> dict | None:
@@ -144,11 +124,11 @@ def node_view(store: RunStore, node_id: str) -> dict | None:
     data = node(store, node_id)
     if data is None:
         return None
-    base_id = data.get("repair_of") or data.get("parent")
-    base_code = code_of(store, base_id)
-    code = str(data.get("code") or "")
-    diff = diff_lines(base_code, code, f"{base_id or 'empty'}", f"{node_id}") if base_id else []
-    metrics = [m for m in data.get("metrics") or [] if isinstance(m, dict)]
-    figures = [f for f in data.get("figures") or [] if isinstance(f, str)]
-    return {"node": data, "base_id": base_id, "diff": diff, "code": code, "metrics": metrics,
-            "figures": figures, "stdout": clip(data.get("stdout")), "stderr": clip(data.get("stderr"))}
+    typed = Node.from_json(data)
+    base_id = typed.anchor
+    code = str(typed.code or "")
+    diff = diff_lines(code_of(store, base_id), code, f"{base_id or 'empty'}", f"{node_id}") if base_id else []
+    metrics = [m for m in typed.metrics or [] if isinstance(m, dict)]
+    figures = [f for f in typed.figures or [] if isinstance(f, str)]
+    return {"node": typed, "base_id": base_id, "diff": diff, "code": code, "metrics": metrics,
+            "figures": figures, "stdout": clip(typed.stdout), "stderr": clip(typed.stderr)}

@@ -45,6 +45,9 @@ class CostTable:
     by_phase: list[dict] = field(default_factory=list)
     by_role: list[dict] = field(default_factory=list)
     by_model: list[dict] = field(default_factory=list)
+    # agents' calls apart from those experiment programs made through the gateway
+    by_spender: list[dict] = field(default_factory=list)
+    by_program: list[dict] = field(default_factory=list)
 
     @property
     def fraction(self) -> float | None:
@@ -105,6 +108,14 @@ def costs(store: RunStore, budget: float | None) -> CostTable:
                 f"SUM(cached_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls, "
                 f"SUM(latency_s) AS latency FROM ledger GROUP BY {column} ORDER BY SUM(dollars) DESC"):
             target.append(dict(r))
+    sums = ("SUM(dollars) AS dollars, SUM(input_tokens) AS input, SUM(cached_tokens) AS cached, "
+            "SUM(output_tokens) AS output, COUNT(*) AS calls, SUM(latency_s) AS latency")
+    table.by_spender = [dict(r) for r in store.db.execute(
+        f"SELECT CASE WHEN role='experiment' THEN 'experiment programs' ELSE 'agents' END AS name, {sums} "
+        "FROM ledger GROUP BY name ORDER BY name")]
+    table.by_program = [dict(r) for r in store.db.execute(
+        f"SELECT COALESCE(node, '-') AS name, {sums} FROM ledger WHERE role='experiment' GROUP BY node "
+        "ORDER BY SUM(dollars) DESC LIMIT 100")]
     return table
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from labcoat.web import journal_view
+from labcoat.web import journal_view, routes_plots
 from labcoat.web.errors import PageError
 from labcoat.web.pages import artefact_data, dash, header
 
@@ -27,7 +27,8 @@ def experiments(request: Request, ref: str, offset: int = Query(0, ge=0)) -> HTM
         return d.render("experiments.html", tab="experiments", **head, nodes=page, source=source,
                         node_total=len(nodes), offset=offset, page_size=journal_view.TREE_PAGE,
                         results=summary if results is not None else None,
-                        best_code=(results or {}).get("best_code") or "")
+                        best_code=(results or {}).get("best_code") or "",
+                        **routes_plots.context(store, ref, "search", "reward", tree=(nodes, source)))
 
 
 @router.get("/runs/{ref}/experiments/nodes/{node_id}", response_class=HTMLResponse)

@@ -22,7 +22,7 @@ def report(request: Request, ref: str) -> HTMLResponse:
     pages, pdf_error = 0, None
     if found["report.pdf"]:
         try:
-            pages = files.pdf_page_count(run_dir / found["report.pdf"], d.pdf_lock)
+            pages = files.pdf_page_count(run_dir / found["report.pdf"])
         except PageError as exc:
             pdf_error = exc.detail
     reviews, reviews_error = files.read_json(run_dir, "reviews.json")
@@ -40,8 +40,31 @@ def report_page(request: Request, ref: str, number: int) -> Response:
     rel = files.find_report_file(run_dir, "report.pdf")
     if rel is None:
         raise PageError(404, "No report yet", "this run has no report.pdf (yet)")
-    png = files.pdf_page_png(run_dir / rel, number - 1, d.pdf_lock)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    rendered = files.pdf_page_png(run_dir / rel, number - 1)
+    headers = {"Cache-Control": "no-store"}
+    if rendered.note:
+        headers["X-Labcoat-Note"] = rendered.note
+    return Response(rendered.png, media_type="image/png", headers=headers)
+
+
+@router.get("/runs/{ref}/bundle.zip")
+def bundle(request: Request, ref: str) -> Response:
+    """The run's reproducibility bundle, made by `labcoat export` on first request (and when the run changed)."""
+    from labcoat.bundle.export import default_out, export_run
+    from labcoat.errors import LabcoatError
+
+    d = dash(request)
+    with d.store(ref) as store:
+        info, run_dir = store.info(), store.run_dir
+    if info.alive:
+        raise PageError(409, "The run is still going", "its bundle is made once it has stopped")
+    path = default_out(run_dir, info.id)
+    if not path.is_file() or path.stat().st_mtime < info.updated_at:
+        try:
+            export_run(run_dir, path)
+        except LabcoatError as exc:
+            raise PageError(500, "No bundle", f"the bundle could not be written: {exc}") from exc
+    return files.file_response(path)
 
 
 @router.get("/runs/{ref}/files/{rel:path}")

@@ -7,9 +7,10 @@ import sqlite3
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from labcoat.errors import StoreError
+from labcoat.errors import LabcoatError, StoreError
 from labcoat.store.runstore import RunStore, iter_run_dirs
-from labcoat.web import readmodel
+from labcoat.web import group_view, readmodel, routes_plots
+from labcoat.web.errors import PageError
 from labcoat.web.pages import config_of, dash, header
 
 router = APIRouter()
@@ -27,17 +28,29 @@ def runs_list(request: Request) -> HTMLResponse:
             broken.append((run_dir.name, str(exc)))
     rows.sort(key=lambda r: r.info.created_at, reverse=True)
     return d.render("runs.html", rows=rows, broken=broken, root=d.runs_root.resolve(),
-                    root_exists=d.runs_root.is_dir())
+                    root_exists=d.runs_root.is_dir(), groups=group_view.group_dirs(d.runs_root))
 
 
 @router.get("/runs/{ref}", response_class=HTMLResponse)
 def run_overview(request: Request, ref: str) -> HTMLResponse:
     d = dash(request)
+    try:
+        d.run_dir(ref)
+    except PageError as missing:
+        group = group_view.find_group(d.runs_root, ref) if missing.status == 404 and "/" not in ref else None
+        if group is None:
+            raise
+        try:
+            view = group_view.group_view(group)
+        except LabcoatError as exc:
+            raise PageError(422, "Unreadable lab group", str(exc)) from exc
+        return d.render("group.html", view=view, ref=ref)
     with d.store(ref) as store:
         head = header(store, ref)
         return d.render("run.html", tab="overview", **head, timeline=readmodel.timeline(store),
                         events=readmodel.latest_events(store), event_total=readmodel.event_count(store),
-                        lifecycle=store.lifecycle()[-8:], artefacts=readmodel.artefact_names(store))
+                        lifecycle=store.lifecycle()[-8:], artefacts=readmodel.artefact_names(store),
+                        **routes_plots.context(store, ref, "spend"))
 
 
 @router.get("/runs/{ref}/header", response_class=HTMLResponse)
@@ -61,4 +74,5 @@ def run_costs(request: Request, ref: str) -> HTMLResponse:
     with d.store(ref) as store:
         head = header(store, ref)
         table = readmodel.costs(store, readmodel.budget_of(config_of(store)))
-        return d.render("costs.html", tab="costs", **head, costs=table, timeline=readmodel.timeline(store))
+        return d.render("costs.html", tab="costs", **head, costs=table, timeline=readmodel.timeline(store),
+                        **routes_plots.context(store, ref, "spend", "tokens"))

@@ -67,6 +67,7 @@ class RunContext:
     models: Any = None
     tools: Any = None
     executor: Any = None
+    gateway: Any = None  # model access for experiment programs (labcoat.gateway.RunGateway)
     # Where the workflow is now; phases build effect keys from it.
     phase: str | None = None
     attempt: int = 0

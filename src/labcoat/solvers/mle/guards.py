@@ -53,6 +53,16 @@ def literal_numbers(code: str) -> list[float]:
     return values
 
 
+def unmeasured(metrics: list[dict]) -> str | None:
+    """A metric without a numeric value makes the whole result unusable: nothing may stand in for it."""
+    missing = [str(m.get("name", f"entry {i}")) for i, m in enumerate(metrics)
+               if isinstance(m.get("value"), bool) or not isinstance(m.get("value"), (int, float))]
+    if not missing:
+        return None
+    return (f"metric {', '.join(missing)} has no numeric value: every entry of metrics.json needs "
+            "{name, value, split, higher_is_better} with a measured number")
+
+
 def refuse_reason(code: str, metrics: list[dict], parent_code: str | None) -> str | None:
     """Why this program's result cannot be trusted, or None."""
     if not metrics:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from labcoat.solvers.mle.journal import Node
+from labcoat.journal import Node
 
 
 @dataclass

@@ -26,8 +26,8 @@ from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
 from labcoat.solvers.mle.commands import Edit, Reflect, Replace, Score
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
-from labcoat.solvers.mle.guards import refuse_reason
-from labcoat.solvers.mle.journal import Journal, Node
+from labcoat.solvers.mle.guards import refuse_reason, unmeasured
+from labcoat.journal import Journal, Node
 from labcoat.solvers.mle.ranking import Pool, Ranker
 
 # (key, code, extra env) -> JSON result of a sandbox run; see labcoat.phases.programs
@@ -64,7 +64,8 @@ class MleSolver:
         context = self._plan_context()
         self.engineer = self.prompts.system(
             role="ml_engineer", phase="running_experiments", topic=ctx.config.topic,
-            language=ctx.config.language, notes=ctx.phase_notes(), commands=[Edit, Replace], artefacts=context)
+            language=ctx.config.language, notes=ctx.phase_notes(), commands=[Edit, Replace], artefacts=context,
+            extra={"experiment_models": list(ctx.gateway.allowed) if ctx.gateway is not None else []})
         self.reward_system = self.prompts.system(
             role="reviewer", phase="running_experiments", topic=ctx.config.topic,
             language=ctx.config.language, notes=[], commands=[Score], artefacts=context)
@@ -98,8 +99,7 @@ class MleSolver:
 
     def generate(self, step: int) -> str:
         """Ask the engineer to write a program from the plan (no seed fits)."""
-        prompt = ("No program exists yet. Write the complete experiment program for the plan with `replace`."
-                  + self._memory())
+        prompt = self.prompts.render("phases/running_experiments_generate.j2", lessons=self._lessons())
         cmd = self._ask(self.engineer, prompt, [Replace], self.ctx.key("mle", step, "generate"), "ml_engineer")
         if cmd is None:
             raise LabcoatError("the ML engineer's model sent no valid program and no seed program fits the plan; "
@@ -108,10 +108,10 @@ class MleSolver:
         return cmd.program
 
     def _propose(self, step: int, b: int, parent: Node) -> Candidate:
-        prompt = (f"Program {parent.id} (dev {self.metric_name or 'metric'}: {_fmt(parent.metric)}, "
-                  f"reward {_fmt(parent.reward)}):\n```\n{numbered(parent.code)}\n```\n"
-                  f"Its output ended with:\n{clip(parent.stdout[-1500:], 1500)}\n" + self._memory()
-                  + "\nPropose one improvement with `edit` or `replace`.")
+        prompt = self.prompts.render("phases/running_experiments_propose.j2", id=parent.id,
+                                     metric=self.metric_name or "metric", value=_fmt(parent.metric),
+                                     reward=_fmt(parent.reward), code=numbered(parent.code),
+                                     output=clip(parent.stdout[-1500:], 1500), lessons=self._lessons())
         cmd = self._ask(self.engineer, prompt, [Edit, Replace], self.ctx.key("mle", step, "cand", b, "propose"),
                         "ml_engineer")
         return self._apply(Candidate(b, parent, cmd.command if cmd is not None else "edit", None), parent.code, cmd)
@@ -144,9 +144,8 @@ class MleSolver:
     def _repair(self, step: int, cand: Candidate, attempt: int) -> None:
         broken = cand.code if cand.code is not None else (cand.parent.code if cand.parent else "")
         error = cand.error or (cand.node.refusal or cand.node.stderr[-2500:] if cand.node else "")
-        prompt = (f"This program failed.\n```\n{numbered(broken)}\n```\nError:\n{clip(error, 2500)}\n"
-                  + (f"Your previous repair was: {cand.last_command}\n" if attempt > 1 else "")
-                  + "Fix it with `edit` or `replace`. Keep the experiment: do not remove training or evaluation.")
+        prompt = self.prompts.render("phases/running_experiments_repair.j2", code=numbered(broken),
+                                     error=clip(error, 2500), previous=cand.last_command if attempt > 1 else "")
         cmd = self._ask(self.engineer, prompt, [Edit, Replace],
                         self.ctx.key("mle", step, "cand", cand.index, "repair", attempt), "ml_engineer")
         cand.operation = "repair"
@@ -179,12 +178,13 @@ class MleSolver:
         node.duration_s = float(result.get("duration_s", 0.0))
         node.figures = list(result.get("figures", []))
         node.metrics = [m for m in result.get("metrics", []) if m.get("split", "dev") != "test"]
+        node.metrics_errors = [str(e) for e in result.get("metrics_errors", [])]
         if node.exit_code != 0 or node.killed_by:
             node.status = "failed"
             if node.killed_by:
                 node.stderr += f"\n[killed by the {node.killed_by} limit]"
             return
-        reason = refuse_reason(node.code, node.metrics, parent_code)
+        reason = unmeasured(node.metrics) or refuse_reason(node.code, node.metrics, parent_code)
         if reason:
             node.status, node.refusal = "refused", reason
             return
@@ -207,8 +207,8 @@ class MleSolver:
             self.ctx.emit("mle_dropped", {"step": step, "nodes": dropped})
 
     def _reward(self, step: int, node: Node) -> None:
-        prompt = (f"Program:\n```\n{clip(node.code, 6000)}\n```\nRecorded metrics: {node.metrics}\n"
-                  f"Output (end):\n{clip(node.stdout[-2000:], 2000)}\nScore it with `score`.")
+        prompt = self.prompts.render("phases/running_experiments_reward.j2", code=clip(node.code, 6000),
+                                     metrics=node.metrics, output=clip(node.stdout[-2000:], 2000))
         cmd = self._ask(self.reward_system, prompt, [Score], self.ctx.key("mle", node.id, "reward"), "reviewer")
         if cmd is None:  # unscored: ranked by its metric alone
             return
@@ -216,9 +216,10 @@ class MleSolver:
         node.reward_rationale = cmd.rationale
 
     def _reflect(self, step: int, node: Node) -> None:
-        outcome = (f"succeeded: dev {self.metric_name or 'metric'} {_fmt(node.metric)}, reward {_fmt(node.reward)}"
-                   if node.ok else f"was {node.status}: {node.refusal or clip(node.stderr[-800:], 800)}")
-        prompt = f"Attempt {node.id} ({node.operation}) {outcome}. What does it teach? Reply with `reflect`."
+        prompt = self.prompts.render("phases/running_experiments_reflect.j2", id=node.id, operation=node.operation,
+                                     ok=node.ok, metric=self.metric_name or "metric", value=_fmt(node.metric),
+                                     reward=_fmt(node.reward), status=node.status,
+                                     problem=node.refusal or clip(node.stderr[-800:], 800))
         cmd = self._ask(self.reflect_system, prompt, [Reflect], self.ctx.key("mle", node.id, "reflect"),
                         "ml_engineer")
         node.reflection = cmd.text if cmd is not None else ""
@@ -229,21 +230,12 @@ class MleSolver:
         return ask_or_skip(self.ctx, key=key, role=role, system=system,
                            messages=merge([{"role": "user", "content": prompt}]), commands=commands)
 
-    def _memory(self) -> str:
-        lines = self.journal.recent_reflections()
-        return ("\nLessons from earlier attempts:\n" + "\n".join(f"- {line}" for line in lines)) if lines else ""
+    def _lessons(self) -> list[str]:
+        return self.journal.recent_reflections()
 
     def _plan_context(self) -> str:
-        parts = [f"Plan question: {self.plan.question}", f"Method: {self.plan.method}",
-                 "Baselines: " + ", ".join(self.plan.baselines),
-                 "Metrics: " + ", ".join(f"{m.name} ({'higher' if m.higher_is_better else 'lower'} is better, "
-                                         f"{m.split})" for m in self.plan.metrics),
-                 f"Protocol: {self.plan.protocol}"]
-        if self.data is not None:
-            parts.append(f"Data code (already run; its output is in LABCOAT_DATA_DIR):\n```\n{clip(self.data.code, 3000)}\n```")
-            if self.data.sizes:
-                parts.append(f"Data splits: {self.data.sizes}")
-        return "\n".join(parts)
+        return self.prompts.render("phases/running_experiments_context.j2", plan=self.plan, data=self.data,
+                                   data_code=clip(self.data.code, 3000) if self.data is not None else "")
 
 
 DEV_SPLITS = ("dev", "cv", "val", "validation")

@@ -90,7 +90,8 @@ class PaperBuild:
         fig_dir = self.folder / "figures"
         if fig_dir.is_dir():
             shutil.rmtree(fig_dir)  # a rerun of the phase must not keep another attempt's figures
-        write_report_dir(self.folder, "", bib, metrics=metrics, figures=figures, language=self.ctx.config.language)
+        write_report_dir(self.folder, "", bib, metrics=metrics, figures=figures, language=self.ctx.config.language,
+                         run_id=self.ctx.run_id)
         return sorted(p.name for p in fig_dir.iterdir()) if fig_dir.is_dir() else []
 
     def set_bib(self, bib: str) -> None:
@@ -99,7 +100,7 @@ class PaperBuild:
     def _inputs_digest(self) -> str:
         """Hash of the generated parts latexmk reads besides report.tex."""
         digest = hashlib.sha256()
-        for name in ("references.bib", "metrics_table.tex", "figures.tex"):
+        for name in ("references.bib", "metrics_table.tex", "figures.tex", "availability.tex"):
             digest.update(name.encode() + (self.folder / name).read_bytes())
         fig_dir = self.folder / "figures"
         for path in sorted(fig_dir.iterdir()) if fig_dir.is_dir() else []:

@@ -35,9 +35,13 @@ class SubmitSummary(Command):
 
 
 def with_notice(tex: str, notice_tex: str) -> str:
-    """The paper with the automated-reviews notice just before the bibliography."""
-    marker = r"\bibliographystyle"
-    at = tex.find(marker)
+    """The paper with the automated-reviews notice just before the closing availability statement
+    (which stays the last section), else just before the bibliography."""
+    closing = r"\InputIfFileExists{availability}"
+    if closing not in tex and r"\bibliographystyle" in tex:  # an editor's rewrite dropped it: put it back
+        at = tex.find(r"\bibliographystyle")
+        tex = tex[:at] + closing + "{}{}\n" + tex[at:]
+    at = tex.find(closing)
     block = "% The reviews notice: the scores below come from reviews.json.\n" + notice_tex.strip() + "\n\n"
     return tex[:at] + block + tex[at:] if at >= 0 else tex
 
@@ -86,11 +90,13 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
          "integrity_warnings": words.text("readme.integrity_warnings", n=checked.get("warnings", 0)),
          "integrity_failed": words.text("readme.integrity_failed", errors=checked.get("errors", 0),
                                         warnings=checked.get("warnings", 0)),
-         "cost_line": words.text("readme.cost_line", calls=len(ledger), tokens=tokens, dollars=f"{dollars:.4f}")}
+         "cost_line": words.text("readme.cost_line", calls=len(ledger), tokens=tokens, dollars=f"{dollars:.4f}"),
+         "bundle_text": words.text("readme.bundle_text", run_id=ctx.run_id)}
     return prompts.render(
         "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report, w=w,
         reviews=reviews, integrity=checked, findings=[f.describe() for f in integrity.findings[:10]],
         run_notes=list(dict.fromkeys(ctx.warnings)),
+        dollars=dollars, tokens=tokens, calls=len(ledger), run_id=ctx.run_id,
         by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}) + "\n"
 
 
@@ -108,17 +114,11 @@ def publish(ctx: RunContext, folder: Path, report: Report, results: Results | No
                 "run_id": ctx.run_id, "lab": ctx.config.archive.lab or "labcoat"}
 
     def upload() -> dict:
-        from labcoat.archive.client import ArchiveClient
-
-        client = None
         try:
-            client = ArchiveClient(url)
-            return {"id": client.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
+            archive = ctx.tools.source("archive")  # the run's archive client (`run.services`)
+            return {"id": archive.publish(pdf_path, tex_path, bib_path if bib_path.is_file() else None, metadata)}
         except ToolError as exc:
             return {"error": str(exc), "kind": exc.kind}
-        finally:
-            if client is not None:
-                client.close()
 
     result = ctx.effects.run("archive", ctx.key("publish"), {"url": url, "tex_sha256": digest}, upload)
     if "error" in result:

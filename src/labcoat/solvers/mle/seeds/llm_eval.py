@@ -1,10 +1,11 @@
-"""Seed: evaluate a prompting strategy with an LLM (needs a granted key).
+"""Seed: evaluate a prompting strategy with an LLM, through labcoat's model gateway.
 
 Reads question/answer pairs from LABCOAT_DATA_DIR/*.jsonl ({"question",
-"answer", "split"}), asks an OpenAI-compatible endpoint (OPENAI_BASE_URL,
-OPENAI_API_KEY and LABCOAT_EVAL_MODEL, all granted to the sandbox by the
-config with network allowed), scores exact-match accuracy of the final
-answer on dev, and on test only when LABCOAT_EVAL_SPLIT=test.
+"answer", "split"}), asks the experiment model (LABCOAT_LAB_MODEL, one of
+`experiments.models`) with the OpenAI SDK, whose base URL and key the sandbox
+sets to the gateway (the provider key never enters the sandbox), scores
+exact-match accuracy of the final answer on dev, and on test only when
+LABCOAT_EVAL_SPLIT=test. Every call is billed, budgeted and recorded by labcoat.
 """
 import glob
 import json
@@ -34,14 +35,15 @@ def evaluate(client, model, items):
     correct = 0
     for item in items:
         reply = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": PROMPT.format(question=item["question"])}])
+            model=model, temperature=0,
+            messages=[{"role": "user", "content": PROMPT.format(question=item["question"])}])
         correct += final_answer(reply.choices[0].message.content) == str(item["answer"]).strip()
     return correct / max(1, len(items))
 
 
 def main():
-    client = OpenAI(base_url=os.environ.get("OPENAI_BASE_URL"), api_key=os.environ["OPENAI_API_KEY"])
-    model = os.environ.get("LABCOAT_EVAL_MODEL", "gpt-4o-mini")
+    client = OpenAI()
+    model = os.environ.get("LABCOAT_LAB_MODEL") or "gpt-4o-mini"
     dev = load("dev")
     if not dev:
         raise SystemExit("no dev items: write {question, answer, split} lines to LABCOAT_DATA_DIR/*.jsonl")
