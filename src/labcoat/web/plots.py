@@ -123,7 +123,7 @@ def search_nodes(store: RunStore, tree: Tree | None = None) -> tuple[list[dict],
     nodes, source = tree if tree is not None else journal_view.tree_nodes(store)
     flat = []
     for n in nodes:
-        data = dict(n.data)
+        data = n.node.to_json()
         if not isinstance(data.get("step"), int):
             match = NODE_STEP.match(str(data.get("id", "")))
             data["step"] = int(match.group(1)) if match else 0
