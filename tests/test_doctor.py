@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from labcoat.cli import build_app
 from labcoat.run.readiness import check_latex
-from labcoat.report.scaffold import tex_requirements
+from labcoat.report.scaffold import render_scaffold, tex_requirements
 
 # Prints a path for every file asked for except those named in $FAKE_TEX_MISSING, as kpsewhich does.
 KPSEWHICH = """#!/bin/sh
@@ -48,6 +48,8 @@ def test_requirements_are_what_the_templates_load() -> None:
             "plainnat.bst"} <= set(english)
     # packages the template does not load are not asked for (they made doctor warn on most machines)
     assert not {"xeCJK.sty", "siunitx.sty", "times.sty", "algorithmic.sty"} & set(english)
+    # typography-only packages are loaded when installed, so they are not required
+    assert "microtype.sty" not in english and r"\IfFileExists{microtype.sty}" in render_scaffold("t")
     chinese = tex_requirements("Chinese")
     assert {"fontspec.sty", "xeCJK.sty"} <= set(chinese) and "inputenc.sty" not in chinese
 

@@ -29,7 +29,8 @@ KEY = "running_experiments#0/mle/0/cand/{}/run/0"
 @contextlib.contextmanager
 def lab(tmp_path: Path, policy=None, pool=None, **sections):
     with ScriptedProvider(policy or (lambda r: f"echo {r.last_user}")) as sp:
-        cfg = scripted_config(sp, sandbox={"timeout_s": 120, "memory_mb": 1024}, **sections)
+        sections["sandbox"] = {"timeout_s": 120, "memory_mb": 1024, **sections.get("sandbox", {})}
+        cfg = scripted_config(sp, **sections)
         with open_context(tmp_path / "run", cfg, env=scripted_env(sp), phase="running_experiments") as ctx:
             ctx.gateway = RunGateway(ctx)
             ctx.executor = pool
@@ -261,3 +262,12 @@ print(query_model("gpt-4o-mini", "2+2", "Solve.", openai_api_key="sk-whatever", 
         result = run(ctx, code)
     assert result["stdout"] == "echo 1+1\necho 2+2\n"
     assert [r.model for r in sp.served] == ["gpt-4o-mini", "gpt-4o-mini"]
+
+
+def test_a_program_with_no_process_to_spare_still_reaches_the_gateway(tmp_path):
+    code = ('import os\nfrom labcoat_lab import ask\n'
+            'print(os.environ.get("OPENAI_BASE_URL"), ask("still", temperature=0))\n')
+    with lab(tmp_path, sandbox={"max_processes": 1}) as (sp, ctx):
+        result = run_in_sandbox(ctx, KEY.format(0), code)
+    assert result["exit_code"] == 0, result["stderr"][-2000:]
+    assert result["stdout"] == "None echo still\n"

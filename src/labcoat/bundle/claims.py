@@ -3,8 +3,9 @@
 The integrity check (`report/integrity.json`) matched each stated number to
 its recorded source: `s2c1: accuracy (dev)` is a metric of journal node s2c1,
 `s2c1/test: …` one of the best program's single test run, `node s2c1: …` a
-metric of any program the journal holds, `data sizes: train` a split size
-from the data program. Those sources name the programs a bundle must carry.
+metric of any program the journal holds, `node s2c1 output` a number that
+program printed, `data sizes: train` a split size from the data program and
+`data preparation output` a number it printed. Those sources name the programs a bundle must carry.
 Without an integrity record, the Results' own metrics (the paper's generated
 table) are the claims.
 """
@@ -21,6 +22,8 @@ DATA_PROGRAM = "data_preparation"
 FINAL_TEST = "final_test"
 _METRIC_SOURCE = re.compile(r"^(?:node )?(?P<node>[A-Za-z0-9_.-]+?)(?P<test>/test)?: (?P<name>.+?)(?: \((?P<split>[^()]+)\))?$")
 _SIZE_SOURCE = re.compile(r"^data sizes: (?P<split>.+)$")
+_OUTPUT_SOURCE = re.compile(r"^(?:node (?P<node>[A-Za-z0-9_.-]+)|data preparation) output$")
+PRINTED = "printed "  # a claim on a number the program printed: metric "printed 0.87"
 
 
 @dataclass
@@ -59,6 +62,12 @@ def claims_from_integrity(matched: list[dict[str, Any]], node_ids: set[str]) -> 
 
 def _claim(source: str, node_ids: set[str], entry: dict[str, Any]) -> Claim | None:
     where = {"stated": str(entry.get("number", "")), "line": entry.get("line"), "file": entry.get("file", "")}
+    printed = _OUTPUT_SOURCE.match(source)
+    if printed:
+        node = printed.group("node")
+        if node is not None and node not in node_ids:
+            return None
+        return Claim(node_program(node) if node else DATA_PROGRAM, PRINTED + where["stated"], "output", **where)
     size = _SIZE_SOURCE.match(source)
     if size:
         return Claim(DATA_PROGRAM, f"size:{size.group('split')}", "data", **where)

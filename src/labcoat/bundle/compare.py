@@ -40,6 +40,16 @@ def metric_value(metrics: list[dict[str, Any]], name: str, split: str) -> float 
     return None
 
 
+def printed_value(stdout: str, stated: str) -> float | None:
+    """The number in `stdout` that the paper's `stated` text rounds, if the program printed one."""
+    from labcoat.review.paper_numbers import code_numbers, number_matches, stated_numbers
+
+    found = stated_numbers(stated)
+    if not found:
+        return None
+    return next((v for v in code_numbers([stdout]) if number_matches(found[0], v)), None)
+
+
 def split_size(data_dir: Path | None, split: str) -> float | None:
     """A split's size from the data program's data/manifest.json."""
     if data_dir is None:

@@ -94,6 +94,7 @@ def _write(store: RunStore, run_dir: Path, root: Path, max_copy_mb: float, toler
             rel = f"model_calls/{p.name}.jsonl"
             model_calls.write_log(root / rel, p.model_calls)
             desc["model_calls"] = {"log": rel, "count": len(p.model_calls)}
+            desc["model_access"] = _model_access(p, store.config())
             desc["tolerance_live_models"] = max(tolerance, LIVE_MODEL_TOLERANCE)
         (root / "programs" / p.name / "program.json").write_text(json.dumps(desc, indent=1, sort_keys=True) + "\n")
     bundle = {
@@ -115,13 +116,22 @@ def _write(store: RunStore, run_dir: Path, root: Path, max_copy_mb: float, toler
                         writer.referenced, bundle["warnings"])
 
 
+def _model_access(program: RecordedProgram, config: dict[str, Any]) -> dict[str, Any]:
+    """The models the program was allowed and the gateway's limits, so a re-run gets the same access."""
+    summary = program.result.get("model_calls") or {}
+    limits = {k: v for k, v in (config.get("experiments") or {}).items()
+              if k in ("max_calls", "max_concurrent", "max_tokens_per_call")}
+    allowed = summary.get("allowed") or sorted({str(c["request"].get("model")) for c in program.model_calls})
+    return {"allowed": allowed, **limits, "recorded": {k: summary.get(k) for k in ("calls", "live", "replayed")}}
+
+
 def _program(root: Path, program: RecordedProgram, writer: "_InputWriter", tolerance: float) -> dict[str, Any]:
     folder = root / "programs" / program.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "main.py").write_text(program.request.get("code") or "", encoding="utf-8")
     recorded = {k: program.result.get(k) for k in ("exit_code", "killed_by", "duration_s", "cpu_s", "peak_rss_mb",
                                                    "metrics", "metrics_errors", "sandbox")}
-    recorded["stdout_tail"] = (program.result.get("stdout") or "")[-4000:]
+    recorded["stdout"] = program.result.get("stdout") or ""  # already capped by the sandbox (head + tail)
     (folder / "recorded.json").write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     request = program.request
     return {
@@ -166,8 +176,7 @@ class _InputWriter:
             if source["kind"] == "run_folder" and size > self.max_copy:
                 self.warnings.append(f"input {path} ({size} bytes) is over the copy cap but has no other source: "
                                      "copied")
-            name = {"program_output": f"{source['program']}/data", "huggingface": f"huggingface/{host.name}"}.get(
-                source["kind"], path.strip("/").replace("/", "__"))
+            name = _copy_name(source, host, path)
             dest = self.root / "data" / name
             for rel, meta in files.items():
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +204,14 @@ class _InputWriter:
             return {}
         host = self.run_dir / program.result["workdir"] / "data"
         return {"data": _hashes(host, self.warnings)} if host.is_dir() else {}
+
+
+def _copy_name(source: dict[str, Any], host: Path, path: str) -> str:
+    if source["kind"] == "program_output":
+        return f"{source['program']}/data"
+    if source["kind"] == "huggingface":
+        return f"huggingface/{host.name}"
+    return "run/" + path.strip("/").replace("/", "__")
 
 
 def _hashes(folder: Path, warnings: list[str]) -> dict[str, dict[str, Any]]:

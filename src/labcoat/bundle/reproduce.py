@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from labcoat.bundle import environment
-from labcoat.bundle.compare import Row, metric_value, split_size
+from labcoat.bundle.claims import PRINTED
+from labcoat.bundle.compare import Row, metric_value, printed_value, split_size
 from labcoat.bundle.files import BundleError, bundle_root, sha256_file, tree_hashes, unpack, verify
-from labcoat.bundle.model_calls import read_log, write_log
-from labcoat.bundle.replay import ReplayServer
+from labcoat.bundle.model_calls import read_log
+from labcoat.bundle.gateway_replay import model_access
 from labcoat.untrusted import UntrustedFileError, read_json
 
-LIVE_KEY_ENV = "OPENAI_API_KEY"
 MAX_JSON_BYTES = 64 << 20
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,120}")
 
@@ -93,8 +93,7 @@ def open_bundle(path: Path, workdir: Path) -> Path:
 
 
 def reproduce(bundle: Path, *, workdir: Path | None = None, live_models: bool = False,
-              data_dirs: dict[str, Path] | None = None, python: str | None = None,
-              upstream: str | None = None) -> Reproduction:
+              data_dirs: dict[str, Path] | None = None, python: str | None = None) -> Reproduction:
     workdir = Path(workdir).absolute() if workdir else Path(tempfile.mkdtemp(prefix="labcoat-reproduce-"))
     workdir.mkdir(parents=True, exist_ok=True)
     root = open_bundle(bundle, workdir)
@@ -117,7 +116,7 @@ def reproduce(bundle: Path, *, workdir: Path | None = None, live_models: bool = 
     for program in programs:
         inputs = {mount: str(_input_dir(root, program["name"], mount, spec, made, data_dirs or {}))
                   for mount, spec in program["inputs"].items()}
-        run, result = _run_one(root, workdir, program, inputs, live_models, python, upstream, out)
+        run, result = _run_one(root, workdir, program, inputs, live_models, python, out)
         out.programs.append(run)
         results[program["name"]] = result
         data = Path(result["workdir"]) / "data"
@@ -167,7 +166,7 @@ def _check_files(folder: Path, files: dict[str, dict[str, Any]], what: str) -> N
 
 
 def _run_one(root: Path, workdir: Path, program: dict[str, Any], inputs: dict[str, str], live: bool,
-             python: str | None, upstream: str | None, out: Reproduction) -> tuple[ProgramRun, dict[str, Any]]:
+             python: str | None, out: Reproduction) -> tuple[ProgramRun, dict[str, Any]]:
     from labcoat.config.schema import SandboxConfig
     from labcoat.executor.recorded import spec_from_config
     from labcoat.sandbox.run import run_program
@@ -187,18 +186,15 @@ def _run_one(root: Path, workdir: Path, program: dict[str, Any], inputs: dict[st
     run = ProgramRun(program["name"], None, None, 0.0, float(program.get("duration_s") or 0.0))
     if log:
         calls = read_log(inside(root, log.get("log"), f"program {program['name']}'s model-call log"))
-        key = os.environ.get(LIVE_KEY_ENV) if live else None
-        with ReplayServer(calls, upstream=upstream if live else None, api_key=key) as server:
-            # the program reaches the server, never the provider; the key it holds is a placeholder
-            spec.env |= {"OPENAI_BASE_URL": server.base_url}
-            spec.granted_env = {n: ("replay" if n.endswith("_API_KEY") else v) for n, v in spec.granted_env.items()}
-            missing = [n for n in missing if not n.endswith("_API_KEY")]
+        with model_access(program, calls, workdir / "model_calls" / program["name"], live) as (ctx, grant):
+            spec.gateway = ctx.gateway.access(grant)
             result = run_program(spec)
-        run.model_calls_served, run.model_calls_live = server.stats.served, server.stats.forwarded
-        if server.stats.misses:
-            run.notes.append(f"{len(server.stats.misses)} model call(s) not in the replay log were refused")
-        if live and server.stats.recorded:
-            write_log(workdir / "model_calls" / f"{program['name']}.jsonl", server.stats.recorded)
+        run.model_calls_served, run.model_calls_live = grant.replayed, grant.live
+        not_recorded = [r for r in grant.refused if r.get("kind") == "not_recorded"]
+        if not_recorded:
+            run.notes.append(f"{len(not_recorded)} model call(s) not in the replay log were refused")
+        run.notes += [f"a model call was refused: {r['message']}" for r in grant.refused
+                      if r.get("kind") != "not_recorded"][:3]
     else:
         result = run_program(spec)
     run.notes += [f"granted variable {n} is not set here" for n in missing]
@@ -232,6 +228,9 @@ def _row(root: Path, claim: dict[str, Any], program: dict[str, Any] | None, resu
         bundled = (program or {}).get("outputs", {})
         recorded = split_size(_bundled_data(root, program), name[5:]) if bundled is not None else None
         rerun = split_size(made, name[5:])
+    elif name.startswith(PRINTED):
+        recorded = printed_value(recorded_run.get("stdout") or "", claim.get("stated", ""))
+        rerun = printed_value((result or {}).get("stdout") or "", claim.get("stated", ""))
     else:
         recorded = metric_value(recorded_run.get("metrics") or [], name, split)
         rerun = metric_value((result or {}).get("metrics") or [], name, split)

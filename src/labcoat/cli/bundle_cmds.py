@@ -53,15 +53,14 @@ def register(app: typer.Typer) -> None:
     def reproduce(
         bundle: Path = typer.Argument(..., metavar="BUNDLE", help="a bundle folder or .zip from `labcoat export`"),
         live_models: bool = typer.Option(False, "--live-models", help="ask the models again instead of "
-                                         "serving recorded model calls from the bundle's replay log"),
+                                         "serving recorded model calls from the bundle's replay log (keys and base URLs "
+                                         "as for a run)"),
         workdir: Optional[Path] = typer.Option(None, "--workdir", help="where programs re-run (default: a new "
                                                "temporary folder)"),
         data: list[str] = typer.Option([], "--data", help="NAME=DIR: a data set the bundle references, "
                                        "fetched by you (repeatable)"),
         python: Optional[str] = typer.Option(None, "--python", help="the interpreter programs run with "
                                              "(default: labcoat's)"),
-        upstream: Optional[str] = typer.Option(None, "--upstream", help="with --live-models: the "
-                                               "OpenAI-compatible base URL to ask (default: OpenAI's)"),
         as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
     ) -> None:
         """Re-run a bundle's programs in the sandbox and compare every number the paper states."""
@@ -74,14 +73,15 @@ def register(app: typer.Typer) -> None:
             if not sep or not name or not folder:
                 raise ConfigError(f"--data {item!r}: expected NAME=DIR, e.g. --data org/dataset=./dataset")
             dirs[name] = Path(folder)
-        result = run_reproduce(bundle, workdir=workdir, live_models=live_models, data_dirs=dirs, python=python,
-                               upstream=(upstream or "https://api.openai.com/v1") if live_models else None)
+        result = run_reproduce(bundle, workdir=workdir, live_models=live_models, data_dirs=dirs, python=python)
         con = console()
         if as_json:
             con.print_json(json.dumps(result.to_json()))
         else:
             for line in result.drift:
                 con.print(f"[yellow]environment drift:[/] {escape(line)}")
+            for line in dict.fromkeys(result.warnings):
+                con.print(f"[yellow]warning:[/] {escape(line)}")
             for run in result.programs:
                 calls = (f", {run.model_calls_served} model calls replayed" if run.model_calls_served else "") + \
                         (f", {run.model_calls_live} asked live" if run.model_calls_live else "")

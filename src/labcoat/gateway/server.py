@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -88,7 +89,7 @@ class Gateway:
 
     def _listen(self, grant: Grant) -> str:
         """A socket of the program's own, served by the running server's loop."""
-        path = os.path.join(self._dir or "", f"p-{grant.token[-12:]}.sock")
+        path = os.path.join(self._dir or "", f"p-{secrets.token_hex(8)}.sock")  # names nothing of the token
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(path)
         os.chmod(path, 0o666)

@@ -60,6 +60,7 @@ def render_scaffold(title: str, author: str = "labcoat", *, sections: dict[str, 
 
 _TEX_FILES = re.compile(r"\\(documentclass|usepackage|bibliographystyle)(?:\[[^\]]*\])?\{([^}]*)\}")
 _SUFFIX = {"documentclass": ".cls", "usepackage": ".sty", "bibliographystyle": ".bst"}
+_OPTIONAL = re.compile(r"\\IfFileExists\{[^}]*\}\{\\usepackage(?:\[[^\]]*\])?\{[^}]*\}\}\{\}")
 
 
 def tex_requirements(language: str = "English") -> list[str]:
@@ -68,6 +69,7 @@ def tex_requirements(language: str = "English") -> list[str]:
     Read from the rendered scaffold, so `labcoat doctor` checks exactly what a report needs.
     """
     tex = re.sub(r"(?<!\\)%[^\n]*", "", render_scaffold("t", language=language))  # a commented-out package is not loaded
+    tex = _OPTIONAL.sub("", tex)  # loaded only when installed
     found: list[str] = []
     for kind, names in _TEX_FILES.findall(tex):
         for name in (n.strip() for n in names.split(",")):

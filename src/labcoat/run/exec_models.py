@@ -20,8 +20,12 @@ PROGRAM_KEY = "exec/program"
 
 
 @contextlib.contextmanager
-def exec_gateway(config: Any, store_dir: Path) -> Iterator[tuple[Any, Any]]:
-    """(context, grant) for one program; the store is at `store_dir`."""
+def exec_gateway(config: Any, store_dir: Path, *, models: Any = None) -> Iterator[tuple[Any, Any]]:
+    """(context, grant) for one program; the store is at `store_dir`.
+
+    `models(ctx)` builds what answers live calls (default: the LLM layer); a replay that
+    must never reach a provider passes one that refuses.
+    """
     from labcoat.llm.registry import ModelRegistry
     from labcoat.store import Effects
     from labcoat.store.runstore import RunStore
@@ -31,7 +35,7 @@ def exec_gateway(config: Any, store_dir: Path) -> Iterator[tuple[Any, Any]]:
     ctx = RunContext(config=config, store=store, run_id=store_dir.name, run_dir=store_dir, effects=Effects(store),
                      events=EventLog(store))
     ctx.phase = "exec"
-    ctx.models = ModelRegistry(ctx)
+    ctx.models = models(ctx) if models is not None else ModelRegistry(ctx)
     ctx.gateway = RunGateway(ctx)
     grant = None
     try:

@@ -122,12 +122,13 @@ def search_nodes(store: RunStore, tree: Tree | None = None) -> tuple[list[dict],
     """
     nodes, source = tree if tree is not None else journal_view.tree_nodes(store)
     flat = []
-    for n in nodes:
-        data = n.node.to_json()
-        if not isinstance(data.get("step"), int):
-            match = NODE_STEP.match(str(data.get("id", "")))
-            data["step"] = int(match.group(1)) if match else 0
-        flat.append(data)
+    for node in (t.node for t in nodes):
+        step = node.step
+        if not isinstance(step, int):  # a tree drawn from events: the step is in the id (s<step>c<candidate>)
+            match = NODE_STEP.match(node.id)
+            step = int(match.group(1)) if match else 0
+        flat.append({"id": node.id, "step": step, "status": node.status, "metric": node.metric,
+                     "reward": node.reward})
     return flat, source
 
 

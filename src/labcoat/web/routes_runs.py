@@ -35,22 +35,22 @@ def runs_list(request: Request) -> HTMLResponse:
 def run_overview(request: Request, ref: str) -> HTMLResponse:
     d = dash(request)
     try:
-        d.run_dir(ref)
+        with d.store(ref) as store:
+            head = header(store, ref)
+            return d.render("run.html", tab="overview", **head, timeline=readmodel.timeline(store),
+                            events=readmodel.latest_events(store), event_total=readmodel.event_count(store),
+                            lifecycle=store.lifecycle()[-8:], artefacts=readmodel.artefact_names(store),
+                            **routes_plots.context(store, ref, "spend"))
     except PageError as missing:
-        group = group_view.find_group(d.runs_root, ref) if missing.status == 404 and "/" not in ref else None
+        # no run has this name: it may be a lab group's folder
+        group = group_view.find_group(d.runs_root, ref) if missing.title == "No such run" else None
         if group is None:
             raise
-        try:
-            view = group_view.group_view(group)
-        except LabcoatError as exc:
-            raise PageError(422, "Unreadable lab group", str(exc)) from exc
-        return d.render("group.html", view=view, ref=ref)
-    with d.store(ref) as store:
-        head = header(store, ref)
-        return d.render("run.html", tab="overview", **head, timeline=readmodel.timeline(store),
-                        events=readmodel.latest_events(store), event_total=readmodel.event_count(store),
-                        lifecycle=store.lifecycle()[-8:], artefacts=readmodel.artefact_names(store),
-                        **routes_plots.context(store, ref, "spend"))
+    try:
+        view = group_view.group_view(group)
+    except LabcoatError as exc:
+        raise PageError(422, "Unreadable lab group", str(exc)) from exc
+    return d.render("group.html", view=view, ref=ref)
 
 
 @router.get("/runs/{ref}/header", response_class=HTMLResponse)

@@ -7,55 +7,53 @@ namespace, reachable by nothing else), sets OPENAI_BASE_URL and
 ANTHROPIC_BASE_URL to it, forks a forwarder that passes each connection on to
 the gateway's Unix socket, and replaces itself with the program. So any HTTP
 client, the OpenAI and Anthropic SDKs, httpx, requests or curl, reaches the
-gateway with no transport of its own; the forwarder adds one local hop.
+gateway with no transport of its own; the forwarder adds one local hop (two
+threads per connection, blocking reads: one wake-up per chunk).
 """
 
 import os
-import selectors
 import socket
 import sys
+import threading
+import time
 
 
-def _pair(sel, client, target):
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _pump(src, dst):
     try:
-        upstream.connect(target)
+        while True:
+            chunk = src.recv(1 << 16)
+            if not chunk:
+                break
+            dst.sendall(chunk)
     except OSError:
-        client.close()
-        upstream.close()
-        return
-    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sel.register(client, selectors.EVENT_READ, upstream)
-    sel.register(upstream, selectors.EVENT_READ, client)
-
-
-def _drop(sel, sock):
-    for s in (sock, sel.get_key(sock).data):
+        pass
+    for s in (src, dst):
         try:
-            sel.unregister(s)
-        except (KeyError, ValueError):
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
             pass
-        s.close()
+
+
+def _watch(parent):
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def serve(listener, target, parent):
-    sel = selectors.DefaultSelector()
-    sel.register(listener, selectors.EVENT_READ, None)
-    while os.getppid() == parent:
-        for key, _ in sel.select(timeout=1.0):
-            if key.data is None:
-                client, _addr = listener.accept()
-                _pair(sel, client, target)
-                continue
-            sock, peer = key.fileobj, key.data
-            try:
-                chunk = sock.recv(1 << 16)
-                if chunk:
-                    peer.sendall(chunk)
-                    continue
-            except OSError:
-                pass
-            _drop(sel, sock)
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    while True:
+        client, _addr = listener.accept()
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(target)
+        except OSError:
+            client.close()
+            upstream.close()
+            continue
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pump, args=(a, b), daemon=True).start()
 
 
 def main():
@@ -68,7 +66,16 @@ def main():
     os.environ["OPENAI_BASE_URL"] = base + "/v1"
     os.environ["ANTHROPIC_BASE_URL"] = base
     parent = os.getpid()
-    if os.fork() == 0:
+    try:
+        child = os.fork()
+    except OSError:
+        # No process to spare (sandbox.max_processes): the program still reaches the gateway through
+        # labcoat_lab and the socket, only plain HTTP clients go without.
+        listener.close()
+        for name in ("LABCOAT_GATEWAY_URL", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+            os.environ.pop(name, None)
+        child = -1
+    if child == 0:
         # The forwarder holds none of the program's output pipes, so their readers see the end when it ends.
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -77,7 +84,8 @@ def main():
             serve(listener, target, parent)
         finally:
             os._exit(0)
-    listener.close()
+    if child > 0:
+        listener.close()
     os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
 
 
