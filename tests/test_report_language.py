@@ -21,7 +21,7 @@ from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
 from labcoat.store import open_store
 
-from tests.support.full_lab import review
+from tests.support.full_lab import look_at_figure, review
 from tests.support.lab_policies import reply_command
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider
@@ -54,6 +54,8 @@ def refinement(_request, role, _step):
 def policy(request):
     if request.command_names == ["review"]:
         return review(request)
+    if request.command_names == ["figure_check"]:
+        return look_at_figure(request)
     return LabScript({"report_writing": writing, "report_refinement": refinement})(request)
 
 
