@@ -24,6 +24,7 @@ from labcoat.llm.local_server import (
     find_model_file,
     rewrite_response_format,
 )
+from tests.support.signals import default_sigint
 
 # Speaks just enough of llama_cpp.server's command line and HTTP API; --mode picks a behaviour.
 FAKE_SERVER = textwrap.dedent('''
@@ -229,7 +230,8 @@ def test_sigkilled_parent_leaves_no_orphan_server(fake, mode):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_ctrl_c_stop_the_server_and_the_parent_still_exits(fake, sig):
     parent = subprocess.Popen([sys.executable, "-c", PARENT, fake["script"], fake["model"], str(fake["pidfile"]),
-                               "with"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               "with"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=default_sigint)
     try:
         server_pid = int(parent.stdout.readline())
         pids = json.loads(fake["pidfile"].read_text())
@@ -280,7 +282,8 @@ def test_middleware_hands_the_rewritten_body_on_with_its_new_length():
 
 def test_ctrl_c_while_the_model_loads_leaves_nothing_running(fake):
     parent = subprocess.Popen([sys.executable, "-c", PARENT, fake["script"], fake["model"], str(fake["pidfile"]),
-                               "hang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               "hang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 20
         while not fake["pidfile"].exists() or not fake["pidfile"].read_text():

@@ -22,6 +22,7 @@ import pytest
 
 from labcoat.sandbox import ProgramSpec, run_program
 from tests.support.polling import eventually
+from tests.support.signals import default_sigint
 
 HAVE_BWRAP = shutil.which("bwrap") is not None
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed")
@@ -449,7 +450,8 @@ def test_interrupting_the_runner_kills_the_program(make_spec):
                      timeout_s=60)
     driver = subprocess.Popen([sys.executable, "-c", (
         "import json, sys\nfrom labcoat.sandbox import ProgramSpec, run_program\n"
-        "run_program(ProgramSpec(**json.loads(sys.argv[1])))\n"), json.dumps(dataclasses.asdict(spec))])
+        "run_program(ProgramSpec(**json.loads(sys.argv[1])))\n"), json.dumps(dataclasses.asdict(spec))],
+        preexec_fn=default_sigint)
     pid_file = Path(spec.workdir) / "pid"
     deadline = time.monotonic() + 30
     while not pid_file.exists() and time.monotonic() < deadline:
