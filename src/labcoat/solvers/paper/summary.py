@@ -98,7 +98,6 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
         "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report, w=w,
         reviews=reviews, integrity=checked, findings=[f.describe() for f in integrity.findings[:10]],
         run_notes=list(dict.fromkeys(ctx.warnings)),
-        dollars=dollars, tokens=tokens, calls=len(ledger), run_id=ctx.run_id,
         by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}) + "\n"
 
 
