@@ -51,6 +51,7 @@ from labcoat.store import open_store  # noqa: E402
 from tests.support import full_lab  # noqa: E402
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv, retrieved_ids  # noqa: E402
 from tests.support.lab_policies import reply_command  # noqa: E402
+from tests.support.mle_policies import assess  # noqa: E402
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider  # noqa: E402
 
 import o200k  # noqa: E402
@@ -97,8 +98,8 @@ def experiments(request, role: str, step: int):
     if names == ["reflect"]:
         return reply_command("reflect", text="Scaling matters for the SVM; keep the dev protocol.")
     if names == ["assess"]:
-        return reply_command("assess", score=0.7, rationale="Dev-only selection on the plan's metric; measured.",
-                             lesson="Scaling matters for the SVM; keep the dev protocol.")
+        return assess(request, 0.7, "Dev-only selection on the plan's metric; measured.",
+                      "Scaling matters for the SVM; keep the dev protocol.")
     return full_lab.experiments(request, role, step)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from labcoat.agents.commands import AddPaper, RunCode, Search, SubmitCode, SubmitPlan
 from labcoat.llm.commands import Command, CommandSet, ReplyError, fenced, fenced_blocks
-from labcoat.solvers.mle.commands import Edit, Score
+from labcoat.solvers.mle.commands import Assess, Edit
 from tests.support.scripted_wire import _strict_problem
 
 
@@ -33,7 +33,7 @@ def error_of(cs: CommandSet, raw: dict, mode: str = "tools") -> ReplyError:
     return info.value
 
 
-ALL = CommandSet([Search, AddPaper, SubmitPlan, RunCode, SubmitCode, Edit, Score])
+ALL = CommandSet([Search, AddPaper, SubmitPlan, RunCode, SubmitCode, Edit, Assess])
 
 
 def test_tool_schemas_are_strict_and_leave_bodies_out():
@@ -55,8 +55,9 @@ def test_json_schema_is_strict_and_carries_bodies():
     variants = schema["properties"]["reply"]["anyOf"]
     run_code = next(v for v in variants if v["properties"]["command"]["const"] == "run_code")
     assert "code" in run_code["required"]
-    single = CommandSet([Score]).json_schema()
-    assert single["properties"]["command"]["const"] == "score" and _strict_problem(single) is None
+    single = CommandSet([Assess]).json_schema()
+    assert single["properties"]["command"]["const"] == "assess" and _strict_problem(single) is None
+    assert {"type": "null"} in single["properties"]["score"]["anyOf"]  # a failed attempt gets no score
 
 
 def test_tool_call_with_fenced_body_parses():
@@ -88,7 +89,7 @@ def test_missing_field():
 
 
 def test_wrong_type_names_field_and_value():
-    err = error_of(ALL, tool("score", {"score": "very good", "rationale": "fine"}))
+    err = error_of(ALL, tool("assess", {"score": "very good", "rationale": "fine", "lesson": "l"}))
     assert err.kind == "wrong_type"
     assert "field `score`" in err.feedback and '"very good"' in err.feedback and "number" in err.feedback
     nested = error_of(ALL, tool("plan", {"question": "q", "hypotheses": "not a list", "datasets": [], "method": "m",
@@ -135,7 +136,8 @@ def test_json_mode_documents():
     assert ALL.parse({"text": '```json\n{"command": "search", "query": "q", "source": "all"}\n```'}, "json").query == "q"
     assert ALL.parse({"text": 'Sure: {"command": "search", "query": "q2", "source": "arxiv"}'}, "json").query == "q2"
     # a single-command set needs no `command`
-    assert CommandSet([Score]).parse({"text": '{"score": 0.5, "rationale": "ok"}'}, "json").score == 0.5
+    assert CommandSet([Assess]).parse({"text": '{"score": 0.5, "rationale": "ok", "lesson": "l"}'}, "json").score == 0.5
+    assert CommandSet([Assess]).parse({"text": '{"score": null, "rationale": "-", "lesson": "l"}'}, "json").score is None
     # the body may travel beside the JSON as a block of its own
     text = '```json\n{"command": "run_code"}\n```\n```python\nprint(2)\n```'
     assert ALL.parse({"text": text}, "json").code == "print(2)"

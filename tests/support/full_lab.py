@@ -13,6 +13,7 @@ from typing import Any
 from tests.support import lab_policies as lab
 from tests.support.lab_policies import reply_command
 from tests.support.lab_services import LabScript, retrieved_ids
+from tests.support.mle_policies import assess
 from tests.support.scripted_provider import ScriptedRequest
 
 THREE_SETS = lab.DATA_CODE.replace('(("breast_cancer", load_breast_cancer), ("wine", load_wine))',
@@ -52,10 +53,9 @@ def data_prep(request: ScriptedRequest, role: str, step: int) -> Any:
 
 def experiments(request: ScriptedRequest, role: str, step: int) -> Any:
     names = request.command_names
-    if names == ["score"]:
-        return reply_command("score", score=0.7, rationale="Dev-only selection, measured metrics.")
-    if names == ["reflect"]:
-        return reply_command("reflect", text="Scaling matters for the SVM; keep the dev protocol.")
+    if names == ["assess"]:
+        return assess(request, 0.7, "Dev-only selection, measured metrics.",
+                      "Scaling matters for the SVM; keep the dev protocol.")
     if "No program exists yet" in request.last_user:
         from labcoat.solvers.mle.seeds import load_seeds
 

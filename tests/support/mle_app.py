@@ -21,7 +21,7 @@ from labcoat.run.services import attach
 from labcoat.workflow import Phase, Workflow
 
 from tests.support.lab_policies import reply_command
-from tests.support.mle_policies import line_of
+from tests.support.mle_policies import assess, line_of
 from tests.support.scripted_provider import ScriptedRequest
 
 PLAN = Plan(question="Which decision threshold separates the two classes best?", method="threshold search",
@@ -80,10 +80,9 @@ def threshold_policy() -> Callable[[ScriptedRequest, str, int], Any]:
 
     def policy(request: ScriptedRequest, role: str, step: int) -> Any:
         names = request.command_names
-        if names == ["score"]:
-            return reply_command("score", score=0.5, rationale="A measured dev accuracy on a held-out split.")
-        if names == ["reflect"]:
-            return reply_command("reflect", text="The threshold is what moves dev accuracy.")
+        if names == ["assess"]:
+            return assess(request, 0.5, "A measured dev accuracy on a held-out split.",
+                          "The threshold is what moves dev accuracy.")
         if "No program exists yet" in request.last_user:
             return reply_command("replace", body=PROGRAM)
         threshold, delay = PROPOSALS[asked[0] % len(PROPOSALS)]

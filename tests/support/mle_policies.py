@@ -67,6 +67,13 @@ GOOD_MODEL = ("from sklearn.linear_model import LogisticRegression\n"
 BROKEN_MODEL = "model = NoSuchClassifier()"
 
 
+def assess(request: ScriptedRequest, score: float, rationale: str, lesson: str) -> Any:
+    """The reward model's verdict: a score for an attempt that ran, null for one that produced no result."""
+    ran = "score null" not in request.last_user
+    return reply_command("assess", score=score if ran else None, rationale=rationale if ran else "It failed.",
+                         lesson=lesson)
+
+
 def mle_policy(*, propose: Callable[[ScriptedRequest, int], Any], repair: Callable[[ScriptedRequest, int], Any],
                work: int = 0) -> Callable[[ScriptedRequest, str, int], Any]:
     """A running_experiments policy: `propose(request, n)` / `repair(request, n)` get the call's ordinal."""
@@ -75,10 +82,9 @@ def mle_policy(*, propose: Callable[[ScriptedRequest, int], Any], repair: Callab
     def policy(request: ScriptedRequest, role: str, step: int) -> Any:
         names = request.command_names
         prompt = request.last_user
-        if names == ["score"]:
-            return reply_command("score", score=0.6, rationale="Sound split and a measured dev metric.")
-        if names == ["reflect"]:
-            return reply_command("reflect", text="Keep the dev split for selection; the model matters most.")
+        if names == ["assess"]:
+            return assess(request, 0.6, "Sound split and a measured dev metric.",
+                          "Keep the dev split for selection; the model matters most.")
         if "No program exists yet" in prompt:
             return reply_command("replace", body=weak(work))
         if "This program failed" in prompt:

@@ -23,16 +23,10 @@ class Replace(Command):
     program: str = fenced("python")
 
 
-class Score(Command):
-    """Score how well the program and its output serve the plan, from 0 (useless) to 1 (excellent), with a short rationale."""
+class Assess(Command):
+    """Judge one attempt: `score` from 0 (useless) to 1 (excellent) for how well it serves the plan, or null when it produced no result; `rationale` in one sentence; `lesson`: what it teaches the next attempts, in one or two sentences."""
 
-    command: Literal["score"] = "score"
-    score: float
+    command: Literal["assess"] = "assess"
+    score: float | None
     rationale: str
-
-
-class Reflect(Command):
-    """State in two or three sentences what this attempt teaches for the next ones."""
-
-    command: Literal["reflect"] = "reflect"
-    text: str
+    lesson: str

@@ -4,8 +4,10 @@ Each step samples B parents from the top-k pool, asks the ML engineer for an
 edit or a replacement of each (the program shown with line numbers), runs
 the B candidates at once on the executor, repairs failures up to Nrep times
 (each repair sees the program, the error and the previous repair), scores
-successes by the plan's own dev metric and by the reward model, reflects on
-every attempt, and offers the batch's best to the pool. Only after the
+successes by the plan's own dev metric and by the reward model, which in the
+same call says what the attempt teaches (failures get the lesson alone), and
+offers the batch's best to the pool. The reward model sees an attempt's diff
+against its parent, not the whole program again. Only after the
 search ends does the best program run once on the test split.
 
 Every model call, random draw and program run is a recorded effect keyed by
@@ -14,6 +16,7 @@ Every model call, random draw and program run is a recorded effect keyed by
 
 from __future__ import annotations
 
+import difflib
 import random
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,7 +27,7 @@ from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import DataCode, Plan
 from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
-from labcoat.solvers.mle.commands import Edit, Reflect, Replace, Score
+from labcoat.solvers.mle.commands import Assess, Edit, Replace
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
 from labcoat.solvers.mle.guards import refuse_reason, unmeasured
 from labcoat.journal import Journal, Node
@@ -68,10 +71,7 @@ class MleSolver:
             extra={"experiment_models": list(ctx.gateway.allowed) if ctx.gateway is not None else []})
         self.reward_system = self.prompts.system(
             role="reviewer", phase="running_experiments", topic=ctx.config.topic,
-            language=ctx.config.language, notes=[], commands=[Score], artefacts=context)
-        self.reflect_system = self.prompts.system(
-            role="ml_engineer", phase="running_experiments", topic=ctx.config.topic,
-            language=ctx.config.language, notes=ctx.phase_notes(), commands=[Reflect], artefacts=context)
+            language=ctx.config.language, notes=[], commands=[Assess], artefacts=context)
 
     # -- the search ------------------------------------------------------------
     def seed(self, code: str, operation: str) -> None:
@@ -192,12 +192,10 @@ class MleSolver:
         node.metric = _metric(node.metrics, self.metric_name)
 
     def _finish(self, step: int, cands: list[Candidate]) -> None:
-        """Score, reflect and offer the batch's best to the pool."""
+        """Assess every attempt and offer the batch's best to the pool."""
         finals = [c.node for c in cands if c.node is not None]
         for node in finals:
-            if node.ok:
-                self._reward(step, node)
-            self._reflect(step, node)
+            self._assess(node)
         best = self.ranker.best(finals)
         if best is not None:
             outcome = self.pool.offer(best)
@@ -206,23 +204,22 @@ class MleSolver:
         if dropped:
             self.ctx.emit("mle_dropped", {"step": step, "nodes": dropped})
 
-    def _reward(self, step: int, node: Node) -> None:
-        prompt = self.prompts.render("phases/running_experiments_reward.j2", code=clip(node.code, 6000),
-                                     metrics=node.metrics, output=clip(node.stdout[-2000:], 2000))
-        cmd = self._ask(self.reward_system, prompt, [Score], self.ctx.key("mle", node.id, "reward"), "reviewer")
-        if cmd is None:  # unscored: ranked by its metric alone
+    def _assess(self, node: Node) -> None:
+        """One call of the reward model: the score (successes only), its rationale and the lesson."""
+        parent = self.journal.get(node.parent) if node.parent else None
+        diff = program_diff(parent.code, node.code) if parent is not None else ""
+        prompt = self.prompts.render(
+            "phases/running_experiments_assess.j2", node=node, parent=parent, diff=diff,
+            code=clip(node.code, 6000), metric=self.metric_name or "metric", value=_fmt(node.metric),
+            parent_value=_fmt(parent.metric) if parent is not None else "", metrics=_compact(node.metrics),
+            output=clip(node.stdout[-800:], 800), problem=node.refusal or clip(node.stderr[-800:], 800))
+        cmd = self._ask(self.reward_system, prompt, [Assess], self.ctx.key("mle", node.id, "assess"), "reviewer")
+        if cmd is None:  # unscored: ranked by its metric alone, no lesson
             return
-        node.reward = min(1.0, max(0.0, float(cmd.score)))
-        node.reward_rationale = cmd.rationale
-
-    def _reflect(self, step: int, node: Node) -> None:
-        prompt = self.prompts.render("phases/running_experiments_reflect.j2", id=node.id, operation=node.operation,
-                                     ok=node.ok, metric=self.metric_name or "metric", value=_fmt(node.metric),
-                                     reward=_fmt(node.reward), status=node.status,
-                                     problem=node.refusal or clip(node.stderr[-800:], 800))
-        cmd = self._ask(self.reflect_system, prompt, [Reflect], self.ctx.key("mle", node.id, "reflect"),
-                        "ml_engineer")
-        node.reflection = cmd.text if cmd is not None else ""
+        if node.ok and cmd.score is not None:
+            node.reward = min(1.0, max(0.0, float(cmd.score)))
+            node.reward_rationale = cmd.rationale
+        node.reflection = cmd.lesson
 
     # -- helpers ---------------------------------------------------------------
     def _ask(self, system: str, prompt: str, commands: list[type], key: str, role: str) -> Any:
@@ -239,6 +236,25 @@ class MleSolver:
 
 
 DEV_SPLITS = ("dev", "cv", "val", "validation")
+DIFF_CHARS = 4000
+
+
+def program_diff(before: str, after: str) -> str:
+    """The unified diff of a program against its parent (two lines of context), or "" when a diff would
+    say more than the program itself (a rewrite): the reward model then reads the program."""
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), "parent", "attempt", n=2,
+                                      lineterm=""))
+    text = "\n".join(lines[2:])  # the ---/+++ header names nothing the model needs
+    if not text:
+        return "(no change)"
+    return "" if len(text) > min(DIFF_CHARS, len(after)) else text
+
+
+def _compact(metrics: list[dict]) -> str:
+    """Recorded metrics as `name (split) value`, four significant digits: what a reader of a table sees."""
+    return "; ".join(f"{m.get('name')} ({m.get('split', 'dev')}) "
+                     f"{_fmt(m['value']) if isinstance(m.get('value'), (int, float)) else m.get('value')}"
+                     for m in metrics) or "none"
 
 
 def _metric(metrics: list[dict], name: str | None) -> float | None:
