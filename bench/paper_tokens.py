@@ -85,7 +85,7 @@ def stand_ins() -> dict:
 
 def policy(request):
     text = request.last_user
-    if "reviewer" in request.system.split("\n", 1)[0]:
+    if request.command_names == ["review"]:
         return reply_command("review", summary="s", strengths=["a"], weaknesses=["one data set"], originality=2,
                              quality=2, clarity=3, significance=2, soundness=2, presentation=3, contribution=2,
                              questions=["q"], limitations="l", ethics="none", overall=4, confidence=3,

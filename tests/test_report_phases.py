@@ -127,11 +127,10 @@ class ReportScript:
             self.figure_requests.append(request)
             return look_at_figure(request)
         return LabScript({"report_writing": self.writing, "report_refinement": self.refinement})(request) \
-            if "You are the reviewer" not in request.system and "You are a reviewer" not in request.system \
-            else self.review(request)
+            if request.command_names != ["review"] else self.review(request)
 
     def review(self, request):
-        persona = next(p for p in PERSONAS if p.brief in request.system)
+        persona = next(p for p in PERSONAS if p.brief in request.messages[0]["content"])
         overall = REVIEW_SCORES[persona.name]
         return reply_command("review", summary="Compares classifiers with and without scaling.",
                              strengths=["recorded numbers"], weaknesses=[f"{persona.name}: only one data set"],

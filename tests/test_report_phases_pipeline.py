@@ -77,7 +77,7 @@ def test_the_whole_pipeline_ends_in_a_checked_compiled_report(tmp_path, httpserv
         "results_interpretation": interpretation, "report_writing": writing, "report_refinement": refinement})
 
     def policy(request):
-        if any(p.brief in request.system for p in PERSONAS):
+        if any(p.brief in request.messages[0]["content"] for p in PERSONAS):
             return review(request)
         return lab_script(request)
 

@@ -84,17 +84,21 @@ def test_notice_states_overrating_and_passes_the_integrity_check(tmp_path: Path)
 
 
 def test_three_personas_brief_differently() -> None:
-    prompts = [system_prompt(p, language="German") for p in PERSONAS]
-    assert len(set(prompts)) == 3 and len(PERSONAS) == 3
-    for reviewer, prompt in zip(PERSONAS, prompts):
-        assert reviewer.brief in prompt and "overall, 1 to 10" in prompt and "German" in prompt
+    system = system_prompt(language="German")
+    assert "overall, 1 to 10" in system and "German" in system
+    messages = [paper_message("A paper.", p) for p in PERSONAS]
+    assert len(set(messages)) == 3 and len(PERSONAS) == 3
+    for reviewer, message in zip(PERSONAS, messages):
+        # the paper first, the same for every reviewer (a provider caches it); the persona last
+        assert message.startswith("<paper>\nA paper.\n</paper>") and message.rstrip().endswith("Review this paper as this reviewer.")
+        assert reviewer.brief in message and reviewer.brief not in system
     assert persona("novelty").title.startswith("Reviewer 3")
     with pytest.raises(KeyError, match="personas"):
         persona("lenient")
-    message = paper_message("x" * 100, max_chars=40)
-    assert "60 more characters were not shown" in message and message.count("x") == 40
+    message = paper_message("x" * 100, PERSONAS[0], max_chars=40)
+    assert "60 more characters were not shown" in message and message.split("</paper>")[0].count("x") == 40
     with pytest.raises(ValueError, match="empty"):
-        paper_message("  ")
+        paper_message("  ", PERSONAS[0])
 
 
 def test_review_command_schema_is_strict_and_bad_scores_get_precise_feedback() -> None:

@@ -28,7 +28,7 @@ def _form(overall: int, **changes) -> dict:
 
 
 def _policy(request):
-    persona = next(p for p in PERSONAS if p.brief in request.system)
+    persona = next(p for p in PERSONAS if p.brief in request.messages[0]["content"])
     if persona.name == "impact" and not any("Error:" in m["content"] for m in request.messages):
         return reply_command("review", **_form(11))  # out of range: refused, then corrected
     return reply_command("review", **_form(SCORES[persona.name]))
@@ -110,7 +110,7 @@ def test_review_over_budget_stops_before_calling(scripted, tmp_path: Path, capsy
 def test_a_reviewer_that_never_fills_the_form_is_left_out_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     capsys: pytest.CaptureFixture) -> None:
     def policy(request):
-        persona = next(p for p in PERSONAS if p.brief in request.system)
+        persona = next(p for p in PERSONAS if p.brief in request.messages[0]["content"])
         if persona.name == "rigour":
             return "A long ramble with no form in it."  # every attempt: no command
         return reply_command("review", **_form(SCORES[persona.name]))

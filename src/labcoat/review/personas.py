@@ -1,7 +1,9 @@
 """The three reviewer personas and the prompts that brief them.
 
-Each persona reads the same form instructions (prompts/reviewer.j2) with its
-own emphasis (prompts/personas/<name>.txt): experiments, impact, novelty.
+Every reviewer reads the same form instructions (prompts/reviewer.j2, the
+system prompt) and the same paper; its own emphasis (prompts/personas/<name>.txt:
+experiments, impact, novelty) comes last. A provider's prompt cache then
+serves the form and the paper to the second and third reviewer of a version.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ def persona(name: str) -> Persona:
     raise KeyError(f"no reviewer persona {name!r}; personas: {[p.name for p in PERSONAS]}")
 
 
-def system_prompt(reviewer: Persona, language: str = "English") -> str:
-    """The reviewer's system prompt: stable per persona, so provider caches hit."""
-    return environment(PROMPTS).get_template("reviewer.j2").render(persona=reviewer.brief, language=language)
+def system_prompt(language: str = "English") -> str:
+    """The reviewers' system prompt: the form, the same for every persona."""
+    return environment(PROMPTS).get_template("reviewer.j2").render(language=language)
 
 
-def paper_message(paper_text: str, max_chars: int = MAX_PAPER_CHARS) -> str:
-    """The user message carrying the paper, cut (and saying so) beyond `max_chars`."""
+def paper_message(paper_text: str, reviewer: Persona, max_chars: int = MAX_PAPER_CHARS) -> str:
+    """The user message: the paper (cut, and saying so, beyond `max_chars`), then who reviews it."""
     text = paper_text.strip()
     if not text:
         raise ValueError("the paper to review is empty")
@@ -53,4 +55,5 @@ def paper_message(paper_text: str, max_chars: int = MAX_PAPER_CHARS) -> str:
     if len(text) > max_chars:
         note = f"\n\n[The paper was cut here: {len(text) - max_chars} more characters were not shown.]"
         text = text[:max_chars]
-    return f"Review this paper.\n\n<paper>\n{text}{note}\n</paper>"
+    return (f"<paper>\n{text}{note}\n</paper>\n\n"
+            f"{reviewer.title}: {reviewer.brief}\nReview this paper as this reviewer.")

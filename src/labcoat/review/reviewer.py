@@ -60,7 +60,6 @@ def review_paper(ctx: Any, paper_text: str, *, key_parts: tuple = ("review",),
     `on_reviewer` hears each reviewer start and finish: the calls take a while, and a
     terminal watching the panel should not sit silent meanwhile.
     """
-    message = paper_message(paper_text)
     reviews: list[tuple[str, ReviewForm]] = []
     skipped: list[str] = []
     for position, reviewer in enumerate(personas, start=1):
@@ -69,8 +68,9 @@ def review_paper(ctx: Any, paper_text: str, *, key_parts: tuple = ("review",),
         # A reviewer whose model cannot fill the form is left out (recorded and warned);
         # the others still review. With none left there is no review to aggregate.
         command = ask_or_skip(ctx, key=ctx.key(*key_parts, reviewer.name), role="reviewer",
-                              system=system_prompt(reviewer, ctx.config.language),
-                              messages=[{"role": "user", "content": message}], commands=[SubmitReview])
+                              system=system_prompt(ctx.config.language),
+                              messages=[{"role": "user", "content": paper_message(paper_text, reviewer)}],
+                              commands=[SubmitReview])
         if command is None:
             skipped.append(reviewer.name)
             if on_reviewer is not None:

@@ -169,8 +169,8 @@ class PaperBuild:
         text = render_markdown(tex, base_dir=self.folder)
         try:
             reply = self.ctx.models.ask(key=key, role="reviewer",
-                                        system=system_prompt(reviewer, self.ctx.config.language),
-                                        messages=[{"role": "user", "content": paper_message(text)}],
+                                        system=system_prompt(self.ctx.config.language),
+                                        messages=[{"role": "user", "content": paper_message(text, reviewer)}],
                                         commands=[SubmitReview])
         except MalformedReply as exc:
             # A score only ranks versions; an unscorable one must not stop the report.
