@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from labcoat.artefacts import MetricValue
-from labcoat.report.lines import EditError, document_problems, edit_lines, numbered, section_span, set_section
+from labcoat.report.lines import (EditError, body_view, document_problems, edit_lines, numbered, replace_document,
+                                  section_span, set_section, with_preamble)
 from labcoat.report.scaffold import SECTIONS, render_scaffold, write_report_dir
 from labcoat.report.toolchain import report_toolchain
 from labcoat.tools.latex import compile_latex, parse_blg, parse_log, tex_available, tex_missing
@@ -168,6 +169,20 @@ def test_edits_are_validated_and_numbered() -> None:
         edit_lines(tex, first, len(tex.split("\n")), [])
     edited = edit_lines(tex, first, last, [r"\begin{itemize}", r"\item one", r"\end{itemize}"])
     assert document_problems(edited) == [] and "\\item one" in edited
+
+
+def test_writers_see_the_body_numbered_and_a_body_replace_keeps_the_preamble() -> None:
+    tex = render_scaffold("Scaling and ranks")
+    summary, body = body_view(tex)
+    begin = tex.split("\n").index(r"\begin{document}") + 1
+    assert body.split("\n")[0] == f"{begin}| \\begin{{document}}" and r"\usepackage" not in body
+    assert f"lines 1-{begin - 1}, the preamble" in summary and "booktabs" in summary and "natbib" in summary
+    assert "title line" in summary and "Scaling and ranks" in summary
+    assert body_view(r"\begin{document}x\end{document}")[0] == ""  # nothing to summarise
+    new = with_preamble(tex, "\\begin{document}\nNew body.\n\\end{document}\n")
+    assert replace_document(new).startswith(tex.split(r"\begin{document}")[0]) and "New body." in new
+    whole = "\\documentclass{article}\n\\begin{document}\nAll new.\n\\end{document}\n"
+    assert with_preamble(tex, whole) == whole
 
 
 def test_markdown_rendering_of_a_real_paper(fixtures_dir: Path) -> None:

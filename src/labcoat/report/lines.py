@@ -25,6 +25,39 @@ def numbered(tex: str, start: int = 1, end: int | None = None) -> str:
     return "\n".join(f"{number:>{width}}| {lines[number - 1]}" for number in range(max(start, 1), end + 1))
 
 
+PACKAGE = re.compile(r"\\(?:usepackage|RequirePackage)(?:\[[^\]]*\])?\{([^}]*)\}")
+
+
+def body_view(tex: str) -> tuple[str, str]:
+    """(what the preamble holds in one line, the numbered lines from \\begin{document} on).
+
+    A writer edits the body; the preamble is the scaffold's and costs a few hundred
+    tokens on every edit prompt, so it is summarised (class and packages) instead.
+    Its lines keep their numbers, and an edit may still name them.
+    """
+    lines = tex.split("\n")
+    begin = next((i for i, line in enumerate(lines) if r"\begin{document}" in _strip_comment(line)), None)
+    if begin is None or begin == 0:
+        return "", numbered(tex)
+    preamble = "\n".join(_strip_comment(line) for line in lines[:begin])
+    cls = re.search(r"\\documentclass(?:\[[^\]]*\])?\{([^}]*)\}", preamble)
+    packages = [name.strip() for group in PACKAGE.findall(preamble) for name in group.split(",") if name.strip()]
+    title = re.search(r"\\title\{(.*)\}", preamble)
+    summary = (f"lines 1-{begin}, the preamble, are not shown: {cls.group(1) if cls else 'no'} class; packages "
+               f"{', '.join(dict.fromkeys(packages)) or 'none'}"
+               + (f"; title line {preamble[:title.start()].count(chr(10)) + 1}: {title.group(1)}" if title else ""))
+    return summary, numbered(tex, begin + 1)
+
+
+def with_preamble(current: str, new_tex: str) -> str:
+    """A `replace` that starts at \\begin{document} keeps the current preamble; a whole document stands as is."""
+    if r"\documentclass" in new_tex:
+        return new_tex
+    lines = current.split("\n")
+    begin = next((i for i, line in enumerate(lines) if r"\begin{document}" in _strip_comment(line)), None)
+    return new_tex if begin is None else "\n".join(lines[:begin]) + "\n" + new_tex.lstrip("\n")
+
+
 def _strip_comment(line: str) -> str:
     match = re.search(r"(?<!\\)%", line)
     return line[:match.start()] if match else line

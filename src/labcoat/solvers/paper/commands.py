@@ -24,7 +24,7 @@ class EditPaper(Command):
 
 
 class ReplacePaper(Command):
-    """Replace the whole paper with the fenced new LaTeX document (keep the preamble, \\input lines and bibliography)."""
+    """Replace the paper from \\begin{document} to the end with the fenced LaTeX (the preamble stays; keep the \\input lines and bibliography)."""
 
     command: Literal["replace"] = "replace"
     paper: str = fenced("latex")

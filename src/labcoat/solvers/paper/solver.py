@@ -25,7 +25,7 @@ from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import LitReview, Report
 from labcoat.workflow.context import RunContext
-from labcoat.report.lines import EditError, edit_lines, numbered, replace_document
+from labcoat.report.lines import EditError, body_view, edit_lines, replace_document, with_preamble
 from labcoat.report.scaffold import render_scaffold
 from labcoat.report.wording import wording_for
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
@@ -143,9 +143,10 @@ class PaperSolver:
 
     def _step(self, step: int, best: Version, note: str) -> StepOutcome:
         base, feedback = best.tex, "\n\n".join(x for x in (feedback_of(best), self.figure_feedback) if x)
+        preamble, body = body_view(base)
         message = self.prompts.render("phases/report_writing_edit.j2", repair=False, step=step, steps=self.steps,
                                       last_note=note, feedback=feedback, keys=self.library.keys_line(),
-                                      paper=numbered(base))
+                                      preamble=preamble, paper=body)
         history: list[dict] = []
         for attempt in range(REPAIRS + 1):
             cmd = self._ask_edit(self.ctx.key("paper", step, "edit", attempt), message)
@@ -153,7 +154,7 @@ class PaperSolver:
                 if cmd is None:
                     raise EditError("your reply contained no valid `edit` or `replace` command")
                 tex = edit_lines(base, cmd.start, cmd.end, cmd.new_lines) if isinstance(cmd, EditPaper) \
-                    else replace_document(cmd.paper)
+                    else replace_document(with_preamble(base, cmd.paper))
                 refused = self.build.structure(tex)
                 if refused:
                     raise EditError(refused)
@@ -167,8 +168,9 @@ class PaperSolver:
                 if version.compiled:
                     return StepOutcome(version, history=history)
                 base, problem = tex, version.compile_feedback
+            preamble, body = body_view(base)
             message = self.prompts.render("phases/report_writing_edit.j2", repair=True, step=step, attempt=attempt + 1,
-                                          feedback=problem, paper=numbered(base))
+                                          feedback=problem, preamble=preamble, paper=body)
         return StepOutcome(None, f"Your edit at step {step} was dropped: it still failed after {REPAIRS} repairs.",
                            history)
 
