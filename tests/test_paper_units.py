@@ -62,9 +62,11 @@ def test_section_context_is_bounded_however_large_the_run():
     small, large = inputs(3, 50), inputs(200, 5000)
     for key in DRAFT_ORDER:
         assert len(large.context_for(key)) < 9000, key
-    assert len(large.context_for("related_work")) < 3 * len(small.context_for("related_work")) + 5000
-    assert "… 185 more" in large.context_for("related_work")   # the rest named by key only
-    assert "acc" in large.context_for("results") and "acc" not in large.context_for("related_work")
+    # what every section shares, the citable papers, sits in the writers' system prompt: bounded too
+    listing = large.library.listing(300, 15)
+    assert len(listing) < 3 * len(small.library.listing(300, 15)) + 5000
+    assert "… 185 more" in listing   # the rest named by key only
+    assert "x = 1" in large.context_for("methods") and "x = 1" not in large.context_for("related_work")
 
 
 def test_versions_rank_by_compiling_then_integrity_then_score():

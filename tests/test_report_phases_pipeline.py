@@ -43,7 +43,8 @@ def interpretation(request, role, step):
 def writing(request, role, step):
     text = request.last_user
     if role == "phd":
-        keys = CITABLE.findall(text.split("Citable papers")[-1]) if "Citable papers" in text else []
+        keys = CITABLE.findall(request.system.split("Citable papers")[-1]) if "Citable papers" in request.system \
+            else []
         cite = f" \\citep{{{keys[0]}}}" if keys else ""
         return lab.reply_command("section", body=f"Scaling matters{cite}. The recorded dev accuracy was "
                                                  f"{recorded_dev(request)} (\\cref{{tab:metrics}}).")

@@ -79,7 +79,8 @@ def writing(request: ScriptedRequest, role: str, step: int) -> Any:
     text = request.last_user
     heading = SECTION.search(text)
     if heading:
-        keys = KEY_LINE.findall(text)
+        listing = request.system.split("Citable papers", 1)
+        keys = KEY_LINE.findall(listing[1].split("\n# ", 1)[0]) if len(listing) > 1 else []
         cite = f" \\citep{{{keys[0]}}}" if keys and heading.group(1) in ("Introduction", "Related Work") else ""
         return reply_command("section", body=f"This section covers the {heading.group(1).lower()} of our "
                              f"study of feature standardisation{cite}.")

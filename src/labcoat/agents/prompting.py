@@ -1,8 +1,9 @@
 """Render the prompts of the agents from template files.
 
 A system prompt is the stable prefix of every call an agent makes in one
-phase attempt: persona, research topic, task, language, notes and the
-commands it may use. It does not change from step to step, so provider
+phase attempt: persona, research topic, task, language and notes; the LLM
+layer appends how to reply with the commands of each call (tools describe
+themselves; a JSON-constrained model gets them listed). It does not change from step to step, so provider
 prompt caches hit; everything that changes goes in the messages.
 """
 
@@ -27,7 +28,7 @@ class Prompts:
         return self.env.get_template(name).render(**values).strip()
 
     def system(self, *, role: str, phase: str, topic: str, language: str, notes: list[str],
-               commands: list[type], artefacts: str = "", extra: dict[str, Any] | None = None) -> str:
+               artefacts: str = "", extra: dict[str, Any] | None = None) -> str:
         """The stable system prefix of `role` in `phase`."""
         r = get_role(role)
         persona = self.render(f"roles/{role}.txt", topic=topic)
@@ -35,13 +36,5 @@ class Prompts:
         return self.render(
             "system.j2",
             title=r.title, role=role, phase=phase, persona=persona, task=task, topic=topic, language=language,
-            notes=notes, commands=[describe_command(c) for c in commands], artefacts=artefacts,
+            notes=notes, artefacts=artefacts,
         )
-
-
-def describe_command(cls: type) -> dict[str, str]:
-    """Name and one-paragraph description of a command class, for the prompt."""
-    name = cls.model_fields["command"].default if "command" in getattr(cls, "model_fields", {}) else cls.__name__
-    doc = (cls.__doc__ or "").strip()
-    fields = [f for f in cls.model_fields if f != "command"]
-    return {"name": str(name), "doc": doc, "fields": ", ".join(fields)}

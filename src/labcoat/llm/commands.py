@@ -79,6 +79,8 @@ def strict_schema(model: type[BaseModel], name: str, description: str = "") -> d
 
     `default` keywords are dropped: strict mode has refused them ("'default' is not
     permitted"), and with every property required they carry no meaning anyway.
+    So are pydantic's `title`s ("Paper Id" for `paper_id`): they tell a model nothing
+    the property's name does not, and every call would pay for them.
     """
     import openai  # deferred: the SDK takes seconds to import and only schema building needs it
 
@@ -93,7 +95,7 @@ def _without_defaults(node: Any) -> Any:
         return node
     out = {}
     for key, value in node.items():
-        if key == "default":
+        if key in ("default", "title"):
             continue
         if key in ("properties", "$defs") and isinstance(value, dict):
             out[key] = {name: _without_defaults(sub) for name, sub in value.items()}
@@ -251,12 +253,17 @@ class CommandSet:
         return {"mode": mode, "schema": self.json_schema()}
 
     def instructions(self, mode: Mode) -> str:
-        """How to reply, appended to the stable system prefix."""
+        """How to reply, appended to the stable system prefix. Tools carry their own descriptions; a model
+        constrained to a JSON schema never reads the schema's, so in json mode the commands are listed here."""
         names = ", ".join(f"`{n}`" for n in self.names)
         if mode == "json":
-            return (f"Reply with exactly one JSON object and nothing else. Its `command` field is one of {names}; "
-                    "the other fields are that command's fields, code included as a JSON string.")
-        lines = [f"Reply by calling exactly one of the tools {names}."]
+            lines = [f"Reply with exactly one JSON object and nothing else. Its `command` field is one of {names}; "
+                     "the other fields are that command's fields, code included as a JSON string."]
+            for name, cls in self.by_name.items():
+                fields = ", ".join(f for f in cls.model_fields if f != "command")
+                lines.append(f"- `{name}` ({fields}): {(cls.__doc__ or name).strip()}")
+            return "\n".join(lines)
+        lines = [f"Reply with exactly one command per turn, by calling one of the tools {names}."]
         for name, cls in self.by_name.items():
             for field, lang in fenced_fields(cls).items():
                 lines.append(f"For `{name}`, write `{field}` as a fenced ```{lang} block in your message text, "

@@ -90,7 +90,7 @@ def system_with(system: str, schema: CommandSet | None, mode: str) -> str:
     if schema is None:
         return system
     how = schema.instructions(mode)  # type: ignore[arg-type]
-    return f"{system}\n\n{how}" if system else how
+    return f"{system}\n\n# Commands\n{how}" if system else how
 
 
 def to_reply(raw: dict, command: Any, *, model: str, attempts: int = 1, replayed: bool = False,

@@ -106,7 +106,7 @@ def system_for(ctx: RunContext, prompts: Prompts, role: str, commands: list[type
                extra: dict[str, Any] | None = None) -> Speaker:
     phase = ctx.phase or ""
     system = prompts.system(role=role, phase=phase, topic=ctx.config.topic, language=ctx.config.language,
-                            notes=ctx.phase_notes(), commands=commands, artefacts=artefacts, extra=extra)
+                            notes=ctx.phase_notes(), artefacts=artefacts, extra=extra)
     return Speaker(role, system, commands)
 
 

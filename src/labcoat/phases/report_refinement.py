@@ -152,7 +152,7 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     outcome.integrity_ok = integrity.ok
     if not integrity.ok:
         ctx.warn(f"the final report has {len(integrity.errors)} integrity error(s); see {report.folder}/integrity.json")
-    professor = writer(ctx, prompts, "professor", [summaries.SubmitSummary])
+    professor = writer(ctx, prompts, "professor")
     recorded = [r["value"] for r in build_records(inputs, checked.extra_records)]
     context = "\n\n".join(p for p in (inputs.piece("question"), inputs.piece("method"), inputs.metrics_table(),
                                       inputs.piece("interpretation"), f"Reviews:\n{_digest(panel, 2)}",

@@ -67,11 +67,11 @@ class MleSolver:
         context = self._plan_context()
         self.engineer = self.prompts.system(
             role="ml_engineer", phase="running_experiments", topic=ctx.config.topic,
-            language=ctx.config.language, notes=ctx.phase_notes(), commands=[Edit, Replace], artefacts=context,
+            language=ctx.config.language, notes=ctx.phase_notes(), artefacts=context,
             extra={"experiment_models": list(ctx.gateway.allowed) if ctx.gateway is not None else []})
         self.reward_system = self.prompts.system(
             role="reviewer", phase="running_experiments", topic=ctx.config.topic,
-            language=ctx.config.language, notes=[], commands=[Assess], artefacts=context)
+            language=ctx.config.language, notes=[], artefacts=context)
 
     # -- the search ------------------------------------------------------------
     def seed(self, code: str, operation: str) -> None:

@@ -10,6 +10,7 @@ so a drafting call costs the same at the first section and the last.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from labcoat.agents.commands import Search
 from labcoat.agents.dialogue import clip
@@ -31,8 +32,10 @@ SEARCH_RESULTS = 5
 
 
 class Drafter:
-    def __init__(self, ctx: RunContext, inputs: PaperInputs, library: Library, speaker: Writer,
+    def __init__(self, ctx: RunContext, inputs: PaperInputs, library: Library, speaker: Callable[[], Writer],
                  prompts: Prompts):
+        """`speaker()` is the drafting writer as of now: its system prompt lists the citable papers, which a
+        search adds to."""
         self.ctx = ctx
         self.inputs = inputs
         self.library = library
@@ -48,15 +51,7 @@ class Drafter:
         return tex
 
     def context_for(self, key: str) -> str:
-        parts = []
-        for piece in SECTION_PIECES[key]:
-            if piece == "literature":
-                parts.append(self.library.listing(300, 15))
-            elif piece == "literature_short":
-                parts.append(self.library.listing(120, 8))
-            else:
-                parts.append(self.inputs.piece(piece))
-        return "\n\n".join(p for p in parts if p)
+        return "\n\n".join(p for p in (self.inputs.piece(piece) for piece in SECTION_PIECES[key]) if p)
 
     def draft(self, key: str, tex: str) -> str:
         found: list[str] = []
@@ -65,12 +60,13 @@ class Drafter:
             last = turn == DRAFT_TURNS - 1
             message = self.prompts.render(
                 "phases/report_writing_section.j2", section=key, heading=HEADINGS[key],
-                context=self.context_for(key), keys=self.library.keys_line(),
+                context=self.context_for(key),
                 outline=[f"{HEADINGS[k]}: {v}" for k, v in self.outline.items()],
                 found="\n".join(found[-8:]), feedback=feedback, turn=turn + 1, turns=DRAFT_TURNS, last=last)
             commands = [DraftSection] if last else [Search, DraftSection]
-            cmd = ask_or_skip(self.ctx, key=self.ctx.key("draft", key, turn), role=self.speaker.role,
-                              system=self.speaker.system, messages=[{"role": "user", "content": message}],
+            speaker = self.speaker()
+            cmd = ask_or_skip(self.ctx, key=self.ctx.key("draft", key, turn), role=speaker.role,
+                              system=speaker.system, messages=[{"role": "user", "content": message}],
                               commands=commands)
             if cmd is None:
                 feedback = f"Your last reply had no valid command. Submit the {HEADINGS[key]} section's text."

@@ -71,7 +71,7 @@ def check_figures(ctx: RunContext, figure_dir: Path, names: list[str], records: 
         return checks
     checks.model = models[role].id
     prompts = prompts or Prompts()
-    looker = writer(ctx, prompts, role, [FigureVerdict])
+    looker = writer(ctx, prompts, role)
     for index, name in enumerate(names):
         path = figure_dir / name
         if path.suffix.lower() not in MEDIA_TYPES:

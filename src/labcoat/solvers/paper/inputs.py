@@ -1,9 +1,11 @@
 """What the paper is written from, and the bounded slice of it each section needs.
 
-A section's prompt carries only what that section uses (the related work
-gets the literature, the results get the metrics table), each piece
-clipped, so the tokens of a drafting step stay flat however large the
-run's artefacts grow.
+What every section uses (the question, the recorded metrics, the citable
+papers) sits once in the writers' system prompt, which a provider caches;
+a section's message carries only what that section adds (the method and the
+program for the methods, the interpretation for the discussion), each piece
+clipped, so the tokens of a drafting step stay flat however large the run's
+artefacts grow.
 """
 
 from __future__ import annotations
@@ -119,14 +121,15 @@ class PaperInputs:
         return ""
 
 
-# What each section is drafted from ("literature" is added by the drafter from the library).
+# What each section is drafted from, beyond what every drafting call has in its
+# system prompt (the question, the recorded metrics and the citable papers).
 SECTION_PIECES: dict[str, tuple[str, ...]] = {
-    "introduction": ("question", "hypotheses", "interpretation", "literature_short"),
-    "background": ("question", "method", "literature"),
-    "related_work": ("question", "literature"),
+    "introduction": ("hypotheses", "interpretation"),
+    "background": ("method",),
+    "related_work": (),
     "methods": ("method", "code"),
     "experimental_setup": ("protocol", "data", "code"),
-    "results": ("metrics", "figures", "interpretation", "notes"),
+    "results": ("figures", "interpretation", "notes"),
     "discussion": ("hypotheses", "interpretation", "notes"),
-    "abstract": ("question", "interpretation", "metrics"),
+    "abstract": ("interpretation",),
 }

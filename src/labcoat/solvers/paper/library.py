@@ -15,7 +15,6 @@ from labcoat.artefacts import LitReview, PaperRead, PaperRecord
 
 _KEY = re.compile(r"(\s*@\w+\{)([^,]+),")
 MORE_KEYS = 40  # prompts stay bounded however many papers the run retrieved
-KEYS_SHOWN = 60
 
 
 def _some(keys: list[str], limit: int) -> str:
@@ -77,9 +76,6 @@ class Library:
         if len(self.papers) > limit:
             lines.append(f"- … {len(self.papers) - limit} more: " + _some(list(self.papers)[limit:], MORE_KEYS))
         return "\n".join(lines)
-
-    def keys_line(self) -> str:
-        return "Citable keys: " + (_some(list(self.papers), KEYS_SHOWN) if self.papers else "none")
 
 
 def what_was_read(paper: PaperRecord) -> str:

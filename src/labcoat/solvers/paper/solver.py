@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labcoat.agents.commands import Search
 from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import LitReview, Report
@@ -29,13 +28,13 @@ from labcoat.report.lines import EditError, body_view, edit_lines, replace_docum
 from labcoat.report.scaffold import render_scaffold
 from labcoat.report.wording import wording_for
 from labcoat.solvers.paper.build import PaperBuild, Version, describe, feedback_of
-from labcoat.solvers.paper.commands import DraftSection, EditPaper, ReplacePaper
+from labcoat.solvers.paper.commands import EditPaper, ReplacePaper
 from labcoat.solvers.paper.draft import Drafter, cited_keys
 from labcoat.solvers.paper.figure_check import check_figures
 from labcoat.solvers.paper.inputs import PaperInputs
 from labcoat.review.run_records import citable_review
 from labcoat.solvers.paper.library import Library
-from labcoat.solvers.paper.writers import writer
+from labcoat.solvers.paper.writers import Writer, writer
 from labcoat.tools.latex_markdown import write_markdown_fallback
 
 REPAIRS = 2
@@ -60,10 +59,13 @@ class PaperSolver:
         self.figure_feedback = ""
         self.build = PaperBuild(ctx, folder, results=inputs.results, data=inputs.data, review=inputs.review,
                                 extra_records=extra_records, plan=inputs.plan)
-        known = "\n\n".join([inputs.piece("question"), inputs.metrics_table()])
-        self.phd = writer(ctx, self.prompts, "phd", [Search, DraftSection], artefacts=known)
-        self.professor = writer(ctx, self.prompts, "professor", [EditPaper, ReplacePaper], artefacts=known,
-                                extra={"max_steps": self.steps})
+
+    def _writer(self, role: str, **extra: object) -> Writer:
+        """`role`'s writer with what every call of the paper needs in its system prompt: the question, the
+        recorded metrics and the citable papers (as they stand: a search while drafting adds some)."""
+        known = "\n\n".join([self.inputs.piece("question"), self.inputs.metrics_table(),
+                              self.library.listing(300, 15)])
+        return writer(self.ctx, self.prompts, role, artefacts=known, extra=extra or None)
 
     def citable_review(self) -> LitReview:
         return citable_review(self.inputs.review, self.library.added)
@@ -84,7 +86,7 @@ class PaperSolver:
             self.ctx.warn(report.warnings[-1])
         report.figures = self.build.lay_out(self.library.bib(), figures)
         tex = render_scaffold(self.inputs.title, "labcoat", language=self.ctx.config.language)
-        tex = Drafter(self.ctx, self.inputs, self.library, self.phd, self.prompts).draft_all(tex)
+        tex = Drafter(self.ctx, self.inputs, self.library, lambda: self._writer("phd"), self.prompts).draft_all(tex)
         looked = check_figures(self.ctx, self.folder / "figures", report.figures, self.inputs.metrics_table(),
                                self.prompts)
         report.figure_checks = looked.to_dict()
@@ -138,14 +140,15 @@ class PaperSolver:
 
     def _ask_edit(self, key: str, message: str) -> Any:
         """The edit command, or None when the model sent none valid (the attempt counts as refused)."""
-        return ask_or_skip(self.ctx, key=key, role="professor", system=self.professor.system,
+        return ask_or_skip(self.ctx, key=key, role="professor", system=self._writer("professor",
+                                                                                   max_steps=self.steps).system,
                            messages=[{"role": "user", "content": message}], commands=[EditPaper, ReplacePaper])
 
     def _step(self, step: int, best: Version, note: str) -> StepOutcome:
         base, feedback = best.tex, "\n\n".join(x for x in (feedback_of(best), self.figure_feedback) if x)
         preamble, body = body_view(base)
         message = self.prompts.render("phases/report_writing_edit.j2", repair=False, step=step, steps=self.steps,
-                                      last_note=note, feedback=feedback, keys=self.library.keys_line(),
+                                      last_note=note, feedback=feedback,
                                       preamble=preamble, paper=body)
         history: list[dict] = []
         for attempt in range(REPAIRS + 1):

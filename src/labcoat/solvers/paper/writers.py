@@ -15,8 +15,8 @@ class Writer:
     system: str
 
 
-def writer(ctx: RunContext, prompts: Prompts, role: str, commands: list[type], *, artefacts: str = "",
+def writer(ctx: RunContext, prompts: Prompts, role: str, *, artefacts: str = "",
            extra: dict[str, Any] | None = None) -> Writer:
     system = prompts.system(role=role, phase=ctx.phase or "", topic=ctx.config.topic, language=ctx.config.language,
-                            notes=ctx.phase_notes(), commands=commands, artefacts=artefacts, extra=extra)
+                            notes=ctx.phase_notes(), artefacts=artefacts, extra=extra)
     return Writer(role, system)
