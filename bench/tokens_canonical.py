@@ -184,6 +184,7 @@ def cacheable(tokens: list[int], earlier: list[list[int]]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dump", type=Path, help="write every request's messages here, one file per call")
+    parser.add_argument("--calls", action="store_true", help="also print each call: phase, role, input, cacheable")
     args = parser.parse_args()
     enc = o200k.encoding()
     os.environ["OPENAI_API_KEY"] = TEST_KEY
@@ -220,8 +221,11 @@ def main() -> int:
         row["calls"] += 1
         row["input"] += len(tokens)
         row["schema"] += defs
-        row["cacheable"] += cacheable(tokens, seen[role])
+        cached = cacheable(tokens, seen[role])
+        row["cacheable"] += cached
         seen[role].append(tokens)
+        if args.calls:
+            print(f"{n:>3} {phase:<24}{role:<13}{len(tokens):>7,}{cached:>7,}  {', '.join(request.command_names)}")
         if args.dump:
             args.dump.mkdir(parents=True, exist_ok=True)
             (args.dump / f"{n:03d}-{phase}-{role}.txt").write_text(

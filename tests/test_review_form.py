@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from labcoat.llm.commands import CommandSet
 from labcoat.review.aggregate import DECISION_RULE, aggregate, notice, reviews_document
+from labcoat.review.commands import SubmitReview
 from labcoat.review.form import SCORE_FIELDS, ReviewForm, score_range
 from labcoat.review.integrity import check_integrity
 from labcoat.review.personas import PERSONAS, paper_message, persona, system_prompt
@@ -85,7 +87,12 @@ def test_notice_states_overrating_and_passes_the_integrity_check(tmp_path: Path)
 
 def test_three_personas_brief_differently() -> None:
     system = system_prompt(language="German")
-    assert "overall, 1 to 10" in system and "German" in system
+    assert "review form" in system and "German" in system and "overall" not in system  # the schema says it once
+    # the scales reach the model once, whichever way it replies: as tool descriptions, or (a model constrained
+    # by a grammar built from the schema never reads the schema) in the instructions
+    for told in (json.dumps(CommandSet([SubmitReview]).wire("tools")) + CommandSet([SubmitReview]).instructions("tools"),
+                 CommandSet([SubmitReview]).instructions("json")):
+        assert told.count("6 borderline accept") == 1 and told.count("1 educated guess") == 1
     messages = [paper_message("A paper.", p) for p in PERSONAS]
     assert len(set(messages)) == 3 and len(PERSONAS) == 3
     for reviewer, message in zip(PERSONAS, messages):

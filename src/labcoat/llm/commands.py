@@ -262,6 +262,9 @@ class CommandSet:
             for name, cls in self.by_name.items():
                 fields = ", ".join(f for f in cls.model_fields if f != "command")
                 lines.append(f"- `{name}` ({fields}): {(cls.__doc__ or name).strip()}")
+                bodies = fenced_fields(cls)
+                lines += [f"  - `{field}`: {info.description}" for field, info in cls.model_fields.items()
+                          if info.description and field not in bodies]
             return "\n".join(lines)
         lines = [f"Reply with exactly one command per turn, by calling one of the tools {names}."]
         for name, cls in self.by_name.items():

@@ -30,9 +30,10 @@ class ReviewForm(BaseModel):
     questions: list[str] = Field(description="questions for the authors")
     limitations: str = Field(description="are limitations and negative societal impact addressed? what is missing?")
     ethics: str = Field(description="ethical concerns, or 'none'")
-    overall: int = Field(ge=1, le=10, description="1 very strong reject, 3 reject, 5 borderline reject, "
-                                                   "6 borderline accept, 8 strong accept, 10 award quality")
-    confidence: int = Field(ge=1, le=5, description="1 educated guess … 5 absolutely certain")
+    overall: int = Field(ge=1, le=10, description="1 very strong reject, 2 strong reject, 3 reject, 4 weak reject, "
+                                                   "5 borderline reject, 6 borderline accept, 7 accept, 8 strong "
+                                                   "accept, 9 very strong accept, 10 award quality")
+    confidence: int = Field(ge=1, le=5, description="1 educated guess, 3 fairly confident, 5 absolutely certain")
     decision: Literal["accept", "reject"]
 
 

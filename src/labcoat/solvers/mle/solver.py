@@ -111,7 +111,8 @@ class MleSolver:
         prompt = self.prompts.render("phases/running_experiments_propose.j2", id=parent.id,
                                      metric=self.metric_name or "metric", value=_fmt(parent.metric),
                                      reward=_fmt(parent.reward), code=numbered(parent.code),
-                                     output=clip(parent.stdout[-1500:], 1500), lessons=self._lessons())
+                                     output=clip(parent.stdout[-1500:], 1500), lessons=self._lessons(),
+                                     candidate=b + 1, of=self.batch)
         cmd = self._ask(self.engineer, prompt, [Edit, Replace], self.ctx.key("mle", step, "cand", b, "propose"),
                         "ml_engineer")
         return self._apply(Candidate(b, parent, cmd.command if cmd is not None else "edit", None), parent.code, cmd)
