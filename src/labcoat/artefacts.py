@@ -22,6 +22,14 @@ class PaperRead(BaseModel):
     how: str = Field(description="how it reached an agent, e.g. shown in search results and added with a summary")
     text: str = ""
 
+    @classmethod
+    def abstract(cls, abstract: str, shown_chars: int, how: str) -> "PaperRead":
+        """The abstract as far as a prompt showed it: a number past what was shown was never read."""
+        text = " ".join(abstract.split())
+        if len(text) <= shown_chars:
+            return cls(part="abstract", how=how, text=text)
+        return cls(part=f"abstract (first {shown_chars} characters)", how=how, text=text[:shown_chars])
+
 
 class PaperRecord(BaseModel):
     """A paper the PhD added to the review, with why it matters."""

@@ -27,6 +27,7 @@ class Turn:
     speaker: str          # a role name, or "lab" for tool results and reminders
     text: str             # what the speaker said, as the others read it
     digest: str           # one line for the summary of older turns
+    whole: bool = False   # shown unclipped: a tool result bounded at its source, recorded as read in full
 
 
 @dataclass
@@ -38,8 +39,8 @@ class Transcript:
     turn_chars: int = 4000
     turns: list[Turn] = field(default_factory=list)
 
-    def add(self, step: int, speaker: str, text: str, digest: str | None = None) -> Turn:
-        turn = Turn(step, speaker, text, digest or clip(" ".join(text.split()), 110))
+    def add(self, step: int, speaker: str, text: str, digest: str | None = None, *, whole: bool = False) -> Turn:
+        turn = Turn(step, speaker, text, digest or clip(" ".join(text.split()), 110), whole)
         self.turns.append(turn)
         return turn
 
@@ -58,7 +59,7 @@ class Transcript:
             raw.append({"role": "user", "content": "\n".join(lines)})
         for turn in window:
             side = "assistant" if turn.speaker == viewer else "user"
-            text = clip(turn.text, self.turn_chars)
+            text = turn.text if turn.whole else clip(turn.text, self.turn_chars)
             if side == "user" and turn.speaker != "lab":
                 text = f"[{turn.speaker}] {text}"
             raw.append({"role": side, "content": text})
@@ -88,8 +89,8 @@ def step_prompt(step: int, cap: int, extra: str = "") -> str:
     elif left <= 2:
         text += f" Only {left} step{'s' if left > 1 else ''} left after this one: finish soon."
     if extra:
-        text += " " + extra
-    return text + " Your command:"
+        text += " " + extra.rstrip("\n")
+    return text + ("\nYour command:" if "\n" in text else " Your command:")
 
 
 def command_signature(command: Any) -> str:

@@ -85,9 +85,12 @@ class PhaseTalk:
                 return done
         return None
 
-    def feedback(self, step: int, text: str, digest: str | None = None, **payload: Any) -> None:
-        """Tell the agents what a command did (tool output, a refusal)."""
-        self.transcript.add(step, "lab", text, digest)
+    def feedback(self, step: int, text: str, digest: str | None = None, *, whole: bool = False,
+                 **payload: Any) -> None:
+        """Tell the agents what a command did (tool output, a refusal). `whole`: the text is bounded where it
+        was made (a paper's text read, search results) and what it holds is recorded as seen, so it is shown
+        unclipped."""
+        self.transcript.add(step, "lab", text, digest, whole=whole)
         self.ctx.emit("lab_feedback", {"step": step, "text": text, **payload})
 
     def repeated(self, speaker: Speaker, command: Any, step: int) -> bool:

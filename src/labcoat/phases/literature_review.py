@@ -18,6 +18,7 @@ from labcoat.workflow.context import RunContext
 from labcoat.phases.common import PhaseTalk, system_for
 
 NAME = "literature_review"
+ABSTRACT_SHOWN = 600  # characters of each abstract a search result shows
 
 
 def run(ctx: RunContext) -> LitReview:
@@ -130,9 +131,9 @@ def _search(ctx: RunContext, talk: PhaseTalk, step: int, cmd: Search, retrieved:
         retrieved[p["id"]] = p
         year = (p.get("published") or "")[:4]
         lines.append(f"- id {p['id']} | {p['title']} ({year}; {', '.join(p.get('authors', [])[:3])})\n"
-                     f"  {clip(' '.join((p.get('abstract') or '').split()), 600)}")
+                     f"  {clip(' '.join((p.get('abstract') or '').split()), ABSTRACT_SHOWN)}")
     talk.feedback(step, "\n".join(lines), f"search '{cmd.query}' → {', '.join(p['id'] for p in papers)}",
-                  tool="search", found=len(papers), ids=[p["id"] for p in papers])
+                  whole=True, tool="search", found=len(papers), ids=[p["id"] for p in papers])
 
 
 def _full_text(ctx: RunContext, talk: PhaseTalk, step: int, cmd: FullText, retrieved: dict,
@@ -154,7 +155,8 @@ def _full_text(ctx: RunContext, talk: PhaseTalk, step: int, cmd: FullText, retri
     sections = ", ".join(result.get("sections", [])[:30])
     text = (f"{cmd.paper_id}, section '{result.get('section') or 'start'}' (sections: {sections}):\n"
             f"{result.get('text', '')}")
-    talk.feedback(step, text, f"read {cmd.paper_id} {result.get('section') or ''}".strip(), tool="full_text")
+    talk.feedback(step, text, f"read {cmd.paper_id} {result.get('section') or ''}".strip(), whole=True,
+                  tool="full_text")
 
 
 def _add(ctx: RunContext, talk: PhaseTalk, step: int, cmd: AddPaper, retrieved: dict, added: dict) -> None:
@@ -178,8 +180,8 @@ def _add(ctx: RunContext, talk: PhaseTalk, step: int, cmd: AddPaper, retrieved: 
         year=int(year) if year.isdigit() else None, source=paper.get("source", "arxiv"),
         url=paper.get("url"), summary=cmd.summary.strip(),
         bibtex_key=match.group(1).strip() if match else paper["id"], bibtex=bib,
-        reads=[PaperRead(part="abstract", how="shown in search results; added with the PhD's summary",
-                         text=paper.get("abstract") or "")],
+        reads=[PaperRead.abstract(paper.get("abstract") or "", ABSTRACT_SHOWN,
+                                  "shown in search results; added with the PhD's summary")],
     )
     talk.feedback(step, f"Added {cmd.paper_id} ({len(added)} of {ctx.config.budget.lit_review_papers}).",
                   f"added {cmd.paper_id}", tool="add_paper", paper_id=cmd.paper_id)

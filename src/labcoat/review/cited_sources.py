@@ -30,7 +30,7 @@ class Source:
 
     @property
     def sections_read(self) -> bool:
-        return any(r.part != "abstract" and str(r.text).strip() for r in self.reads or [])
+        return any(not r.part.startswith("abstract") and str(r.text).strip() for r in self.reads or [])
 
     def numbers(self) -> list[tuple[float, str]]:
         if self._numbers is None:

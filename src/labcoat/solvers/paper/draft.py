@@ -21,7 +21,7 @@ from labcoat.report.lines import EditError, section_span, set_section
 from labcoat.report.scaffold import SECTIONS
 from labcoat.solvers.paper.commands import DraftSection
 from labcoat.solvers.paper.inputs import SECTION_PIECES, PaperInputs
-from labcoat.solvers.paper.library import Library
+from labcoat.solvers.paper.library import SHOWN_CHARS, Library
 from labcoat.solvers.paper.writers import Writer
 
 # The abstract summarises the paper, so it is drafted last.
@@ -113,7 +113,7 @@ class Drafter:
         if not added:
             return f"Search '{cmd.query}': nothing new."
         lines = [f"Search '{cmd.query}' found these, now citable:"]
-        lines += [f"- {r.bibtex_key}: {r.title} ({r.year or 'n.d.'}). {clip(r.summary, 300)}" for r in added]
+        lines += [f"- {r.bibtex_key}: {r.title} ({r.year or 'n.d.'}). {clip(r.summary, SHOWN_CHARS)}" for r in added]
         return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from labcoat.agents.dialogue import clip
 from labcoat.artefacts import LitReview, PaperRead, PaperRecord
 
 _KEY = re.compile(r"(\s*@\w+\{)([^,]+),")
+SHOWN_CHARS = 300  # of a paper's summary in search results and listings while drafting
 MORE_KEYS = 40  # prompts stay bounded however many papers the run retrieved
 
 
@@ -54,8 +55,8 @@ class Library:
             year=int(year) if year.isdigit() else None, source=paper.get("source", "arxiv"), url=paper.get("url"),
             summary=clip(" ".join((paper.get("abstract") or "(no abstract)").split()), 600),
             bibtex_key=unique, bibtex=bib,
-            reads=[PaperRead(part="abstract", how="shown to the writer in search results while drafting",
-                             text=paper.get("abstract") or "")])
+            reads=[PaperRead.abstract(paper.get("abstract") or "", SHOWN_CHARS,
+                                      "shown to the writer in search results while drafting")])
         self.papers[unique] = record
         self.added.append(record)
         return record
@@ -63,7 +64,7 @@ class Library:
     def bib(self) -> str:
         return "\n\n".join(p.bibtex.strip() for p in self.papers.values()) + "\n"
 
-    def listing(self, summary_chars: int = 300, limit: int = 15) -> str:
+    def listing(self, summary_chars: int = SHOWN_CHARS, limit: int = 15) -> str:
         """Citable papers for a prompt: key, title, year and a clipped summary."""
         if not self.papers:
             return "Citable papers: none yet (use `search` to find some)."

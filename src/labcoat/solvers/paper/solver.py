@@ -64,7 +64,7 @@ class PaperSolver:
         """`role`'s writer with what every call of the paper needs in its system prompt: the question, the
         recorded metrics and the citable papers (as they stand: a search while drafting adds some)."""
         known = "\n\n".join([self.inputs.piece("question"), self.inputs.metrics_table(),
-                              self.library.listing(300, 15)])
+                              self.library.listing()])
         return writer(self.ctx, self.prompts, role, artefacts=known, extra=extra or None)
 
     def citable_review(self) -> LitReview:
