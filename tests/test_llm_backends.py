@@ -65,25 +65,6 @@ def test_openai_wire_details(tmp_path):
     assert sp.usage_reported[1]["reasoning_tokens"] > 0
 
 
-def test_anthropic_caches_the_system_prefix(tmp_path):
-    with ScriptedProvider(policy) as sp:
-        config = scripted_config(sp, model="anthropic:claude-sonnet-4-6")
-        system = "You are a careful professor. " * 40
-        with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
-            replies = [ctx.models.ask(key=ctx.key("s", i), role="professor", system=system, commands=[Search],
-                                      messages=[{"role": "user", "content": f"turn {i}"}]) for i in range(3)]
-    for req in sp.requests:
-        blocks = req.body["system"]
-        assert blocks[0]["cache_control"] == {"type": "ephemeral"} and blocks[0]["text"].startswith(system)
-        assert req.body["max_tokens"] > 0
-        assert all(m["role"] in ("user", "assistant") for m in req.body["messages"])
-        assert req.body["tool_choice"] == {"type": "any"}
-    assert replies[0].usage.cached_tokens == 0 and replies[0].usage.cache_write_tokens > 0
-    assert replies[1].usage.cached_tokens > 0 and replies[2].usage.cached_tokens == replies[1].usage.cached_tokens
-    # cached input is cheaper: same prompt size, lower cost
-    assert replies[1].dollars < replies[0].dollars
-
-
 def test_anthropic_lets_the_model_write_text_when_a_body_is_fenced(tmp_path):
     with ScriptedProvider(policy) as sp:
         config = scripted_config(sp, model="anthropic:claude-sonnet-4-6")

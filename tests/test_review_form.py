@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from labcoat.llm.commands import CommandSet
+from labcoat.llm.vision import text_of
 from labcoat.review.aggregate import DECISION_RULE, aggregate, notice, reviews_document
 from labcoat.review.commands import SubmitReview
 from labcoat.review.form import SCORE_FIELDS, ReviewForm, score_range
@@ -93,7 +94,9 @@ def test_three_personas_brief_differently() -> None:
     for told in (json.dumps(CommandSet([SubmitReview]).wire("tools")) + CommandSet([SubmitReview]).instructions("tools"),
                  CommandSet([SubmitReview]).instructions("json")):
         assert told.count("6 borderline accept") == 1 and told.count("1 educated guess") == 1
-    messages = [paper_message("A paper.", p) for p in PERSONAS]
+    parts = [paper_message("A paper.", p) for p in PERSONAS]
+    assert all(m[0]["cache"] for m in parts) and not paper_message("A paper.", PERSONAS[0], cached=False)[0].get("cache")
+    messages = [text_of(m) for m in parts]
     assert len(set(messages)) == 3 and len(PERSONAS) == 3
     for reviewer, message in zip(PERSONAS, messages):
         # the paper first, the same for every reviewer (a provider caches it); the persona last
@@ -102,7 +105,7 @@ def test_three_personas_brief_differently() -> None:
     assert persona("novelty").title.startswith("Reviewer 3")
     with pytest.raises(KeyError, match="personas"):
         persona("lenient")
-    message = paper_message("x" * 100, PERSONAS[0], max_chars=40)
+    message = text_of(paper_message("x" * 100, PERSONAS[0], max_chars=40))
     assert "60 more characters were not shown" in message and message.split("</paper>")[0].count("x") == 40
     with pytest.raises(ValueError, match="empty"):
         paper_message("  ", PERSONAS[0])

@@ -14,8 +14,9 @@ max_tokens), or a `Fault` (`rate_limited(retry_after)`, `server_error(503)`,
 `hang(seconds)`, `BROKEN_BODY`). `sequence(*replies)` answers in order.
 Requests the real APIs refuse get their HTTP 400 (see scripted_wire); with
 `api_key` set, a wrong key gets 401. Usage is realistic: ~4 characters a
-token, a repeated system prefix is reported as cached (Anthropic: cache read
-after a cache write), reasoning models report reasoning tokens.
+token, cached tokens as the services report them (scripted_cache: OpenAI's
+automatic prefix cache from 1024 tokens, Anthropic's marked breakpoints),
+reasoning models report reasoning tokens.
 
 `scripted_config(sp, model=...)` builds a ResearchConfig pointing every preset
 at the server; `scripted_env(sp)` the key variables to set.
@@ -24,7 +25,6 @@ at the server; `scripted_env(sp)` the key variables to set.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import threading
@@ -39,6 +39,7 @@ from labcoat.config.loading import config_from_mapping
 from labcoat.config.schema import ResearchConfig
 
 from tests.support import scripted_wire as wire
+from tests.support.scripted_cache import PromptCache, anthropic_cache_refusal
 from tests.support.scripted_wire import (BROKEN_BODY, CommandReply, Fault, Truncated, hang, rate_limited,
                                          reply_command, server_error)
 
@@ -147,7 +148,7 @@ class ScriptedProvider:
         self.requests: list[ScriptedRequest] = []
         self.usage_reported: list[dict] = []
         self.errors: list[str] = []
-        self._seen_prefixes: set[str] = set()
+        self.cache = PromptCache()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -263,7 +264,7 @@ class ScriptedProvider:
                 self._error(h, req, 400, refusal[0], refusal[1])
                 return
         else:
-            message = wire.anthropic_refusal(req.body)
+            message = wire.anthropic_refusal(req.body) or anthropic_cache_refusal(req.body)
             if message:
                 self._error(h, req, 400, message)
                 return
@@ -298,13 +299,6 @@ class ScriptedProvider:
         self._error(h, req, fault.status, fault.message, headers=fault.headers)
 
     # -- rendering -----------------------------------------------------------
-    def _prefix_cached(self, text: str) -> bool:
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        with self._lock:
-            seen = digest in self._seen_prefixes
-            self._seen_prefixes.add(digest)
-        return seen
-
     def _render(self, req: ScriptedRequest, reply: Any) -> tuple[dict, dict]:
         truncated = isinstance(reply, Truncated)
         if truncated:
@@ -333,9 +327,7 @@ class ScriptedProvider:
         arguments = [wire.dumps(args) for _, args in calls]
         if truncated:
             text, arguments = wire.cut(text), [wire.cut(a) for a in arguments]
-        prompt = wire.approx_tokens(json.dumps(req.body.get("messages")) + json.dumps(req.body.get("tools") or "")
-                                    + json.dumps(req.body.get("response_format") or ""))
-        cached = wire.approx_tokens(req.system) if req.system and self._prefix_cached(req.system) else 0
+        prompt, cached = self.cache.openai(req.body)
         visible = wire.approx_tokens(text + "".join(arguments))
         reasoning = 2 * visible if wire.REASONING.match(req.model.rsplit("/", 1)[-1]) else 0
         message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
@@ -351,7 +343,8 @@ class ScriptedProvider:
                    "created": int(time.time()), "model": req.model,
                    "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
                    "usage": usage}
-        return payload, {"input_tokens": prompt, "cached_tokens": cached, "output_tokens": visible + reasoning,
+        return payload, {"input_tokens": prompt, "cached_tokens": cached, "cache_write_tokens": 0,
+                         "output_tokens": visible + reasoning,
                          "reasoning_tokens": reasoning}
 
     def _anthropic(self, req: ScriptedRequest, text: str, calls: list, truncated: bool) -> tuple[dict, dict]:
@@ -362,25 +355,15 @@ class ScriptedProvider:
             content.append({"type": "text", "text": text})
         for name, args in calls:
             content.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:16]}", "name": name, "input": args})
-        system_blocks = req.body.get("system") if isinstance(req.body.get("system"), list) else []
-        cacheable = "".join(b.get("text", "") for b in system_blocks if b.get("cache_control"))
-        read = write = 0
-        if cacheable:
-            if self._prefix_cached(cacheable):
-                read = wire.approx_tokens(cacheable)
-            else:
-                write = wire.approx_tokens(cacheable)
-        whole = wire.approx_tokens(json.dumps(req.body.get("messages")) + json.dumps(req.body.get("tools") or "")
-                                   + req.system)
-        fresh = max(1, whole - read - write)
+        fresh, read, write = self.cache.anthropic(req.body)
         output = wire.approx_tokens(text + "".join(json.dumps(a) for _, a in calls))
         stop = "max_tokens" if truncated else ("tool_use" if calls else "end_turn")
         payload = {"id": f"msg_{uuid.uuid4().hex[:16]}", "type": "message", "role": "assistant", "model": req.model,
                    "content": content, "stop_reason": stop, "stop_sequence": None,
                    "usage": {"input_tokens": fresh, "cache_creation_input_tokens": write,
                              "cache_read_input_tokens": read, "output_tokens": output}}
-        return payload, {"input_tokens": fresh + read + write, "cached_tokens": read, "output_tokens": output,
-                         "reasoning_tokens": 0}
+        return payload, {"input_tokens": fresh + read + write, "cached_tokens": read, "cache_write_tokens": write,
+                         "output_tokens": output, "reasoning_tokens": 0}
 
 
 def scripted_env(sp: ScriptedProvider | None = None) -> dict[str, str]:

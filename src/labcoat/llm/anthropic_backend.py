@@ -1,8 +1,13 @@
 """Anthropic messages through the official `anthropic` SDK.
 
 `max_tokens` is always sent; the system prompt is the top-level `system`
-parameter, one text block marked `cache_control: ephemeral` so the stable
-prefix (tools, then system) is cached across a phase's turns. Messages are
+parameter. Anthropic caches only at marked breakpoints (at most 4), each the
+prefix in the order tools, system, messages: the last tool is marked (the
+tools outlive a system prompt that changes, such as a writer's list of
+citable papers), the system block is marked, and so is every message part a
+caller flagged `cache` (a paper each reviewer reads: `vision.cached_text`),
+the latest ones kept when there are more than fit. A prefix under the
+model's minimum (1024 to 4096 tokens) is silently not cached and not charged. Messages are
 made to alternate user/assistant starting with a user turn (adjacent turns of
 one role are joined; a stray system message becomes user text). Commands are
 tools; `tool_choice` is `any` unless a command carries a fenced body, which
@@ -25,6 +30,9 @@ from labcoat.llm.chat import split_system
 from labcoat.llm.presets import ModelRef
 from labcoat.llm.vision import anthropic_parts
 from labcoat.llm.types import Usage, completion
+
+EPHEMERAL = {"type": "ephemeral"}
+MAX_BREAKPOINTS = 4  # cache_control marks a request may carry
 
 
 class AnthropicBackend:
@@ -58,17 +66,20 @@ class AnthropicBackend:
         params: dict[str, Any] = {"model": self.ref.name, "max_tokens": max_tokens,
                                   "messages": self._messages(messages)}
         if system:
-            params["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+            params["system"] = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
         if temperature is not None and self._takes_temperature:
             params["temperature"] = temperature
         if wire:
             params["tools"] = [{"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
                                for t in wire["tools"]]
+            params["tools"][-1]["cache_control"] = EPHEMERAL
             params["tool_choice"] = {"type": "auto"} if wire.get("bodies") else {"type": "any"}
+        _keep_breakpoints(params, MAX_BREAKPOINTS)
         return params
 
     def call(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
-             max_tokens: int) -> dict[str, Any]:
+             max_tokens: int, cache_key: str | None = None) -> dict[str, Any]:
+        # Anthropic caches at the marked breakpoints, not by a routing key: `cache_key` is not sent.
         return self._send(self.request(system, messages, wire, temperature, max_tokens))
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +119,16 @@ class AnthropicBackend:
                       cache_write_tokens=writes, output_tokens=u.output_tokens or 0)
         return completion("\n".join(texts), tool_calls=calls, finish_reason=resp.stop_reason, usage=usage,
                           model=resp.model or self.ref.name, latency_s=latency)
+
+
+def _keep_breakpoints(params: dict[str, Any], limit: int) -> None:
+    """Unmark the earliest message breakpoints past `limit` (the API refuses more): a later
+    breakpoint's prefix holds the earlier ones, so the latest are worth most."""
+    blocks = [b for m in params["messages"] if isinstance(m["content"], list) for b in m["content"]]
+    marked = [b for b in blocks if b.get("cache_control")]
+    fixed = sum(1 for b in [*params.get("tools", []), *params.get("system", [])] if b.get("cache_control"))
+    for block in marked[:max(0, len(marked) + fixed - limit)]:
+        del block["cache_control"]
 
 
 def _joined(first: Any, second: Any) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-FIELDS = ("calls", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "dollars", "latency_s")
+FIELDS = ("calls", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+          "dollars", "latency_s")
 
 
 def _zero() -> dict[str, float]:
@@ -18,6 +19,12 @@ def _add(into: dict, row: dict) -> None:
 
 
 EXPERIMENT = "experiment"  # the role of calls experiment programs make through the gateway
+
+
+def cache_share(totals: dict) -> float | None:
+    """The share of input tokens read from a provider's cache, or None when nothing was sent."""
+    sent = totals.get("input_tokens") or 0
+    return (totals.get("cached_tokens") or 0) / sent if sent else None
 
 
 def summarise(rows: Iterable[dict]) -> dict:

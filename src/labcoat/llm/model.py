@@ -56,9 +56,12 @@ class Model:
         return system_with(system, schema, self.mode)
 
     def call(self, system: str, messages: list[dict], wire: dict | None, *, temperature: float | None,
-             max_tokens: int) -> dict:
-        """One live call (retried on transient faults); the completion with its dollar cost filled in."""
-        return self._priced(lambda: self.backend.call(system, messages, wire, temperature, max_tokens))
+             max_tokens: int, cache_key: str | None = None) -> dict:
+        """One live call (retried on transient faults); the completion with its dollar cost filled in.
+
+        `cache_key` names the family of calls that share a prompt prefix (a run's role), so a provider
+        that routes by it (OpenAI's `prompt_cache_key`) sends them to the machine holding that prefix."""
+        return self._priced(lambda: self.backend.call(system, messages, wire, temperature, max_tokens, cache_key))
 
     def chat(self, request: dict) -> dict:
         """One experiment program's chat request (`labcoat.llm.chat`), live, retried, priced."""

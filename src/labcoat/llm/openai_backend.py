@@ -3,7 +3,9 @@
 Serves OpenAI, DeepSeek, Gemini's compatible endpoint, OpenRouter, Ollama,
 vLLM, llama.cpp and the embedded local server. Commands travel as function
 tools (strict on OpenAI itself) or, in `json` mode, as a `json_schema`
-response format. Reasoning models (o1/o3/o4, gpt-5): no temperature,
+response format. OpenAI caches prompt prefixes of 1024 tokens and more on its
+own; `prompt_cache_key` (one per run and role) routes a role's calls to the
+machine that holds their prefix. Reasoning models (o1/o3/o4, gpt-5): no temperature,
 `max_completion_tokens`, no `parallel_tool_calls`, the system prompt as a
 `developer` message; o1-mini
 and o1-preview take neither system/developer messages nor tools nor response
@@ -51,8 +53,10 @@ class OpenAIBackend:
         return [{"role": role, "content": system}, *out]
 
     def request(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
-                max_tokens: int) -> dict[str, Any]:
+                max_tokens: int, cache_key: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.served_name, "messages": self._messages(system, messages)}
+        if cache_key and self.ref.preset.name == "openai":  # other OpenAI-compatible servers may refuse it
+            params["prompt_cache_key"] = cache_key
         if self.ref.reasoning or self.ref.preset.name == "openai":
             params["max_completion_tokens"] = max_tokens
         else:
@@ -75,8 +79,8 @@ class OpenAIBackend:
         return params
 
     def call(self, system: str, messages: list[dict], wire: dict | None, temperature: float | None,
-             max_tokens: int) -> dict[str, Any]:
-        return self._send(self.request(system, messages, wire, temperature, max_tokens))
+             max_tokens: int, cache_key: str | None = None) -> dict[str, Any]:
+        return self._send(self.request(system, messages, wire, temperature, max_tokens, cache_key))
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
         """One experiment program's chat request (`labcoat.llm.chat`), sent as this provider wants it."""

@@ -17,6 +17,7 @@ pauses (`MalformedReply`) and resuming with more re-asks goes on. Local models
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -217,7 +218,8 @@ class ModelRegistry:
         reserved = self._reserve_budget(model, effect_key, chars, request["max_tokens"])
         try:
             raw = model.call(request["system"], request["messages"], request["schema"],
-                             temperature=request["temperature"], max_tokens=request["max_tokens"])
+                             temperature=request["temperature"], max_tokens=request["max_tokens"],
+                             cache_key=self.cache_key(role))
             usage = Usage.from_dict(raw["usage"])
             self._ledger(effect_key, role, model, raw)
         except RunPaused as pause:
@@ -228,6 +230,12 @@ class ModelRegistry:
                 self._reserved -= reserved
         self.ctx.progress.spend(usage.total, raw["dollars"])
         return raw
+
+    def cache_key(self, role: str) -> str:
+        """One key per run and role: calls sharing a prefix share a key. Hashed, so the provider sees
+        neither the run's name nor the role's; not part of the recorded request (replays are unchanged)."""
+        digest = hashlib.sha256(f"{self.ctx.run_id}\n{role}".encode()).hexdigest()
+        return f"labcoat-{digest[:24]}"
 
     def experiment_call(self, effect_key: str, request: dict, *, node: str | None) -> dict:
         """One live chat call an experiment program made through the gateway (`labcoat.llm.chat`).
@@ -256,6 +264,7 @@ class ModelRegistry:
         usage = Usage.from_dict(raw["usage"])
         self.ctx.store.put_ledger(effect_key, phase=self.ctx.phase, role=role, model=model.id,
                                   input_tokens=usage.input_tokens, cached_tokens=usage.cached_tokens,
+                                  cache_write_tokens=usage.cache_write_tokens,
                                   output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
                                   dollars=raw["dollars"], latency_s=raw["latency_s"], node=node)
 

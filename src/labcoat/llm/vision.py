@@ -4,7 +4,7 @@
 preset: a model not matched here is text-only, and labcoat never sends it
 an image (the real APIs answer such a request with HTTP 400). A message's
 `content` is a string, or a list of parts: `{"type": "text", "text": ...}`
-and `image_part(path)`. The run store records an image by its SHA-256, never
+(`cached_text` flags one as a cache breakpoint) and `image_part(path)`. The run store records an image by its SHA-256, never
 its bytes; the backends put the bytes on the wire (OpenAI `image_url` data
 URLs, Anthropic base64 `image` blocks).
 """
@@ -67,9 +67,17 @@ def for_record(content: Any) -> Any:
     return [{k: v for k, v in part.items() if k != "data"} for part in content]
 
 
+def cached_text(text: str) -> dict[str, Any]:
+    """A text part flagged as a cache breakpoint: the prompt up to here recurs in other calls (a paper every
+    reviewer reads). Providers that cache at marks (Anthropic) mark it; the others cache prefixes anyway."""
+    return {"type": "text", "text": text, "cache": True}
+
+
 def openai_parts(content: Any) -> Any:
     if isinstance(content, str):
         return content
+    if not has_images(content):  # text parts as one string, as every OpenAI-compatible server takes it
+        return text_of(content)
     return [{"type": "text", "text": p["text"]} if p["type"] == "text" else
             {"type": "image_url", "image_url": {"url": f"data:{p['media_type']};base64,{p['data']}"}}
             for p in content]
@@ -78,6 +86,14 @@ def openai_parts(content: Any) -> Any:
 def anthropic_parts(content: Any) -> Any:
     if isinstance(content, str):
         return content
-    return [{"type": "text", "text": p["text"] or "(empty)"} if p["type"] == "text" else
-            {"type": "image", "source": {"type": "base64", "media_type": p["media_type"], "data": p["data"]}}
-            for p in content]
+    out: list[dict[str, Any]] = []
+    for p in content:
+        if p["type"] == "text":
+            block: dict[str, Any] = {"type": "text", "text": p["text"] or "(empty)"}  # empty blocks are refused
+            if p.get("cache"):
+                block["cache_control"] = {"type": "ephemeral"}
+            out.append(block)
+        else:
+            out.append({"type": "image", "source": {"type": "base64", "media_type": p["media_type"],
+                                                    "data": p["data"]}})
+    return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labcoat.templating import environment
+from labcoat.llm.vision import cached_text
 
 PROMPTS = Path(__file__).parent / "prompts"
 MAX_PAPER_CHARS = 60_000
@@ -46,8 +47,13 @@ def system_prompt(language: str = "English") -> str:
     return environment(PROMPTS).get_template("reviewer.j2").render(language=language)
 
 
-def paper_message(paper_text: str, reviewer: Persona, max_chars: int = MAX_PAPER_CHARS) -> str:
-    """The user message: the paper (cut, and saying so, beyond `max_chars`), then who reviews it."""
+def paper_message(paper_text: str, reviewer: Persona, max_chars: int = MAX_PAPER_CHARS, *,
+                  cached: bool = True) -> list[dict]:
+    """The user message: the paper (cut, and saying so, beyond `max_chars`), then who reviews it.
+
+    The paper is its own part, flagged `cached` when other reviewers read the same text next: a provider
+    that caches at marks (Anthropic) then serves it to the second and third reviewer at a tenth of the
+    price. A one-off read (scoring a draft) is not flagged: writing to the cache costs more than input."""
     text = paper_text.strip()
     if not text:
         raise ValueError("the paper to review is empty")
@@ -55,5 +61,6 @@ def paper_message(paper_text: str, reviewer: Persona, max_chars: int = MAX_PAPER
     if len(text) > max_chars:
         note = f"\n\n[The paper was cut here: {len(text) - max_chars} more characters were not shown.]"
         text = text[:max_chars]
-    return (f"<paper>\n{text}{note}\n</paper>\n\n"
-            f"{reviewer.title}: {reviewer.brief}\nReview this paper as this reviewer.")
+    paper = f"<paper>\n{text}{note}\n</paper>"
+    return [cached_text(paper) if cached else {"type": "text", "text": paper},
+            {"type": "text", "text": f"{reviewer.title}: {reviewer.brief}\nReview this paper as this reviewer."}]

@@ -170,7 +170,7 @@ class PaperBuild:
         try:
             reply = self.ctx.models.ask(key=key, role="reviewer",
                                         system=system_prompt(self.ctx.config.language),
-                                        messages=[{"role": "user", "content": paper_message(text, reviewer)}],
+                                        messages=[{"role": "user", "content": paper_message(text, reviewer, cached=False)}],
                                         commands=[SubmitReview])
         except MalformedReply as exc:
             # A score only ranks versions; an unscorable one must not stop the report.
