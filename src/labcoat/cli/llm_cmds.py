@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the totals as JSON"),
     ) -> None:
         """LLM spend of a run: calls, tokens and dollars by phase, role and model."""
-        from labcoat.llm.ledger import summarise
+        from labcoat.llm.ledger import cache_share, summarise
 
         directory = find_run(run_ref, runs_dir)
         with open_store(directory, readonly=True) as store:
@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
         out = console()
         total = summary["total"]
         out.print(f"[bold]{escape(run_id)}[/]: {total['calls']} LLM calls, {dollars(total['dollars'])}, "
-                  f"{total['input_tokens']:,} input tokens ({total['cached_tokens']:,} cached), "
+                  f"{total['input_tokens']:,} input tokens ({total['cached_tokens']:,} read from the provider's "
+                  f"cache{_share(cache_share(total))}, {total['cache_write_tokens']:,} written to it), "
                   f"{total['output_tokens']:,} output ({total['reasoning_tokens']:,} reasoning)")
         if not total["calls"]:
             out.print("no LLM calls recorded (replayed calls cost nothing and are not listed)")
@@ -52,10 +53,11 @@ def register(app: typer.Typer) -> None:
                 continue
             table = Table(title=f"by {group}", title_justify="left", box=None, pad_edge=False)
             table.add_column(group)
-            for name in ("calls", "input", "cached", "output", "reasoning", "dollars", "seconds"):
+            for name in ("calls", "input", "cached", "cache writes", "output", "reasoning", "dollars", "seconds"):
                 table.add_column(name, justify="right")
             for name, t in sorted(summary[group].items(), key=lambda kv: -kv[1]["dollars"]):
-                table.add_row(escape(name), str(t["calls"]), f"{t['input_tokens']:,}", f"{t['cached_tokens']:,}",
+                table.add_row(escape(name), str(t["calls"]), f"{t['input_tokens']:,}",
+                              f"{t['cached_tokens']:,}{_share(cache_share(t))}", f"{t['cache_write_tokens']:,}",
                               f"{t['output_tokens']:,}", f"{t['reasoning_tokens']:,}", dollars(t["dollars"]),
                               f"{t['latency_s']:.1f}")
             out.print(table)
@@ -104,3 +106,7 @@ def register(app: typer.Typer) -> None:
         out.print(table)
         out.print("Any other model the provider serves works as provider:model; local models cost $0 "
                   "(set `prices` in the config to count them).")
+
+
+def _share(share: float | None) -> str:
+    return "" if share is None else f" ({share:.0%})"

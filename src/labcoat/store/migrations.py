@@ -153,6 +153,15 @@ def m004_experiment_calls(db: sqlite3.Connection) -> None:
     """)
 
 
+@migration
+def m005_cache_writes(db: sqlite3.Connection) -> None:
+    # Anthropic bills tokens written to its prompt cache above plain input (1.25x for
+    # five minutes): kept apart so cost views can show what caching saved and cost.
+    run_script(db, """
+        ALTER TABLE ledger ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    """)
+
+
 def run_script(db: sqlite3.Connection, script: str) -> None:
     """Execute `script` statement by statement inside the caller's transaction."""
     pending = ""
@@ -210,8 +219,15 @@ def _schema(db: sqlite3.Connection) -> dict[str, str]:
         "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")}
 
 
+def _columns(db: sqlite3.Connection) -> set[str]:
+    """Every column as `table.column`: a migration may only add columns (ALTER TABLE ... ADD COLUMN)."""
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {f"{t}.{r[1]}" for t in tables for r in db.execute(f"PRAGMA table_info('{t}')")}
+
+
 def _objects_left_by_an_interrupted_upgrade(db: sqlite3.Connection, name: str, fn: Migration) -> bool:
-    """True when `fn`'s schema objects are all present already; StoreError when only some are.
+    """True when `fn`'s schema objects (tables, indexes, added columns) are all present already;
+    StoreError when only some are.
 
     What `fn` creates is learnt by running the migrations up to it on an empty in-memory database.
     """
@@ -221,23 +237,26 @@ def _objects_left_by_an_interrupted_upgrade(db: sqlite3.Connection, name: str, f
             if earlier_name == name:
                 break
             earlier(scratch)
-        before = set(_schema(scratch))
+        before, before_columns = set(_schema(scratch)), _columns(scratch)
         fn(scratch)
         created = {k: v for k, v in _schema(scratch).items() if k not in before}
+        added = {c for c in _columns(scratch) - before_columns if c.split(".")[0] not in created}
     finally:
         scratch.close()
-    present = _schema(db)
-    here = sorted(k for k in created if k in present)
+    present, present_columns = _schema(db), _columns(db)
+    here = sorted([k for k in created if k in present] + [c for c in added if c in present_columns])
     if not here:
         return False
-    missing = sorted(k for k in created if k not in present)
+    missing = sorted([k for k in created if k not in present] + [c for c in added if c not in present_columns])
     if not missing:
         return True
+    drops = [_drop(k, created[k]) if k in created else "ALTER TABLE {} DROP COLUMN {}".format(*k.split("."))
+             for k in here]
     raise StoreError(
         f"run.db is half-migrated: migration {name} was interrupted by an earlier labcoat "
         f"(present: {', '.join(here)}; missing: {', '.join(missing)}). "
         f"Copy the run folder aside, drop the partial objects "
-        f"({'; '.join(_drop(k, created[k]) for k in here)}) with the sqlite3 shell, "
+        f"({'; '.join(drops)}) with the sqlite3 shell, "
         f"then open the run again: labcoat applies {name} whole"
     )
 

@@ -293,13 +293,16 @@ class RunStore:
     def put_ledger(self, effect_key: str, *, phase: str | None, role: str | None, model: str,
                    input_tokens: int = 0, cached_tokens: int = 0, output_tokens: int = 0,
                    reasoning_tokens: int = 0, dollars: float = 0.0, latency_s: float = 0.0,
-                   node: str | None = None) -> None:
-        """`node` names the program (its exec effect key) for calls experiments made through the gateway."""
+                   node: str | None = None, cache_write_tokens: int = 0) -> None:
+        """`node` names the program (its exec effect key) for calls experiments made through the gateway.
+        `input_tokens` counts every prompt token; `cached_tokens` (read from a provider's cache) and
+        `cache_write_tokens` (written to it) are the parts of it billed at other rates."""
         self._write(
             "INSERT OR REPLACE INTO ledger (effect_key, ts, phase, role, model, input_tokens, cached_tokens, "
-            "output_tokens, reasoning_tokens, dollars, latency_s, node) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "output_tokens, reasoning_tokens, dollars, latency_s, node, cache_write_tokens) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (effect_key, time.time(), phase, role, model, input_tokens, cached_tokens, output_tokens,
-             reasoning_tokens, dollars, latency_s, node),
+             reasoning_tokens, dollars, latency_s, node, cache_write_tokens),
         )
 
     def ledger(self) -> list[dict]:

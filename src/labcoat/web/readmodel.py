@@ -100,15 +100,24 @@ def timeline(store: RunStore) -> list[PhaseSpan]:
     return spans
 
 
+def _ledger_column(store: RunStore, name: str) -> str:
+    """`name`, or 0 when the store predates that column: the dashboard opens stores read-only, unmigrated."""
+    present = {r[1] for r in store.db.execute("PRAGMA table_info(ledger)")}
+    return name if name in present else "0"
+
+
 def costs(store: RunStore, budget: float | None) -> CostTable:
     table = CostTable(budget=budget, total=store.dollars_spent(), tokens=store.tokens_spent())
+    writes = _ledger_column(store, "cache_write_tokens")
     for column, target in (("phase", table.by_phase), ("role", table.by_role), ("model", table.by_model)):
         for r in store.db.execute(
                 f"SELECT COALESCE({column}, '-') AS name, SUM(dollars) AS dollars, SUM(input_tokens) AS input, "
-                f"SUM(cached_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls, "
+                f"SUM(cached_tokens) AS cached, SUM({writes}) AS cache_write, "
+                f"SUM(output_tokens) AS output, COUNT(*) AS calls, "
                 f"SUM(latency_s) AS latency FROM ledger GROUP BY {column} ORDER BY SUM(dollars) DESC"):
             target.append(dict(r))
     sums = ("SUM(dollars) AS dollars, SUM(input_tokens) AS input, SUM(cached_tokens) AS cached, "
+            f"SUM({writes}) AS cache_write, "
             "SUM(output_tokens) AS output, COUNT(*) AS calls, SUM(latency_s) AS latency")
     table.by_spender = [dict(r) for r in store.db.execute(
         f"SELECT CASE WHEN role='experiment' THEN 'experiment programs' ELSE 'agents' END AS name, {sums} "
