@@ -57,7 +57,8 @@ def test_json_schema_is_strict_and_carries_bodies():
     assert "code" in run_code["required"]
     single = CommandSet([Assess]).json_schema()
     assert single["properties"]["command"]["const"] == "assess" and _strict_problem(single) is None
-    assert {"type": "null"} in single["properties"]["score"]["anyOf"]  # a failed attempt gets no score
+    verdict = single["$defs"]["Verdict"]
+    assert {"type": "null"} in verdict["properties"]["score"]["anyOf"]  # a failed attempt gets no score
 
 
 def test_tool_call_with_fenced_body_parses():
@@ -89,9 +90,10 @@ def test_missing_field():
 
 
 def test_wrong_type_names_field_and_value():
-    err = error_of(ALL, tool("assess", {"score": "very good", "rationale": "fine", "lesson": "l"}))
+    err = error_of(ALL, tool("assess", {"verdicts": [{"attempt": "s1c0", "score": "very good", "rationale": "fine",
+                                                       "lesson": "l"}]}))
     assert err.kind == "wrong_type"
-    assert "field `score`" in err.feedback and '"very good"' in err.feedback and "number" in err.feedback
+    assert "field `verdicts.0.score`" in err.feedback and '"very good"' in err.feedback and "number" in err.feedback
     nested = error_of(ALL, tool("plan", {"question": "q", "hypotheses": "not a list", "datasets": [], "method": "m",
                                          "baselines": [], "metrics": [], "protocol": "p", "figures": [],
                                          "compute_budget": "1h"}))
@@ -136,8 +138,9 @@ def test_json_mode_documents():
     assert ALL.parse({"text": '```json\n{"command": "search", "query": "q", "source": "all"}\n```'}, "json").query == "q"
     assert ALL.parse({"text": 'Sure: {"command": "search", "query": "q2", "source": "arxiv"}'}, "json").query == "q2"
     # a single-command set needs no `command`
-    assert CommandSet([Assess]).parse({"text": '{"score": 0.5, "rationale": "ok", "lesson": "l"}'}, "json").score == 0.5
-    assert CommandSet([Assess]).parse({"text": '{"score": null, "rationale": "-", "lesson": "l"}'}, "json").score is None
+    one = '{"verdicts": [{"attempt": "s1c0", "score": %s, "rationale": "ok", "lesson": "l"}]}'
+    assert CommandSet([Assess]).parse({"text": one % "0.5"}, "json").verdicts[0].score == 0.5
+    assert CommandSet([Assess]).parse({"text": one % "null"}, "json").verdicts[0].score is None
     # the body may travel beside the JSON as a block of its own
     text = '```json\n{"command": "run_code"}\n```\n```python\nprint(2)\n```'
     assert ALL.parse({"text": text}, "json").code == "print(2)"

@@ -67,11 +67,19 @@ GOOD_MODEL = ("from sklearn.linear_model import LogisticRegression\n"
 BROKEN_MODEL = "model = NoSuchClassifier()"
 
 
+ATTEMPT = re.compile(r"^## Attempt (\S+) .*$", re.M)
+
+
 def assess(request: ScriptedRequest, score: float, rationale: str, lesson: str) -> Any:
-    """The reward model's verdict: a score for an attempt that ran, null for one that produced no result."""
-    ran = "score null" not in request.last_user
-    return reply_command("assess", score=score if ran else None, rationale=rationale if ran else "It failed.",
-                         lesson=lesson)
+    """The reward model's verdicts, one per attempt shown: a score for one that ran, null for one that
+    produced no result."""
+    verdicts = []
+    for match in ATTEMPT.finditer(request.last_user):
+        ran = "score null" not in match.group(0)
+        verdicts.append({"attempt": match.group(1), "score": score if ran else None,
+                         "rationale": rationale if ran else "It failed.", "lesson": lesson})
+    assert verdicts, "an assess request names no attempt"
+    return reply_command("assess", verdicts=verdicts)
 
 
 def mle_policy(*, propose: Callable[[ScriptedRequest, int], Any], repair: Callable[[ScriptedRequest, int], Any],

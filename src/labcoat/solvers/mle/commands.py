@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from labcoat.llm.commands import Command, fenced
 
 
@@ -23,10 +25,18 @@ class Replace(Command):
     program: str = fenced("python")
 
 
+class Verdict(BaseModel):
+    """The reward model's judgement of one attempt."""
+
+    attempt: str = Field(description="the attempt's id as shown, e.g. s2c1")
+    score: float | None = Field(description="0 (useless) to 1 (excellent) for how well it serves the plan; null "
+                                            "when it produced no result")
+    rationale: str = Field(description="why, in one sentence")
+    lesson: str = Field(description="what it teaches the next attempts, in one or two sentences")
+
+
 class Assess(Command):
-    """Judge one attempt: `score` from 0 (useless) to 1 (excellent) for how well it serves the plan, or null when it produced no result; `rationale` in one sentence; `lesson`: what it teaches the next attempts, in one or two sentences."""
+    """Judge every attempt shown, one verdict each."""
 
     command: Literal["assess"] = "assess"
-    score: float | None
-    rationale: str
-    lesson: str
+    verdicts: list[Verdict]

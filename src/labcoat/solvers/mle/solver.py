@@ -5,9 +5,10 @@ edit or a replacement of each (the program shown with line numbers), runs
 the B candidates at once on the executor, repairs failures up to Nrep times
 (each repair sees the program, the error and the previous repair), scores
 successes by the plan's own dev metric and by the reward model, which in the
-same call says what the attempt teaches (failures get the lesson alone), and
-offers the batch's best to the pool. The reward model sees an attempt's diff
-against its parent, not the whole program again. Only after the
+same call says what each attempt teaches (failures get the lesson alone), and
+offers the batch's best to the pool. The reward model judges a step's
+attempts in one call, each by its diff against its parent, not the whole
+program again. Only after the
 search ends does the best program run once on the test split.
 
 Every model call, random draw and program run is a recorded effect keyed by
@@ -193,10 +194,9 @@ class MleSolver:
         node.metric = _metric(node.metrics, self.metric_name)
 
     def _finish(self, step: int, cands: list[Candidate]) -> None:
-        """Assess every attempt and offer the batch's best to the pool."""
+        """Assess the step's attempts and offer the batch's best to the pool."""
         finals = [c.node for c in cands if c.node is not None]
-        for node in finals:
-            self._assess(node)
+        self._assess(step, finals)
         best = self.ranker.best(finals)
         if best is not None:
             outcome = self.pool.offer(best)
@@ -205,22 +205,44 @@ class MleSolver:
         if dropped:
             self.ctx.emit("mle_dropped", {"step": step, "nodes": dropped})
 
-    def _assess(self, node: Node) -> None:
-        """One call of the reward model: the score (successes only), its rationale and the lesson."""
-        parent = self.journal.get(node.parent) if node.parent else None
-        diff = program_diff(parent.code, node.code) if parent is not None else ""
-        prompt = self.prompts.render(
-            "phases/running_experiments_assess.j2", node=node, parent=parent, diff=diff,
-            code=clip(node.code, 6000), metric=self.metric_name or "metric", value=_fmt(node.metric),
-            parent_value=_fmt(parent.metric) if parent is not None else "", metrics=_compact(node.metrics),
-            output=clip(node.stdout[-800:], 800), problem=node.refusal or clip(node.stderr[-800:], 800))
-        cmd = self._ask(self.reward_system, prompt, [Assess], self.ctx.key("mle", node.id, "assess"), "reviewer")
-        if cmd is None:  # unscored: ranked by its metric alone, no lesson
+    def _assess(self, step: int, nodes: list[Node]) -> None:
+        """One call of the reward model for the step's attempts: each one's score (successes only), rationale
+        and lesson. One call, not one per attempt: the system prompt and plan are sent once, and the
+        attempts of a step are judged side by side."""
+        if not nodes:
             return
-        if node.ok and cmd.score is not None:
-            node.reward = min(1.0, max(0.0, float(cmd.score)))
-            node.reward_rationale = cmd.rationale
-        node.reflection = cmd.lesson
+        attempts = [self._attempt_view(node) for node in nodes]
+        prompt = self.prompts.render("phases/running_experiments_assess.j2", attempts=attempts,
+                                     metric=self.metric_name or "metric")
+        cmd = self._ask(self.reward_system, prompt, [Assess], self.ctx.key("mle", step, "assess"), "reviewer")
+        if cmd is None:  # unscored: ranked by their metric alone, no lessons
+            return
+        verdicts = {v.attempt.strip(): v for v in cmd.verdicts}
+        if len(nodes) == 1 and len(cmd.verdicts) == 1:
+            verdicts = {nodes[0].id: cmd.verdicts[0]}  # a lone attempt needs no id to be matched
+        missing = [n.id for n in nodes if n.id not in verdicts]
+        if missing:
+            self.ctx.warn(f"mle-solver step {step}: the reward model gave no verdict for {', '.join(missing)}; "
+                          "ranked by the dev metric alone")
+        for node in nodes:
+            verdict = verdicts.get(node.id)
+            if verdict is None:
+                continue
+            if node.ok and verdict.score is not None:
+                node.reward = min(1.0, max(0.0, float(verdict.score)))
+                node.reward_rationale = verdict.rationale
+            node.reflection = verdict.lesson
+
+    def _attempt_view(self, node: Node) -> dict[str, Any]:
+        """What the reward model reads of one attempt: its change to its parent (or the program when it has
+        none, or when the diff would be longer), its metrics and the end of its output, or what went wrong."""
+        parent = self.journal.get(node.parent) if node.parent else None
+        return {"node": node, "parent": parent,
+                "diff": program_diff(parent.code, node.code) if parent is not None else "",
+                "code": clip(node.code, 6000), "value": _fmt(node.metric),
+                "parent_value": _fmt(parent.metric) if parent is not None else "",
+                "metrics": _compact(node.metrics), "output": clip(node.stdout[-800:], 800),
+                "problem": node.refusal or clip(node.stderr[-800:], 800)}
 
     # -- helpers ---------------------------------------------------------------
     def _ask(self, system: str, prompt: str, commands: list[type], key: str, role: str) -> Any:
