@@ -23,37 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labcoat.artefacts import LitReview, PaperRecord  # noqa: E402
 from labcoat.phases import available_phases  # noqa: E402
 from labcoat.run.runner import create_run, execute  # noqa: E402
 from labcoat.run.services import attach  # noqa: E402
 from labcoat.store import open_store  # noqa: E402
 from labcoat.workflow import Phase, Workflow  # noqa: E402
-from tests.support import lab_policies as lab  # noqa: E402
-from tests.support.lab_policies import reply_command  # noqa: E402
 from tests.support.lab_services import LabScript, who  # noqa: E402
+from tests.support.long_talk import STEPS, literature, policy  # noqa: E402
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider, scripted_config  # noqa: E402
-
-STEPS = 30
-TURN = ("We should compare the three classifiers with and without standardisation on each data set, "
-        "control the random seed, report dev accuracy with its spread over folds, and keep the test split "
-        "untouched until the end; the literature suggests margins matter most for the SVM. ") * 2
-
-
-def policy(request, role, step):
-    if request.command_names == ["plan"] or (role == "postdoc" and step >= STEPS):
-        return reply_command("plan", **lab.PLAN)
-    return reply_command("dialogue", text=f"[{role} {step}] {TURN}")
-
-
-def literature(ctx) -> LitReview:
-    """A literature review of five papers, as the plan phase would receive it (its prompts carry it)."""
-    summary = ("Shows that feature scaling changes the margin-based classifiers' accuracy on small tabular data, "
-               "while tree ensembles are invariant to monotone transformations; evaluates on UCI data sets. ") * 2
-    return LitReview(target=5, papers=[
-        PaperRecord(id=f"2101.0000{i}v1", title=f"Feature scaling study {i}", summary=summary, year=2021,
-                    bibtex_key=f"study{i}", bibtex=f"@article{{study{i}, title={{Study {i}}}}}") for i in range(5)])
-
 
 def main() -> None:
     os.environ["OPENAI_API_KEY"] = TEST_KEY

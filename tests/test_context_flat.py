@@ -10,36 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labcoat.artefacts import LitReview, PaperRecord
 from labcoat.phases import available_phases
 from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
 from labcoat.store import open_store
 from labcoat.workflow import Phase, Workflow
 
-from tests.support import lab_policies as lab
-from tests.support.lab_policies import reply_command
 from tests.support.lab_services import LabScript
+from tests.support.long_talk import STEPS, TURN, literature, policy
 from tests.support.scripted_provider import TEST_KEY, ScriptedProvider, scripted_config
-
-STEPS = 30
-TURN = ("We should compare the three classifiers with and without standardisation on each data set, "
-        "control the random seed, report dev accuracy with its spread over folds, and keep the test split "
-        "untouched until the end; the literature suggests margins matter most for the SVM. ") * 2
-
-
-def policy(request, role, step):
-    if request.command_names == ["plan"] or (role == "postdoc" and step >= STEPS):
-        return reply_command("plan", **lab.PLAN)
-    return reply_command("dialogue", text=f"[{role} {step}] {TURN}")
-
-
-def literature(ctx) -> LitReview:
-    summary = ("Shows that feature scaling changes the margin-based classifiers' accuracy on small tabular data, "
-               "while tree ensembles are invariant to monotone transformations. ") * 2
-    return LitReview(target=5, papers=[
-        PaperRecord(id=f"2101.0000{i}v1", title=f"Feature scaling study {i}", summary=summary, year=2021,
-                    bibtex_key=f"study{i}", bibtex=f"@article{{study{i}, title={{Study {i}}}}}") for i in range(5)])
 
 
 def test_input_tokens_per_call_stay_flat_over_a_30_step_phase(tmp_path: Path, monkeypatch) -> None:

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.create:
         create_run(config(), run_dir=args.run_dir)
     print("ready", flush=True)
-    ctx = run(args.run_dir, args.counter, delay_s=args.delay, overrides=args.overrides or None,
+    run(args.run_dir, args.counter, delay_s=args.delay, overrides=args.overrides or None,
               resumed=not args.create)
     with RunStore(args.run_dir, readonly=True) as store:
         state = store.info().state

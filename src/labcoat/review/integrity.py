@@ -35,7 +35,7 @@ from typing import Any
 from labcoat.review.cited_sources import Source, attribute
 from labcoat.review.conventions import convention_spans
 from labcoat.review.number_sources import candidates, ratios, source_of
-from labcoat.review.paper_numbers import Stated, blank_non_claims, code_numbers, number_matches, stated_numbers
+from labcoat.review.paper_numbers import Stated, blank_non_claims, number_matches, stated_numbers
 
 FIGURE_EXTENSIONS = ("", ".pdf", ".png", ".jpg", ".jpeg", ".eps")
 _CITE = re.compile(r"\\(?:no)?cite[A-Za-z]*\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}")
