@@ -74,7 +74,7 @@ def test_a_paper_every_reviewer_reads_is_read_from_cache_by_the_second_and_third
 
 
 def test_more_cache_marks_than_the_api_takes_keeps_the_latest_four(tmp_path):
-    parts = [cached_text(f"part {i}: " + "text " * 600) for i in range(5)]
+    parts = [cached_text(""), *(cached_text(f"part {i}: " + "text " * 600) for i in range(5))]
     with ScriptedProvider(policy) as sp:
         config = scripted_config(sp, model="anthropic:claude-sonnet-4-6")
         with open_context(tmp_path / "run", config, env=scripted_env(sp)) as ctx:
@@ -84,6 +84,7 @@ def test_more_cache_marks_than_the_api_takes_keeps_the_latest_four(tmp_path):
     marks = [b for b in body["messages"][0]["content"] if "cache_control" in b]
     assert sp.requests[0].status == 200 and reply.command is not None
     assert len(marks) == 2 and marks[-1]["text"].startswith("part 4")  # tool + system + the last two parts
+    assert body["messages"][0]["content"][0]["text"]  # an empty part is sent as text the API takes
 
 
 def test_scripted_service_refuses_what_anthropic_refuses(tmp_path):
