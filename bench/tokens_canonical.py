@@ -52,7 +52,7 @@ from tests.support import full_lab  # noqa: E402
 from tests.support.lab_services import LabScript, lab_config, recorded_arxiv, retrieved_ids  # noqa: E402
 from tests.support.lab_policies import reply_command  # noqa: E402
 from tests.support.mle_policies import assess  # noqa: E402
-from tests.support.scripted_provider import TEST_KEY, ScriptedProvider  # noqa: E402
+from tests.support.scripted_provider import ScriptedProvider, scripted_env  # noqa: E402
 
 import o200k  # noqa: E402
 
@@ -61,6 +61,7 @@ PHASES = ["literature_review", "plan_formulation", "data_preparation", "running_
           "results_interpretation", "report_writing", "report_refinement"]
 FIXTURES = ROOT / "tests" / "fixtures"
 MIN_PREFIX, BLOCK = 1024, 128
+MODEL = "openai:gpt-4o"
 
 
 # -- the lab's answers ---------------------------------------------------------
@@ -162,6 +163,10 @@ def sequence(enc, body: dict) -> tuple[list[int], int]:
     schema = body.get("tools") or (body.get("response_format") or {}).get("json_schema")
     defs = enc.encode(json.dumps(schema, separators=(",", ":"), ensure_ascii=False)) if schema else []
     tokens = list(defs)
+    system = body.get("system")  # Anthropic's top-level system prompt; OpenAI's is the first message
+    if system:
+        text = system if isinstance(system, str) else "\n".join(b.get("text", "") for b in system)
+        tokens += enc.encode("<|system|>") + enc.encode(text) + enc.encode("<|end|>")
     for message in body.get("messages", []):
         content = message.get("content")
         if isinstance(content, list):
@@ -181,18 +186,33 @@ def cacheable(tokens: list[int], earlier: list[list[int]]) -> int:
     return 0 if best < MIN_PREFIX else MIN_PREFIX + (best - MIN_PREFIX) // BLOCK * BLOCK
 
 
+def reported(pricer: Pricer, ref, ledger: list[dict]) -> str:
+    """What the scripted provider reported and the ledger holds: its caching follows the model's service
+    (OpenAI's automatic prefixes, Anthropic's marked breakpoints), its tokens are ~4 characters."""
+    sent = sum(r["input_tokens"] for r in ledger)
+    read = sum(r["cached_tokens"] for r in ledger)
+    written = sum(r["cache_write_tokens"] for r in ledger)
+    bill = sum(pricer.dollars(ref, Usage(input_tokens=r["input_tokens"], cached_tokens=r["cached_tokens"],
+                                         cache_write_tokens=r["cache_write_tokens"])) for r in ledger)
+    plain = pricer.dollars(ref, Usage(input_tokens=sent))
+    return (f"as the provider reported ({ref.id}; ~4 characters a token): {sent:,} input, {read:,} read from "
+            f"cache ({read / max(sent, 1):.0%}), {written:,} written; input bill ${bill:.3f} (uncached ${plain:.3f})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dump", type=Path, help="write every request's messages here, one file per call")
     parser.add_argument("--calls", action="store_true", help="also print each call: phase, role, input, cacheable")
+    parser.add_argument("--model", default=MODEL, help=f"the run's model (default {MODEL}); e.g. "
+                        "anthropic:claude-sonnet-4-5 to see what its marked breakpoints are billed")
     args = parser.parse_args()
     enc = o200k.encoding()
-    os.environ["OPENAI_API_KEY"] = TEST_KEY
+    os.environ.update(scripted_env())  # every preset's key variable, set to the scripted provider's key
     with tempfile.TemporaryDirectory() as tmp, HTTPServer() as server, \
             ScriptedProvider(provider_policy()) as sp:
         os.environ["LABCOAT_CACHE_DIR"] = str(Path(tmp) / "cache")
         serve_papers(server)
-        config = lab_config(sp, server, phases=PHASES, models={"default": "openai:gpt-4o", "retries": 2},
+        config = lab_config(sp, server, phases=PHASES, models={"default": args.model, "retries": 2},
                             report={"compile_latex": True},
                             budget={"lit_review_papers": 5, "mle_steps": 3, "mle_candidates": 2,
                                     "paper_steps": 5, "reviewers": 3, "refinement_rounds": 1,
@@ -233,7 +253,7 @@ def main() -> int:
                 "\n\n".join(f"=== {m['role']} ===\n{m['content']}" for m in request.messages) +
                 f"\n\n=== tools ===\n{', '.join(request.command_names)}\n", encoding="utf-8")
     pricer = Pricer()
-    ref = parse_model("openai:gpt-4o")
+    ref = parse_model(MODEL)
     print(f"papers read in full text: {len(reads)}")
     print(f"{'phase':<24}{'calls':>6}{'input':>10}{'schema':>9}{'cacheable':>11}")
     total = defaultdict(int)
@@ -249,6 +269,7 @@ def main() -> int:
     print(f"{'total':<24}{total['calls']:>6}{total['input']:>10,}{total['schema']:>9,}{share:>10.0%}")
     print(f"input bill at gpt-4o prices with cached input: ${dollars:.3f} "
           f"(uncached ${pricer.dollars(ref, Usage(input_tokens=total['input'])):.3f})")
+    print(reported(pricer, parse_model(args.model), ledger))
     print(f"ratio: {total['input'] / START_TOTAL:.2f}" if START_TOTAL else f"ratio: n/a (start total not set; "
           f"this run: {total['input']})")
     return 0

@@ -85,3 +85,15 @@ def test_rounding_and_percent_forms_match_the_source(tmp_path) -> None:
         assert findings == [], stated
     _, findings = _check(tmp_path, record, f"A prior model reached 88.3\\% \\citep{{{KEY}}}.")
     assert findings == [("unsupported_number", "error", "88.3\\%")]
+
+
+def test_a_number_past_the_shown_part_of_an_abstract_was_never_read(tmp_path) -> None:
+    """Search results show the first 600 characters of an abstract; the record holds exactly that much."""
+    abstract = "We study graph networks. " * 30 + "They reach 93.7% accuracy."
+    read = PaperRead.abstract(abstract, 600, "shown in search results")
+    assert read.part == "abstract (first 600 characters)" and len(read.text) == 600 and "93.7" not in read.text
+    assert PaperRead.abstract("Short.", 600, "shown").part == "abstract"
+    record = PaperRecord(id="x", title="t", summary="s", bibtex_key=KEY, bibtex=BIB, reads=[read])
+    report, findings = _check(tmp_path, record, f"Graph networks reach 93.7\\% \\citep{{{KEY}}}.")
+    assert findings == [("unsupported_number", "warning", "93.7\\%")]
+    assert "only the abstract" in report.findings[0].message

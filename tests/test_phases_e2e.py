@@ -87,7 +87,7 @@ def test_four_phases_produce_their_artefacts_and_survive_misbehaviour(tmp_path, 
     assert len(review["papers"]) == 2 and len({p["id"] for p in review["papers"]}) == 2
     assert all(p["bibtex"].startswith("@") and p["bibtex_key"] in p["bibtex"] for p in review["papers"])
     # what was read of each paper is recorded with it: the abstract shown before it was added
-    assert all(p["reads"][0]["part"] == "abstract" and p["reads"][0]["text"] for p in review["papers"])
+    assert all(p["reads"][0]["part"].startswith("abstract") and p["reads"][0]["text"] for p in review["papers"])
     feedback = [e["payload"] for e in events(run_dir, "lab_feedback")]
     refusals = [f.get("refused") for f in feedback if f.get("refused")]
     assert refusals.count("repeat") >= 1          # the same search twice
