@@ -51,6 +51,8 @@ def test_cost_totals_by_phase_role_and_model(tmp_path, invoke):
     text = invoke("cost", run_dir)
     assert text.exit_code == 0
     assert "3 LLM calls" in text.output and "by role" in text.output and "openai:gpt-4o" in text.output
+    assert "read from the provider's cache" in text.output and "cache writes" in text.output
+    assert data["total"]["cache_write_tokens"] == sum(u.get("cache_write_tokens", 0) for u in usage)
 
 
 def test_cost_of_an_unknown_run_is_a_clear_error(tmp_path):

@@ -200,7 +200,24 @@ def test_costs_by_phase_role_and_model_against_the_budget(client: TestClient) ->
     assert "$0.0294" in page  # 14 calls x $0.0021
     assert "0.6% of the budget" in page
     assert "phd" in page and "postdoc" in page and "gpt-4o-mini" in page
+    # 300 of every 1,200 input tokens were read from the provider's cache; the Anthropic calls wrote 100 each
+    assert "cache writes" in page and "(25%)" in page and "700" in page
     assert "No LLM calls recorded" in text_of(client.get("/runs/fresh-run/costs").text)
+
+
+def test_costs_of_a_store_older_than_cache_writes(tmp_path: Path) -> None:
+    """The dashboard reads stores unmigrated: a ledger without the cache-write column shows 0 writes."""
+    from labcoat.store.runstore import RunStore
+    from labcoat.web.readmodel import costs
+
+    with RunStore(tmp_path / "old") as store:
+        store.put_ledger("p#0/x/llm/0", phase="p", role="phd", model="openai:gpt-4o", input_tokens=2000,
+                         cached_tokens=1024, dollars=0.01)
+        store.db.execute("ALTER TABLE ledger DROP COLUMN cache_write_tokens")
+    with RunStore(tmp_path / "old", readonly=True) as store:
+        table = costs(store, None)
+    assert table.by_phase == [{"name": "p", "dollars": 0.01, "input": 2000, "cached": 1024, "cache_write": 0,
+                               "output": 0, "calls": 1, "latency": 0.0}]
 
 
 def test_files_route_stays_inside_the_run_directory(client: TestClient, root: Path) -> None:

@@ -206,7 +206,8 @@ def finished_run(root: Path, name: str = "finished-run", *, turns: int = 6, node
             ev.emit(phase, "lab_feedback", {"step": step, "text": f"tool output for step {step}"})
             store.put_ledger(f"{phase}#0/step/{step}/{role}/llm/0", phase=phase, role=role,
                              model="gpt-4o-mini" if role == "phd" else "claude-3-5-haiku",
-                             input_tokens=1200, cached_tokens=300, output_tokens=250, dollars=0.0021, latency_s=1.3)
+                             input_tokens=1200, cached_tokens=300, output_tokens=250, dollars=0.0021, latency_s=1.3,
+                             cache_write_tokens=0 if role == "phd" else 100)
             t += 1
         if every_kind:
             for kind, payload in PHASE_EVENTS.get(phase, []):
