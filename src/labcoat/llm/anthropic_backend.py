@@ -3,17 +3,18 @@
 `max_tokens` is always sent; the system prompt is the top-level `system`
 parameter. Anthropic caches only at marked breakpoints (at most 4), each the
 prefix in the order tools, system, messages: the last tool is marked (the
-tools outlive a system prompt that changes, such as a writer's list of
-citable papers), the system block is marked, and so is every message part a
-caller flagged `cache` (a paper each reviewer reads: `vision.cached_text`),
-the latest ones kept when there are more than fit. A prefix under the
-model's minimum (1024 to 4096 tokens) is silently not cached and not charged. Messages are
-made to alternate user/assistant starting with a user turn (adjacent turns of
-one role are joined; a stray system message becomes user text). Commands are
-tools; `tool_choice` is `any` unless a command carries a fenced body, which
-needs the model's text before the call (forced tool use suppresses it), then
-`auto`. Temperature is sent only when the installed SDK still takes it
-(recent Messages APIs dropped it; sending it anyway would be refused). Input tokens reported here exclude cache reads and writes; the layer's
+tools outlive a system prompt that changes, such as a writer's list of citable
+papers), the system block is marked, and so is every message part a caller
+flagged `cache` (a paper each reviewer reads: `vision.cached_text`), the
+latest ones kept when there are more than fit. A prefix under the model's
+minimum (1024 to 4096 tokens) is silently not cached and not charged. Messages
+are made to alternate user/assistant starting with a user turn (adjacent turns
+of one role are joined; a stray system message becomes user text). Commands
+are tools; `tool_choice` is `any` unless a command carries a fenced body,
+which needs the model's text before the call (forced tool use suppresses it),
+then `auto`. Temperature is sent only when the installed SDK still takes it
+(recent Messages APIs dropped it; sending it anyway would be refused). Input
+tokens reported here exclude cache reads and writes; the layer's
 `input_tokens` is their sum, `cached_tokens` the reads.
 """
 
@@ -31,7 +32,6 @@ from labcoat.llm.presets import ModelRef
 from labcoat.llm.vision import anthropic_parts
 from labcoat.llm.types import Usage, completion
 
-EPHEMERAL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4  # cache_control marks a request may carry
 
 
@@ -66,13 +66,13 @@ class AnthropicBackend:
         params: dict[str, Any] = {"model": self.ref.name, "max_tokens": max_tokens,
                                   "messages": self._messages(messages)}
         if system:
-            params["system"] = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
+            params["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
         if temperature is not None and self._takes_temperature:
             params["temperature"] = temperature
         if wire:
             params["tools"] = [{"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
                                for t in wire["tools"]]
-            params["tools"][-1]["cache_control"] = EPHEMERAL
+            params["tools"][-1]["cache_control"] = {"type": "ephemeral"}
             params["tool_choice"] = {"type": "auto"} if wire.get("bodies") else {"type": "any"}
         _keep_breakpoints(params, MAX_BREAKPOINTS)
         return params

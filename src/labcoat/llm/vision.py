@@ -4,8 +4,8 @@
 preset: a model not matched here is text-only, and labcoat never sends it
 an image (the real APIs answer such a request with HTTP 400). A message's
 `content` is a string, or a list of parts: `{"type": "text", "text": ...}`
-(`cached_text` flags one as a cache breakpoint) and `image_part(path)`. The run store records an image by its SHA-256, never
-its bytes; the backends put the bytes on the wire (OpenAI `image_url` data
+(`cached_text` flags one as a cache breakpoint) and `image_part(path)`. The
+run store records an image by its SHA-256, never its bytes; the backends put the bytes on the wire (OpenAI `image_url` data
 URLs, Anthropic base64 `image` blocks).
 """
 
