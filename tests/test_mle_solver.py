@@ -8,7 +8,9 @@ from labcoat.artefacts import DataCode, MetricSpec, Plan
 from labcoat.phases import running_experiments
 from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
+from labcoat.solvers.mle.commands import Verdict
 from labcoat.solvers.mle.ranking import Pool, Ranker
+from labcoat.solvers.mle.solver import match_verdicts
 from labcoat.store import open_store
 from labcoat.workflow import Phase, Workflow
 
@@ -94,7 +96,6 @@ def test_still_broken_after_nrep_is_dropped_and_a_fake_repair_is_refused(tmp_pat
 
     results, events, _ = run_solver(tmp_path, httpserver, mle.mle_policy(propose=propose, repair=repair),
                                     repairs=2)
-    nodes = nodes_by_id(results)
     finals = {c: [n for n in results["journal"] if n["step"] == 1 and n["candidate"] == c][-1] for c in (0, 1)}
     assert all(n["status"] != "ok" for n in finals.values())
     refused = [n for n in results["journal"] if n["status"] == "refused"]
@@ -146,3 +147,19 @@ def test_pool_replaces_its_worst_member_only_with_a_better_program():
     assert tie.offer(node(6, 0.9, reward=0.8)) == "replaced n5"
     by_reward = Ranker("reward")
     assert by_reward.best([node(7, 0.99, 0.1), node(8, 0.5, 0.9)]).id == "n8"
+
+
+def test_verdicts_are_matched_to_attempts_however_a_model_names_them():
+    def v(attempt: str, score: float) -> Verdict:
+        return Verdict(attempt=attempt, score=score, rationale="r", lesson="l")
+
+    ids = ["s2c0", "s2c1", "s2c1r1"]
+    found = match_verdicts(ids, [v("Attempt s2c1r1", 0.3), v("s2c0 (edit of s1c0)", 0.8), v("**s2c1**", 0.5)])
+    assert {i: found[i].score for i in ids} == {"s2c0": 0.8, "s2c1": 0.5, "s2c1r1": 0.3}
+    # ids nobody can match go in the order given to the attempts left, when the counts agree
+    found = match_verdicts(ids, [v("s2c0", 0.8), v("first", 0.1), v("second", 0.2)])
+    assert {i: found[i].score for i in ids} == {"s2c0": 0.8, "s2c1": 0.1, "s2c1r1": 0.2}
+    # otherwise an attempt without its verdict stays unscored (ranked by its metric alone); the first of two
+    # verdicts for one attempt counts
+    found = match_verdicts(ids, [v("s2c0", 0.8), v("s2c0", 0.9)])
+    assert set(found) == {"s2c0"} and found["s2c0"].score == 0.8

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -217,9 +218,7 @@ class MleSolver:
         cmd = self._ask(self.reward_system, prompt, [Assess], self.ctx.key("mle", step, "assess"), "reviewer")
         if cmd is None:  # unscored: ranked by their metric alone, no lessons
             return
-        verdicts = {v.attempt.strip(): v for v in cmd.verdicts}
-        if len(nodes) == 1 and len(cmd.verdicts) == 1:
-            verdicts = {nodes[0].id: cmd.verdicts[0]}  # a lone attempt needs no id to be matched
+        verdicts = match_verdicts([n.id for n in nodes], cmd.verdicts)
         missing = [n.id for n in nodes if n.id not in verdicts]
         if missing:
             self.ctx.warn(f"mle-solver step {step}: the reward model gave no verdict for {', '.join(missing)}; "
@@ -260,6 +259,24 @@ class MleSolver:
 
 DEV_SPLITS = ("dev", "cv", "val", "validation")
 DIFF_CHARS = 4000
+
+
+def match_verdicts(ids: list[str], verdicts: list[Any]) -> dict[str, Any]:
+    """Each attempt's verdict: by the id it names, written any way a model writes it ("s1c0",
+    "Attempt s1c0", "s1c0 (edit of s0c0)"); verdicts naming no shown attempt go, in the order given, to the
+    attempts left when there are exactly as many of them (the prompt shows the attempts in that order)."""
+    found: dict[str, Any] = {}
+    unnamed = []
+    for verdict in verdicts:
+        named = [i for i in ids if re.search(rf"(?<![\w]){re.escape(i)}(?![\w])", verdict.attempt)]
+        if len(named) == 1 and named[0] not in found:
+            found[named[0]] = verdict
+        else:
+            unnamed.append(verdict)
+    left = [i for i in ids if i not in found]
+    if unnamed and len(unnamed) == len(left):
+        found.update(zip(left, unnamed))
+    return found
 
 
 def program_diff(before: str, after: str) -> str:
