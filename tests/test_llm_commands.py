@@ -193,3 +193,21 @@ def test_json_mode_lists_small_integer_ranges_as_enums():
     props = CommandSet([SubmitReview]).json_schema()["properties"]
     assert props["overall"]["enum"] == list(range(1, 11)) and props["quality"]["enum"] == [1, 2, 3, 4]
     assert "enum" not in CommandSet([SubmitReview]).tools()[0]["parameters"]["properties"]["overall"]
+
+
+def test_choices_reach_a_field_of_list_items():
+    """The reward model's verdicts may name only the attempts shown: an enum in JSON mode, a re-ask otherwise."""
+    cmds = CommandSet([Assess], {"assess.verdicts.attempt": ["s1c0", "s1c1"]})
+    schema = cmds.json_schema()
+    assert schema["$defs"]["Verdict"]["properties"]["attempt"]["enum"] == ["s1c0", "s1c1"]
+    assert schema["properties"]["verdicts"]["minItems"] == schema["properties"]["verdicts"]["maxItems"] == 2
+    assert _strict_problem(schema) is None
+    good = {"verdicts": [{"attempt": "s1c1", "score": 0.5, "rationale": "r", "lesson": "l"}]}
+    assert cmds.parse({"text": json.dumps(good)}, "json").verdicts[0].attempt == "s1c1"
+    bad = {"verdicts": [good["verdicts"][0], {"attempt": "s9c9", "score": None, "rationale": "r", "lesson": "l"}]}
+    with pytest.raises(ReplyError) as err:
+        cmds.parse({"text": json.dumps(bad)}, "json")
+    assert err.value.kind == "not_a_choice" and "s1c0, s1c1" in err.value.feedback and '"s9c9"' in err.value.feedback
+    assert "enum" not in json.dumps(cmds.tools())  # the tool list stays the cached prefix it was
+    with pytest.raises(ValueError, match="no such command field"):
+        CommandSet([Assess], {"assess.verdicts.nothing": ["x"]})

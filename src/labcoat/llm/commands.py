@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -177,12 +177,41 @@ def _enumerate_ranges(schema: Any) -> Any:
     return out
 
 
+def _has_field(model: Any, path: list[str]) -> bool:
+    """Whether `path` names a field of `model`, through object fields and lists of objects."""
+    for segment in path:
+        fields = getattr(model, "model_fields", None)
+        if not fields or segment not in fields:
+            return False
+        model = fields[segment].annotation
+        if get_origin(model) is list:
+            model = get_args(model)[0]
+    return True
+
+
+def _resolved(root: dict, node: dict) -> dict:
+    ref = node.get("$ref", "")
+    return root["$defs"][ref.rsplit("/", 1)[-1]] if ref.startswith("#/$defs/") else node
+
+
+def _values_at(data: Any, path: list[str]) -> list[Any]:
+    """The values at `path` in a reply, through lists; absent ones are left to validation."""
+    if not path:
+        return [data]
+    if isinstance(data, list):
+        return [v for item in data for v in _values_at(item, path)]
+    if isinstance(data, dict) and path[0] in data:
+        return _values_at(data[path[0]], path[1:])
+    return []
+
+
 class CommandSet:
     """The commands allowed for one reply, with their wire schemas and the parser."""
 
     def __init__(self, commands: Sequence[type[Command]], choices: Mapping[str, Sequence[str]] | None = None):
         """`choices` ("command.field" -> allowed strings) narrows a string field for this reply, e.g.
-        the ids of the papers retrieved so far. JSON mode lists them as an enum (a grammar-constrained
+        the ids of the papers retrieved so far; "command.items.field" reaches a field of a list's items
+        (the attempts a verdict may name), and JSON mode then asks for one item per choice. JSON mode lists them as an enum (a grammar-constrained
         model then cannot write any other value) and re-asks on any other value. Tools mode leaves
         them out: the tool list is part of a provider's cached prompt prefix, and the phase's own
         check answers a wrong value with a refusal the agent can act on."""
@@ -197,7 +226,7 @@ class CommandSet:
         self.choices: dict[tuple[str, str], tuple[str, ...]] = {}
         for path, values in (choices or {}).items():
             name, _, field_name = path.partition(".")
-            if name not in self.by_name or field_name not in self.by_name[name].model_fields:
+            if name not in self.by_name or not _has_field(self.by_name[name], field_name.split(".")):
                 raise ValueError(f"choices for {path!r}: no such command field")
             if not values:
                 raise ValueError(f"choices for {path!r} are empty: leave the command out instead")
@@ -242,8 +271,16 @@ class CommandSet:
 
     def _narrowed(self, name: str, schema: dict) -> dict:
         for (command, field_name), values in self.choices.items():
-            if command == name:
-                schema["properties"][field_name] = {**schema["properties"][field_name], "enum": list(values)}
+            if command != name:
+                continue
+            *outer, last = field_name.split(".")
+            node = schema
+            for segment in outer:  # into an object field, or a list's items; through a $ref to its $defs
+                node = _resolved(schema, node["properties"][segment])
+                if node.get("type") == "array":  # one item per choice: a small model must not send none
+                    node["minItems"] = node["maxItems"] = len(values)
+                    node = _resolved(schema, node["items"])
+            node["properties"][last] = {**node["properties"][last], "enum": list(values)}
         return schema
 
     def wire(self, mode: Mode) -> dict:
@@ -299,9 +336,12 @@ class CommandSet:
             # A model answering in text may put the body beside the JSON, as a block of its own.
             data = {**data, **self._bodies(data["command"], bodies, text, data)}
         for (command, field_name), values in self.choices.items():
-            if data.get("command") == command and field_name in data and data[field_name] not in values:
+            if data.get("command") != command:
+                continue
+            wrong = next((v for v in _values_at(data, field_name.split(".")) if v not in values), None)
+            if wrong is not None:
                 raise ReplyError("not_a_choice", f"`{field_name}` of `{command}` must be one of: "
-                                                 f"{', '.join(values)}; you wrote {json.dumps(data[field_name])}.")
+                                                 f"{', '.join(values)}; you wrote {json.dumps(wrong)}.")
         return self._validate(data.get("command"), data)
 
     def _parse_tools(self, completion: dict) -> Command:

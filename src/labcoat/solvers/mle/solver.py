@@ -215,7 +215,9 @@ class MleSolver:
         attempts = [self._attempt_view(node) for node in nodes]
         prompt = self.prompts.render("phases/running_experiments_assess.j2", attempts=attempts,
                                      metric=self.metric_name or "metric")
-        cmd = self._ask(self.reward_system, prompt, [Assess], self.ctx.key("mle", step, "assess"), "reviewer")
+        # Grammar-constrained models (JSON mode) can then name only the attempts shown.
+        cmd = self._ask(self.reward_system, prompt, [Assess], self.ctx.key("mle", step, "assess"), "reviewer",
+                        choices={"assess.verdicts.attempt": [n.id for n in nodes]})
         if cmd is None:  # unscored: ranked by their metric alone, no lessons
             return
         verdicts = match_verdicts([n.id for n in nodes], cmd.verdicts)
@@ -244,10 +246,12 @@ class MleSolver:
                 "problem": node.refusal or clip(node.stderr[-800:], 800)}
 
     # -- helpers ---------------------------------------------------------------
-    def _ask(self, system: str, prompt: str, commands: list[type], key: str, role: str) -> Any:
+    def _ask(self, system: str, prompt: str, commands: list[type], key: str, role: str,
+             choices: dict[str, list[str]] | None = None) -> Any:
         """The command, or None when the model sent none valid (recorded; the caller goes on without it)."""
         return ask_or_skip(self.ctx, key=key, role=role, system=system,
-                           messages=merge([{"role": "user", "content": prompt}]), commands=commands)
+                           messages=merge([{"role": "user", "content": prompt}]), commands=commands,
+                           choices=choices)
 
     def _lessons(self) -> list[str]:
         return self.journal.recent_reflections()
