@@ -100,3 +100,22 @@ def test_a_hostile_data_manifest_is_a_recorded_warning_and_the_run_finishes(tmp_
 
     with open_store(run_dir, readonly=True) as store:
         assert store.info().state == "finished"
+
+
+def test_a_file_under_a_run_folder_named_relative_to_the_working_directory_is_read(tmp_path, monkeypatch):
+    """`labcoat run` makes `runs/<id>` relative to where it was started: the reader must find the file
+    whichever way path and root are given, and still refuse one outside the root."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    work = Path("runs") / "r1" / "exec" / "w"
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "manifest.json").write_text('{"splits": {"train": 3}}')
+    for path, root in ((work / "data" / "manifest.json", work),
+                       (tmp_path / work / "data" / "manifest.json", work),
+                       (work / "data" / "manifest.json", tmp_path / work),
+                       (Path("data") / "manifest.json", tmp_path / work)):
+        assert read_json(path, 1000, root=root) == {"splits": {"train": 3}}, (path, root)
+    (tmp_path / "outside.json").write_text("{}")
+    with pytest.raises(UntrustedFileError, match="goes outside"):
+        read_json(tmp_path / "outside.json", 1000, root=work)

@@ -34,6 +34,19 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _inside(path: Path, root: Path) -> Path:
+    """`path` relative to `root`: given inside it (both absolute, both relative to the working directory, or
+    one of each), or already relative to it."""
+    for candidate, base in ((path, root), (Path(os.path.abspath(path)), Path(os.path.abspath(root)))):
+        try:
+            return candidate.relative_to(base)
+        except ValueError:
+            continue
+    if path.is_absolute():
+        raise UntrustedFileError(f"{path}: goes outside {root}")
+    return path
+
+
 def open_regular(path: str | os.PathLike, root: str | os.PathLike | None = None) -> int:
     """An fd for reading `path`, refused unless it is a regular file reached without links.
 
@@ -44,7 +57,7 @@ def open_regular(path: str | os.PathLike, root: str | os.PathLike | None = None)
     dir_fd = None
     try:
         if root is not None:
-            rel = path.relative_to(root) if path.is_absolute() else path
+            rel = _inside(path, Path(root))
             if ".." in rel.parts:
                 raise UntrustedFileError(f"{path}: goes outside {root}")
             dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
