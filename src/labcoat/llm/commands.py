@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from labcoat.errors import LabcoatError
+from labcoat.llm.field_paths import has_field, resolved, values_at
 
 Mode = Literal["tools", "json"]
 TRUNCATED = ("length", "max_tokens")
@@ -177,34 +178,6 @@ def _enumerate_ranges(schema: Any) -> Any:
     return out
 
 
-def _has_field(model: Any, path: list[str]) -> bool:
-    """Whether `path` names a field of `model`, through object fields and lists of objects."""
-    for segment in path:
-        fields = getattr(model, "model_fields", None)
-        if not fields or segment not in fields:
-            return False
-        model = fields[segment].annotation
-        if get_origin(model) is list:
-            model = get_args(model)[0]
-    return True
-
-
-def _resolved(root: dict, node: dict) -> dict:
-    ref = node.get("$ref", "")
-    return root["$defs"][ref.rsplit("/", 1)[-1]] if ref.startswith("#/$defs/") else node
-
-
-def _values_at(data: Any, path: list[str]) -> list[Any]:
-    """The values at `path` in a reply, through lists; absent ones are left to validation."""
-    if not path:
-        return [data]
-    if isinstance(data, list):
-        return [v for item in data for v in _values_at(item, path)]
-    if isinstance(data, dict) and path[0] in data:
-        return _values_at(data[path[0]], path[1:])
-    return []
-
-
 class CommandSet:
     """The commands allowed for one reply, with their wire schemas and the parser."""
 
@@ -226,7 +199,7 @@ class CommandSet:
         self.choices: dict[tuple[str, str], tuple[str, ...]] = {}
         for path, values in (choices or {}).items():
             name, _, field_name = path.partition(".")
-            if name not in self.by_name or not _has_field(self.by_name[name], field_name.split(".")):
+            if name not in self.by_name or not has_field(self.by_name[name], field_name.split(".")):
                 raise ValueError(f"choices for {path!r}: no such command field")
             if not values:
                 raise ValueError(f"choices for {path!r} are empty: leave the command out instead")
@@ -276,10 +249,10 @@ class CommandSet:
             *outer, last = field_name.split(".")
             node = schema
             for segment in outer:  # into an object field, or a list's items; through a $ref to its $defs
-                node = _resolved(schema, node["properties"][segment])
+                node = resolved(schema, node["properties"][segment])
                 if node.get("type") == "array":  # one item per choice: a small model must not send none
                     node["minItems"] = node["maxItems"] = len(values)
-                    node = _resolved(schema, node["items"])
+                    node = resolved(schema, node["items"])
             node["properties"][last] = {**node["properties"][last], "enum": list(values)}
         return schema
 
@@ -338,7 +311,7 @@ class CommandSet:
         for (command, field_name), values in self.choices.items():
             if data.get("command") != command:
                 continue
-            wrong = next((v for v in _values_at(data, field_name.split(".")) if v not in values), None)
+            wrong = next((v for v in values_at(data, field_name.split(".")) if v not in values), None)
             if wrong is not None:
                 raise ReplyError("not_a_choice", f"`{field_name}` of `{command}` must be one of: "
                                                  f"{', '.join(values)}; you wrote {json.dumps(wrong)}.")
