@@ -204,7 +204,7 @@ def main() -> int:
     parser.add_argument("--dump", type=Path, help="write every request's messages here, one file per call")
     parser.add_argument("--calls", action="store_true", help="also print each call: phase, role, input, cacheable")
     parser.add_argument("--model", default=MODEL, help=f"the run's model (default {MODEL}); e.g. "
-                        "anthropic:claude-sonnet-4-5 to see what its marked breakpoints are billed")
+                        "anthropic:claude-sonnet-4-6 to see what its marked breakpoints are billed")
     args = parser.parse_args()
     enc = o200k.encoding()
     os.environ.update(scripted_env())  # every preset's key variable, set to the scripted provider's key

@@ -51,8 +51,29 @@ def test_cost_totals_by_phase_role_and_model(tmp_path, invoke):
     text = invoke("cost", run_dir)
     assert text.exit_code == 0
     assert "3 LLM calls" in text.output and "by role" in text.output and "openai:gpt-4o" in text.output
-    assert "read from the provider's cache" in text.output and "cache writes" in text.output
+    # nothing was written to a cache and no model reasoned: those columns are left out, the tables fit 80 columns
+    assert "read from the provider's cache" in text.output and "cache writes" not in text.output
+    assert "reasoning  " not in text.output
     assert data["total"]["cache_write_tokens"] == sum(u.get("cache_write_tokens", 0) for u in usage)
+
+
+def test_cost_shows_what_a_provider_cache_served_and_what_was_written(tmp_path, invoke):
+    system = "You are the professor. Read the plan and judge whether its protocol is sound. " * 140
+    with ScriptedProvider(lambda r: reply_command("search", query="q", source="all")) as sp:
+        config = scripted_config(sp, model="anthropic:claude-sonnet-4-6")
+        run_dir = create_run(config, tmp_path / "runs" / "r2")
+        asks = [{"role": "professor", "system": system, "messages": [{"role": "user", "content": f"q{i}"}],
+                 "commands": [Search]} for i in range(3)]
+        execute(run_dir, ask_workflow(asks), attach=attach_scripted(scripted_env(sp)))
+        usage = sp.usage_reported
+    data = json.loads(invoke("cost", run_dir, "--json").output)
+    read, written = sum(u["cached_tokens"] for u in usage), sum(u["cache_write_tokens"] for u in usage)
+    assert read > 0 and written > 0
+    assert (data["total"]["cached_tokens"], data["total"]["cache_write_tokens"]) == (read, written)
+    text = invoke("cost", run_dir).output
+    share = f"{read / data['total']['input_tokens']:.0%}"
+    assert f"{read:,} read from the provider's cache ({share}), {written:,} written to it" in text
+    assert "cache writes" in text and f"{written:,}" in text.split("by phase")[1]
 
 
 def test_cost_of_an_unknown_run_is_a_clear_error(tmp_path):

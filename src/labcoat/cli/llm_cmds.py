@@ -48,18 +48,23 @@ def register(app: typer.Typer) -> None:
         out.print(f"agents {dollars(spent['agents']['dollars'])} ({spent['agents']['calls']} calls); experiment "
                   f"programs {dollars(spent['experiments']['dollars'])} ({spent['experiments']['calls']} calls "
                   "through the model gateway)")
+        # Columns that are zero for the whole run (no cache writes off Anthropic, no reasoning tokens off
+        # reasoning models) are left out: the tables then fit an 80-column terminal.
+        columns = [("calls", lambda t: str(t["calls"])), ("input", lambda t: f"{t['input_tokens']:,}"),
+                   ("cached", lambda t: f"{t['cached_tokens']:,}{_share(cache_share(t))}")]
+        columns += [("cache writes", lambda t: f"{t['cache_write_tokens']:,}")] if total["cache_write_tokens"] else []
+        columns += [("output", lambda t: f"{t['output_tokens']:,}")]
+        columns += [("reasoning", lambda t: f"{t['reasoning_tokens']:,}")] if total["reasoning_tokens"] else []
+        columns += [("dollars", lambda t: dollars(t["dollars"])), ("seconds", lambda t: f"{t['latency_s']:.1f}")]
         for group in ("phase", "role", "model", "program"):
             if not summary[group]:
                 continue
             table = Table(title=f"by {group}", title_justify="left", box=None, pad_edge=False)
             table.add_column(group)
-            for name in ("calls", "input", "cached", "cache writes", "output", "reasoning", "dollars", "seconds"):
+            for name, _ in columns:
                 table.add_column(name, justify="right")
             for name, t in sorted(summary[group].items(), key=lambda kv: -kv[1]["dollars"]):
-                table.add_row(escape(name), str(t["calls"]), f"{t['input_tokens']:,}",
-                              f"{t['cached_tokens']:,}{_share(cache_share(t))}", f"{t['cache_write_tokens']:,}",
-                              f"{t['output_tokens']:,}", f"{t['reasoning_tokens']:,}", dollars(t["dollars"]),
-                              f"{t['latency_s']:.1f}")
+                table.add_row(escape(name), *(cell(t) for _, cell in columns))
             out.print(table)
 
     @app.command()
