@@ -10,7 +10,7 @@ from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
 from labcoat.solvers.mle.commands import Verdict
 from labcoat.solvers.mle.ranking import Pool, Ranker
-from labcoat.solvers.mle.solver import match_verdicts
+from labcoat.solvers.mle.solver import match_verdicts, output_unsaid
 from labcoat.store import open_store
 from labcoat.workflow import Phase, Workflow
 
@@ -163,3 +163,22 @@ def test_verdicts_are_matched_to_attempts_however_a_model_names_them():
     # verdicts for one attempt counts
     found = match_verdicts(ids, [v("s2c0", 0.8), v("s2c0", 0.9)])
     assert set(found) == {"s2c0"} and found["s2c0"].score == 0.8
+
+
+def test_the_reward_model_reads_a_recorded_metric_once_and_every_other_line_of_output():
+    metrics = [{"name": "wine/svc/accuracy", "value": 0.991228}, {"name": "accuracy", "value": 0.9561},
+               {"name": "n", "value": 1}]
+    tail = ("loading data\n"
+            "wine svc: dev accuracy 0.9912\n"
+            "mean: dev accuracy 95.61%\n"
+            "ConvergenceWarning: lbfgs failed to converge after 100 iterations\n"
+            "epoch 1 loss 0.9561\n"
+            "svc C=10: dev 0.97\n")
+    assert output_unsaid(tail, metrics) == (
+        "loading data\n"
+        "ConvergenceWarning: lbfgs failed to converge after 100 iterations\n"
+        "epoch 1 loss 0.9561\n"
+        "svc C=10: dev 0.97\n"
+        "(2 lines restating the recorded metrics left out)")
+    assert output_unsaid("accuracy 0.9561\n", metrics) == "(1 line restating the recorded metrics left out)"
+    assert output_unsaid(tail, []) == tail.strip("\n")

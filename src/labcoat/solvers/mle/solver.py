@@ -33,6 +33,7 @@ from labcoat.solvers.mle.commands import Assess, Edit, Replace
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
 from labcoat.solvers.mle.guards import refuse_reason, unmeasured
 from labcoat.journal import Journal, Node
+from labcoat.review.paper_numbers import Stated, stated_numbers
 from labcoat.solvers.mle.ranking import Pool, Ranker
 
 # (key, code, extra env) -> JSON result of a sandbox run; see labcoat.phases.programs
@@ -242,7 +243,7 @@ class MleSolver:
                 "diff": program_diff(parent.code, node.code) if parent is not None else "",
                 "code": clip(node.code, 6000), "value": _fmt(node.metric),
                 "parent_value": _fmt(parent.metric) if parent is not None else "",
-                "metrics": _compact(node.metrics), "output": clip(node.stdout[-800:], 800),
+                "metrics": _compact(node.metrics), "output": output_unsaid(node.stdout[-800:], node.metrics),
                 "problem": node.refusal or clip(node.stderr[-800:], 800)}
 
     # -- helpers ---------------------------------------------------------------
@@ -292,6 +293,35 @@ def program_diff(before: str, after: str) -> str:
     if not text:
         return "(no change)"
     return "" if len(text) > min(DIFF_CHARS, len(after)) else text
+
+
+def output_unsaid(tail: str, metrics: list[dict]) -> str:
+    """The end of a program's output without the lines that only restate its recorded metrics (every number
+    on the line is one of them, as printed): the reward model reads those once, in the metrics line."""
+    values = [float(m["value"]) for m in metrics if isinstance(m.get("value"), (int, float))
+              and not isinstance(m.get("value"), bool)]
+    kept, restated = [], 0
+    for line in tail.splitlines():
+        numbers = stated_numbers(line)
+        if numbers and values and all(_restates(n, values) for n in numbers):
+            restated += 1
+            continue
+        kept.append(line)
+    text = "\n".join(kept).strip("\n")
+    if restated:
+        text += f"{chr(10) if text else ''}({restated} line{'s' if restated > 1 else ''} restating the recorded metrics " \
+                "left out)"
+    return text
+
+
+def _restates(number: Stated, values: list[float]) -> bool:
+    """A printed fraction ("0.9912", "99.1%") that is a recorded value as shown; an integer never counts
+    (epochs, counts and seeds print as integers too)."""
+    if number.integer:
+        return False
+    shown = number.magnitude / 100.0 if number.percent else number.magnitude
+    scale = 100.0 if number.percent else 1.0
+    return any(abs(abs(v) - shown) <= number.tolerance / scale + 1e-9 for v in values)
 
 
 def _compact(metrics: list[dict]) -> str:
