@@ -10,7 +10,7 @@ from labcoat.run.runner import create_run, execute
 from labcoat.run.services import attach
 from labcoat.solvers.mle.commands import Verdict
 from labcoat.solvers.mle.ranking import Pool, Ranker
-from labcoat.solvers.mle.solver import match_verdicts, output_unsaid
+from labcoat.solvers.mle.assessment import match_verdicts, output_unsaid
 from labcoat.store import open_store
 from labcoat.workflow import Phase, Workflow
 

@@ -17,9 +17,7 @@ Every model call, random draw and program run is a recorded effect keyed by
 
 from __future__ import annotations
 
-import difflib
 import random
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -29,11 +27,11 @@ from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import DataCode, Plan
 from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
+from labcoat.solvers.mle.assessment import compact, fmt, match_verdicts, output_unsaid, program_diff
 from labcoat.solvers.mle.commands import Assess, Edit, Replace
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
 from labcoat.solvers.mle.guards import refuse_reason, unmeasured
 from labcoat.journal import Journal, Node
-from labcoat.review.paper_numbers import Stated, stated_numbers
 from labcoat.solvers.mle.ranking import Pool, Ranker
 
 # (key, code, extra env) -> JSON result of a sandbox run; see labcoat.phases.programs
@@ -112,8 +110,8 @@ class MleSolver:
 
     def _propose(self, step: int, b: int, parent: Node) -> Candidate:
         prompt = self.prompts.render("phases/running_experiments_propose.j2", id=parent.id,
-                                     metric=self.metric_name or "metric", value=_fmt(parent.metric),
-                                     reward=_fmt(parent.reward), code=numbered(parent.code),
+                                     metric=self.metric_name or "metric", value=fmt(parent.metric),
+                                     reward=fmt(parent.reward), code=numbered(parent.code),
                                      output=clip(parent.stdout[-1500:], 1500), lessons=self._lessons(),
                                      candidate=b + 1, of=self.batch)
         cmd = self._ask(self.engineer, prompt, [Edit, Replace], self.ctx.key("mle", step, "cand", b, "propose"),
@@ -241,9 +239,9 @@ class MleSolver:
         parent = self.journal.get(node.parent) if node.parent else None
         return {"node": node, "parent": parent,
                 "diff": program_diff(parent.code, node.code) if parent is not None else "",
-                "code": clip(node.code, 6000), "value": _fmt(node.metric),
-                "parent_value": _fmt(parent.metric) if parent is not None else "",
-                "metrics": _compact(node.metrics), "output": output_unsaid(node.stdout[-800:], node.metrics),
+                "code": clip(node.code, 6000), "value": fmt(node.metric),
+                "parent_value": fmt(parent.metric) if parent is not None else "",
+                "metrics": compact(node.metrics), "output": output_unsaid(node.stdout[-800:], node.metrics),
                 "problem": node.refusal or clip(node.stderr[-800:], 800)}
 
     # -- helpers ---------------------------------------------------------------
@@ -263,72 +261,6 @@ class MleSolver:
 
 
 DEV_SPLITS = ("dev", "cv", "val", "validation")
-DIFF_CHARS = 4000
-
-
-def match_verdicts(ids: list[str], verdicts: list[Any]) -> dict[str, Any]:
-    """Each attempt's verdict: by the id it names, written any way a model writes it ("s1c0",
-    "Attempt s1c0", "s1c0 (edit of s0c0)"); verdicts naming no shown attempt go, in the order given, to the
-    attempts left when there are exactly as many of them (the prompt shows the attempts in that order)."""
-    found: dict[str, Any] = {}
-    unnamed = []
-    for verdict in verdicts:
-        named = [i for i in ids if re.search(rf"(?<![\w]){re.escape(i)}(?![\w])", verdict.attempt)]
-        if len(named) == 1 and named[0] not in found:
-            found[named[0]] = verdict
-        else:
-            unnamed.append(verdict)
-    left = [i for i in ids if i not in found]
-    if unnamed and len(unnamed) == len(left):
-        found.update(zip(left, unnamed))
-    return found
-
-
-def program_diff(before: str, after: str) -> str:
-    """The unified diff of a program against its parent (two lines of context), or "" when a diff would
-    say more than the program itself (a rewrite): the reward model then reads the program."""
-    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), "parent", "attempt", n=2,
-                                      lineterm=""))
-    text = "\n".join(lines[2:])  # the ---/+++ header names nothing the model needs
-    if not text:
-        return "(no change)"
-    return "" if len(text) > min(DIFF_CHARS, len(after)) else text
-
-
-def output_unsaid(tail: str, metrics: list[dict]) -> str:
-    """The end of a program's output without the lines that only restate its recorded metrics (every number
-    on the line is one of them, as printed): the reward model reads those once, in the metrics line."""
-    values = [float(m["value"]) for m in metrics if isinstance(m.get("value"), (int, float))
-              and not isinstance(m.get("value"), bool)]
-    kept, restated = [], 0
-    for line in tail.splitlines():
-        numbers = stated_numbers(line)
-        if numbers and values and all(_restates(n, values) for n in numbers):
-            restated += 1
-            continue
-        kept.append(line)
-    text = "\n".join(kept).strip("\n")
-    if restated:
-        text += f"{chr(10) if text else ''}({restated} line{'s' if restated > 1 else ''} restating the recorded metrics " \
-                "left out)"
-    return text
-
-
-def _restates(number: Stated, values: list[float]) -> bool:
-    """A printed fraction ("0.9912", "99.1%") that is a recorded value as shown; an integer never counts
-    (epochs, counts and seeds print as integers too)."""
-    if number.integer:
-        return False
-    shown = number.magnitude / 100.0 if number.percent else number.magnitude
-    scale = 100.0 if number.percent else 1.0
-    return any(abs(abs(v) - shown) <= number.tolerance / scale + 1e-9 for v in values)
-
-
-def _compact(metrics: list[dict]) -> str:
-    """Recorded metrics as `name (split) value`, four significant digits: what a reader of a table sees."""
-    return "; ".join(f"{m.get('name')} ({m.get('split', 'dev')}) "
-                     f"{_fmt(m['value']) if isinstance(m.get('value'), (int, float)) else m.get('value')}"
-                     for m in metrics) or "none"
 
 
 def _metric(metrics: list[dict], name: str | None) -> float | None:
@@ -343,7 +275,3 @@ def _metric(metrics: list[dict], name: str | None) -> float | None:
     loose = [m for m in dev if "/" not in str(m.get("name")) and str(m.get("name")).lower() in wanted]
     chosen = exact or (loose if len(loose) == 1 else [])
     return float(chosen[0]["value"]) if chosen else None
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
