@@ -36,7 +36,7 @@ def body_view(tex: str) -> tuple[str, str]:
     Its lines keep their numbers, and an edit may still name them.
     """
     lines = tex.split("\n")
-    begin = next((i for i, line in enumerate(lines) if r"\begin{document}" in _strip_comment(line)), None)
+    begin = _document_start(lines)
     if begin is None or begin == 0:
         return "", numbered(tex)
     preamble = "\n".join(_strip_comment(line) for line in lines[:begin])
@@ -54,8 +54,13 @@ def with_preamble(current: str, new_tex: str) -> str:
     if r"\documentclass" in new_tex:
         return new_tex
     lines = current.split("\n")
-    begin = next((i for i, line in enumerate(lines) if r"\begin{document}" in _strip_comment(line)), None)
+    begin = _document_start(lines)
     return new_tex if begin is None else "\n".join(lines[:begin]) + "\n" + new_tex.lstrip("\n")
+
+
+def _document_start(lines: list[str]) -> int | None:
+    """The index of the line holding \\begin{document} (outside a comment), or None."""
+    return next((i for i, line in enumerate(lines) if r"\begin{document}" in _strip_comment(line)), None)
 
 
 def _strip_comment(line: str) -> str:
