@@ -3,8 +3,9 @@
 A system prompt is the stable prefix of every call an agent makes in one
 phase attempt: persona, research topic, task, language and notes; the LLM
 layer appends how to reply with the commands of each call (tools describe
-themselves; a JSON-constrained model gets them listed). It does not change from step to step, so provider
-prompt caches hit; everything that changes goes in the messages.
+themselves; a JSON-constrained model gets them listed). It does not change
+from step to step, so provider prompt caches hit; everything that changes
+goes in the messages.
 """
 
 from __future__ import annotations
