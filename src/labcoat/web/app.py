@@ -110,10 +110,18 @@ def _filters(env: Environment) -> None:
 
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
+    def cached_share(row: Any) -> str:
+        """The share of a cost row's input read from the provider's cache, " (25%)" as `labcoat cost` shows it."""
+        from labcoat.llm.ledger import cache_share
+
+        share = cache_share({"input_tokens": row.get("input"), "cached_tokens": row.get("cached")})
+        return "" if share is None else f" ({share:.0%})"
+
     from labcoat.store.event_text import describe
     from labcoat.web.plots import money
 
-    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty, said=describe)
+    env.filters.update(ts=ts, clock=clock, duration=duration, money=money, num=num, pretty=pretty, said=describe,
+                       cached_share=cached_share)
 
 
 def create_app(runs_root: Path | str, *, token: str | None = None, poll_s: float = 1.0,
