@@ -161,6 +161,33 @@ def test_a_repeated_temperature_zero_request_is_answered_from_the_record(tmp_pat
     assert second["model_calls"]["replayed"] == 2 and second["model_calls"]["dollars"] == 0
 
 
+def test_a_temperature_zero_repeat_arriving_before_the_first_answer_is_recorded_is_not_paid_again(tmp_path):
+    """The first answer is written to the store only after it returns to the effect layer: a thread arriving
+    in that window found neither a pending answer nor a row and sent the request again."""
+    from labcoat.gateway.calls import ExperimentCalls, Grant
+    from labcoat.gateway.wire import from_openai
+
+    with lab(tmp_path) as (sp, ctx):
+        calls = ExperimentCalls(ctx)
+        grants = [Grant(KEY.format(n), ("openai:gpt-4o-mini",), 10, 2, 50) for n in range(2)]
+        body = {"model": "openai:gpt-4o-mini", "temperature": 0, "messages": [{"role": "user", "content": "same"}]}
+        request = from_openai(body, grants[0].allowed, 50)
+        live = calls._live
+        repeats: list[dict] = []
+
+        def answer_then_repeat(grant, key, digest, req):
+            answer = live(grant, key, digest, req)
+            if grant is grants[0]:  # the first answer is back, its effect row not yet written
+                repeats.append(calls.call(grants[1], req))
+            return answer
+
+        calls._live = answer_then_repeat
+        first = calls.call(grants[0], request)
+        ledger = ctx.store.ledger()
+    assert len(sp.served) == 1 and len(ledger) == 1
+    assert repeats[0]["text"] == first["text"] and grants[1].replayed == 1 and grants[1].dollars == 0
+
+
 def test_limits_refuse_with_a_reason_and_concurrency_waits(tmp_path):
     code = r'''
 import json

@@ -77,7 +77,9 @@ class ExperimentCalls:
 
     def __init__(self, ctx: Any):
         self.ctx = ctx
-        # temperature-0 requests being answered now, by request hash: an identical one waits for that answer
+        # temperature-0 requests answered or being answered, by request hash: an identical one takes that
+        # answer. A good answer stays here because its effect row is written only after `_live` returns:
+        # a thread arriving in between would find neither a pending answer nor a row, and pay again.
         self._pending: dict[str, Future] = {}
         self._lock = threading.Lock()
 
@@ -127,6 +129,7 @@ class ExperimentCalls:
         if not mine:
             answer = earlier.result()
             return answer if "error" in answer else {**answer, "dollars": 0.0, "cached_from": answer["key"]}
+        answer: dict[str, Any] | None = None
         try:
             row = self.ctx.store.effect_by_request(KIND, digest)
             answer = json.loads(row["result"]) if row is not None else None
@@ -140,8 +143,10 @@ class ExperimentCalls:
             earlier.set_exception(exc)
             raise
         finally:
-            with self._lock:
-                self._pending.pop(digest, None)
+            if answer is None or "error" in answer:
+                # a refusal or a failure is not an answer to share: the next identical request tries again
+                with self._lock:
+                    self._pending.pop(digest, None)
 
     def _send(self, grant: Grant, key: str, request: dict[str, Any]) -> dict[str, Any]:
         try:
