@@ -131,6 +131,27 @@ def test_four_candidates_run_at_once_and_the_pool_keeps_the_top_k(tmp_path, http
     assert nodes_by_id(results)[pools[-1]["offered"]]["metric"] == max(n["metric"] for n in step1)
 
 
+def test_the_reward_model_reads_a_shared_parent_and_a_repeated_program_once(tmp_path, httpserver, env):
+    def propose(request, n):  # both candidates of the step make the same edit of the same start
+        return mle.swap_model(request, mle.GOOD_MODEL)
+
+    inner = mle.mle_policy(propose=propose, repair=propose)
+    assessed: list[str] = []
+
+    def policy(request, role, step):
+        if request.command_names == ["assess"]:
+            assessed.append(request.last_user)
+        return inner(request, role, step)
+
+    results, _, _ = run_solver(tmp_path, httpserver, policy)
+    assert [n["parent"] for n in results["journal"] if n["step"] == 1] == ["s0c0", "s0c0"]
+    step1 = assessed[-1]
+    assert "## Attempt s1c0" in step1 and "## Attempt s1c1" in step1
+    assert step1.count("Its parent s0c0:") == 1 and step1.count("```diff") == 1
+    assert "Its program is the same as s1c0's." in step1.split("## Attempt s1c1")[1]
+    assert all(0 <= n["reward"] <= 1 for n in results["journal"] if n["step"] == 1)
+
+
 def test_pool_replaces_its_worst_member_only_with_a_better_program():
     from labcoat.journal import Node
 

@@ -212,6 +212,11 @@ class MleSolver:
         if not nodes:
             return
         attempts = [self._attempt_view(node) for node in nodes]
+        # said once: a parent two attempts share, a program an earlier attempt of the step already is
+        for i, a in enumerate(attempts):
+            earlier = attempts[:i]
+            a["parent_shown"] = a["parent"] is not None and any(e["parent"] is not None and e["parent"].id == a["parent"].id for e in earlier)
+            a["same_as"] = next((e["node"].id for e in earlier if e["node"].code == a["node"].code), None)
         prompt = self.prompts.render("phases/running_experiments_assess.j2", attempts=attempts,
                                      metric=self.metric_name or "metric")
         # Grammar-constrained models (JSON mode) can then name only the attempts shown.
