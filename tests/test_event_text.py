@@ -47,6 +47,12 @@ def test_the_words_for_the_search_and_the_paper():
                                                         "status": "refused", "metric": None,
                                                         "refusal": "accuracy is a literal"}})
     assert refused.text == "(replace) refused" and refused.detail == "accuracy is a literal" and refused.tone == "warn"
+    best = describe({"kind": "mle_best", "payload": {"node": "s2c1", "metric": 0.95614, "metric_name": "accuracy",
+                                                     "reward": 0.7, "test": []}})
+    assert best.text == "dev accuracy 0.9561, reward 0.7; no test metrics"
+    unranked = describe({"kind": "mle_best", "payload": {"node": "s1c0", "metric": None,
+                                                         "metric_name": "mean dev F1", "reward": 0.6, "test": []}})
+    assert unranked.text.startswith("no dev mean dev F1 recorded, ranked by reward")
     version = describe({"kind": "paper_version", "payload": {"step": 2, "kept": False, "compiled": False,
                                                              "integrity_errors": 1, "score": 4}})
     assert version.text == "does not compile, 1 integrity error, reviewer score 4; not kept"

@@ -12,6 +12,7 @@ from labcoat.solvers.mle.commands import Verdict
 from labcoat.solvers.mle.ranking import Pool, Ranker
 from labcoat.solvers.mle.assessment import match_verdicts, output_unsaid
 from labcoat.store import open_store
+from labcoat.store.event_text import describe
 from labcoat.workflow import Phase, Workflow
 
 from tests.support import mle_policies as mle
@@ -24,8 +25,8 @@ PLAN = Plan(question="Which model should we ship for tumour diagnosis?", method=
             protocol="select on dev, test once")
 
 
-def workflow(config):
-    return Workflow([Phase("plan_formulation", lambda ctx: PLAN),
+def workflow(config, plan=PLAN):
+    return Workflow([Phase("plan_formulation", lambda ctx: plan),
                      Phase("data_preparation", lambda ctx: DataCode(code="# bundled data")),
                      Phase(running_experiments.NAME, running_experiments.run)])
 
@@ -36,14 +37,14 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("LABCOAT_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def run_solver(tmp_path, httpserver, policy, *, steps=1, batch=2, repairs=3, top_k=2, seed=7, workers=2):
+def run_solver(tmp_path, httpserver, policy, *, steps=1, batch=2, repairs=3, top_k=2, seed=7, workers=2, plan=PLAN):
     with ScriptedProvider(LabScript({"running_experiments": policy})) as sp:
         config = lab_config(sp, httpserver, phases=[], seed=seed, mle={"use_seeds": False},
                             budget={"mle_steps": steps, "mle_candidates": batch, "mle_repairs": repairs,
                                     "mle_top_k": top_k},
                             executor={"workers": workers})
         run_dir = create_run(config, tmp_path / "run")
-        ctx = execute(run_dir, workflow, attach=attach)
+        ctx = execute(run_dir, lambda config: workflow(config, plan), attach=attach)
     assert ctx.failure is None, ctx.failure
     with open_store(run_dir, readonly=True) as store:
         assert store.info().state == "finished", store.info().message
@@ -150,6 +151,17 @@ def test_the_reward_model_reads_a_shared_parent_and_a_repeated_program_once(tmp_
     assert step1.count("Its parent s0c0:") == 1 and step1.count("```diff") == 1
     assert "Its program is the same as s1c0's." in step1.split("## Attempt s1c1")[1]
     assert all(0 <= n["reward"] <= 1 for n in results["journal"] if n["step"] == 1)
+
+
+def test_a_plan_metric_no_program_records_is_said_once_and_the_best_node_names_it(tmp_path, httpserver, env):
+    plan = PLAN.model_copy(update={"metrics": [MetricSpec(name="macro F1", higher_is_better=True, split="dev")]})
+    policy = mle.mle_policy(propose=lambda r, n: mle.swap_model(r, mle.GOOD_MODEL), repair=None)
+    results, events, _ = run_solver(tmp_path, httpserver, policy, plan=plan)
+    said = [e["payload"]["message"] for e in events if e["kind"] == "warning" and "macro F1" in e["payload"]["message"]]
+    assert len(said) == 1 and "s0c0 recorded no dev metric named 'macro F1'" in said[0] and "accuracy" in said[0]
+    best = next(e for e in events if e["kind"] == "mle_best")
+    assert best["payload"]["metric"] is None and best["payload"]["metric_name"] == "macro F1"
+    assert describe(best).text.startswith("no dev macro F1 recorded, ranked by reward")
 
 
 def test_pool_replaces_its_worst_member_only_with_a_better_program():

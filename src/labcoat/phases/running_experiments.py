@@ -61,7 +61,8 @@ def _results(ctx: RunContext, solver: MleSolver, run_many) -> Results:
             results.notes.append(f"final test run of {best.id}: {problem}")
         results.test_metrics = [_value(m, f"{best.id}/test", direction) for m in test if not unmeasured([m])]
         results.figures += [f for f in final.get("figures", []) if f not in results.figures]
-    ctx.emit("mle_best", {"node": best.id, "metric": best.metric, "reward": best.reward,
+    ctx.emit("mle_best", {"node": best.id, "metric": best.metric, "metric_name": solver.metric_name,
+                          "reward": best.reward,
                           "test": [m.model_dump() for m in results.test_metrics]})
     return results
 

@@ -211,7 +211,12 @@ def _mle_best(p: dict, ev: dict) -> EventText:
     test = "; test " + ", ".join(f"{m.get('name')} {_num(m.get('value'))}" for m in tests) if tests else \
         "; no test metrics"
     reward = f", reward {_num(p.get('reward'), 2)}" if p.get("reward") is not None else ""
-    return EventText(f"best node {p.get('node')}", f"dev metric {_num(p.get('metric'))}{reward}{test}", tone="ok")
+    name = p.get("metric_name")
+    if p.get("metric") is not None:
+        dev = f"dev {name or 'metric'} {_num(p.get('metric'))}"
+    else:  # the plan's metric was never recorded under its name: the search ranked by the reward model
+        dev = f"no dev {name} recorded, ranked by reward" if name else "dev metric -"
+    return EventText(f"best node {p.get('node')}", f"{dev}{reward}{test}", tone="ok")
 
 
 def _paper_draft(p: dict, ev: dict) -> EventText:

@@ -61,6 +61,7 @@ class MleSolver:
         self.steps, self.batch, self.repairs = budget.mle_steps, budget.mle_candidates, budget.mle_repairs
         metric = plan.primary_metric
         self.metric_name = metric.name if metric else None
+        self._unmatched_said = False  # the warning that programs do not record the plan's metric, once a run
         self.ranker = Ranker(ctx.config.mle.rank, metric.higher_is_better if metric else True,
                              ctx.config.mle.reward_weight)
         self.pool = Pool(budget.mle_top_k, self.ranker)
@@ -192,6 +193,12 @@ class MleSolver:
             return
         node.status = "ok"
         node.metric = _metric(node.metrics, self.metric_name)
+        if node.metric is None and self.metric_name and not self._unmatched_said:
+            self._unmatched_said = True
+            names = sorted({str(m.get("name")) for m in node.metrics if "/" not in str(m.get("name"))})
+            self.ctx.warn(f"mle-solver: {node.id} recorded no dev metric named {self.metric_name!r}, the plan's "
+                          f"primary metric (it recorded {', '.join(names) or 'only per-item metrics'}); programs "
+                          "without it are ranked by the reward model")
 
     def _finish(self, step: int, cands: list[Candidate]) -> None:
         """Assess the step's attempts and offer the batch's best to the pool."""
@@ -215,7 +222,8 @@ class MleSolver:
         # said once: a parent two attempts share, a program an earlier attempt of the step already is
         for i, a in enumerate(attempts):
             earlier = attempts[:i]
-            a["parent_shown"] = a["parent"] is not None and any(e["parent"] is not None and e["parent"].id == a["parent"].id for e in earlier)
+            parent = a["parent"].id if a["parent"] is not None else None
+            a["parent_shown"] = parent is not None and any(e["parent"] and e["parent"].id == parent for e in earlier)
             a["same_as"] = next((e["node"].id for e in earlier if e["node"].code == a["node"].code), None)
         prompt = self.prompts.render("phases/running_experiments_assess.j2", attempts=attempts,
                                      metric=self.metric_name or "metric")
