@@ -52,7 +52,12 @@ def test_the_words_for_the_search_and_the_paper():
     assert best.text == "dev accuracy 0.9561, reward 0.7; no test metrics"
     unranked = describe({"kind": "mle_best", "payload": {"node": "s1c0", "metric": None,
                                                          "metric_name": "mean dev F1", "reward": 0.6, "test": []}})
-    assert unranked.text.startswith("no dev mean dev F1 recorded, ranked by reward")
+    assert unranked.text == "reward 0.6 (no dev mean dev F1 recorded: ranked by reward); no test metrics"
+    unnamed = describe({"kind": "mle_best", "payload": {"node": "s0c0", "metric": None, "metric_name": None,
+                                                        "reward": 1.0, "test": []}})
+    assert unnamed.text == "reward 1 (the plan names no metric: ranked by reward); no test metrics"
+    older = describe({"kind": "mle_best", "payload": {"node": "s0c0", "metric": None, "reward": 1.0, "test": []}})
+    assert older.text.startswith("dev metric -")
     version = describe({"kind": "paper_version", "payload": {"step": 2, "kept": False, "compiled": False,
                                                              "integrity_errors": 1, "score": 4}})
     assert version.text == "does not compile, 1 integrity error, reviewer score 4; not kept"

@@ -161,7 +161,19 @@ def test_a_plan_metric_no_program_records_is_said_once_and_the_best_node_names_i
     assert len(said) == 1 and "s0c0 recorded no dev metric named 'macro F1'" in said[0] and "accuracy" in said[0]
     best = next(e for e in events if e["kind"] == "mle_best")
     assert best["payload"]["metric"] is None and best["payload"]["metric_name"] == "macro F1"
-    assert describe(best).text.startswith("no dev macro F1 recorded, ranked by reward")
+    assert "(no dev macro F1 recorded: ranked by reward)" in describe(best).text
+
+
+def test_a_plan_that_names_no_metric_is_ranked_by_reward_and_says_so(tmp_path, httpserver, env):
+    plan = PLAN.model_copy(update={"metrics": []})
+    policy = mle.mle_policy(propose=lambda r, n: mle.swap_model(r, mle.GOOD_MODEL), repair=None)
+    results, events, _ = run_solver(tmp_path, httpserver, policy, plan=plan)
+    said = [e["payload"]["message"] for e in events if e["kind"] == "warning"]
+    assert said == ["the plan names no metric: the experiment search ranks programs by the reward model's "
+                    "scores alone"]
+    best = next(e for e in events if e["kind"] == "mle_best")
+    assert describe(best).text.startswith("reward 0.6 (the plan names no metric: ranked by reward)")
+    assert results["best"] and results["metrics"]  # the best program's recorded metrics are still reported
 
 
 def test_pool_replaces_its_worst_member_only_with_a_better_program():

@@ -210,13 +210,17 @@ def _mle_best(p: dict, ev: dict) -> EventText:
     tests = [m for m in p.get("test") or [] if isinstance(m, dict)]
     test = "; test " + ", ".join(f"{m.get('name')} {_num(m.get('value'))}" for m in tests) if tests else \
         "; no test metrics"
-    reward = f", reward {_num(p.get('reward'), 2)}" if p.get("reward") is not None else ""
+    reward = f"reward {_num(p.get('reward'), 2)}" if p.get("reward") is not None else "no reward"
     name = p.get("metric_name")
     if p.get("metric") is not None:
-        dev = f"dev {name or 'metric'} {_num(p.get('metric'))}"
-    else:  # the plan's metric was never recorded under its name: the search ranked by the reward model
-        dev = f"no dev {name} recorded, ranked by reward" if name else "dev metric -"
-    return EventText(f"best node {p.get('node')}", f"{dev}{reward}{test}", tone="ok")
+        said = f"dev {name or 'metric'} {_num(p.get('metric'))}, {reward}"
+    elif name:  # the plan's metric was never recorded under its name: the search ranked by the reward model
+        said = f"{reward} (no dev {name} recorded: ranked by reward)"
+    elif "metric_name" in p:
+        said = f"{reward} (the plan names no metric: ranked by reward)"
+    else:  # an event from before metric_name was recorded says nothing either way
+        said = f"dev metric -, {reward}"
+    return EventText(f"best node {p.get('node')}", f"{said}{test}", tone="ok")
 
 
 def _paper_draft(p: dict, ev: dict) -> EventText:

@@ -62,6 +62,9 @@ class MleSolver:
         metric = plan.primary_metric
         self.metric_name = metric.name if metric else None
         self._unmatched_said = False  # the warning that programs do not record the plan's metric, once a run
+        if metric is None:
+            ctx.warn("the plan names no metric: the experiment search ranks programs by the reward model's "
+                     "scores alone")
         self.ranker = Ranker(ctx.config.mle.rank, metric.higher_is_better if metric else True,
                              ctx.config.mle.reward_weight)
         self.pool = Pool(budget.mle_top_k, self.ranker)
