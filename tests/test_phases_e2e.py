@@ -136,6 +136,34 @@ def test_step_caps_end_phases_with_a_recorded_reason(tmp_path, httpserver, fixtu
     assert script.calls.count(("literature_review", "phd", 3)) == 1
 
 
+@pytest.mark.parametrize("learns", [True, False])
+def test_a_plan_naming_no_metric_is_refused_once_then_kept(tmp_path, httpserver, fixtures_dir, env, learns):
+    recorded_arxiv(fixtures_dir, httpserver)
+    submitted: list[list] = []
+
+    def planning(request, role, step):
+        if "plan" not in request.command_names:
+            return lab.planning(request, role, step)
+        refused = "the plan names no metric" in "\n".join(m["content"] for m in request.messages)
+        plan = dict(lab.PLAN, metrics=lab.PLAN["metrics"] if refused and learns else [])
+        submitted.append(plan["metrics"])
+        return lab.reply_command("plan", **plan)
+
+    with ScriptedProvider(policies(plan_formulation=planning)) as sp:
+        config = config_for(sp, httpserver, phases=FOUR[:2], budget={"lit_review_papers": 0})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, workflow_factory, attach=attach)
+    plan = artefact(run_dir, "plan_formulation")
+    assert len(submitted) == 2 and submitted[0] == []  # refused once, then the second submission is taken
+    refusals = [e for e in events(run_dir, "lab_feedback") if e["payload"].get("refused") == "no_metric"]
+    assert len(refusals) == 1
+    warnings = [e["payload"]["message"] for e in events(run_dir, "warning") if "names no metric" in e["payload"]["message"]]
+    if learns:
+        assert plan["metrics"][0]["name"] == "accuracy" and warnings == []
+    else:
+        assert plan["metrics"] == [] and len(warnings) == 1
+
+
 def test_copilot_revision_reaches_the_next_prompt(tmp_path, httpserver, fixtures_dir, env):
     recorded_arxiv(fixtures_dir, httpserver)
     seen_systems: list[str] = []

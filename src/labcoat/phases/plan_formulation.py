@@ -23,12 +23,14 @@ def run(ctx: RunContext) -> Plan:
     postdoc = system_for(ctx, prompts, "postdoc", [Dialogue, SubmitPlan], artefacts=known)
     phd = system_for(ctx, prompts, "phd", [Dialogue], artefacts=known)
     talk = PhaseTalk(ctx, cap)
-    plan = talk.converse([postdoc, phd], lambda _step, cmd: _accept(ctx, cmd) if isinstance(cmd, SubmitPlan) else None)
+    check = PlanCheck(ctx, talk)
+    plan = talk.converse([postdoc, phd], lambda step, cmd: check(step, cmd) if isinstance(cmd, SubmitPlan) else None,
+                         own_guard=(SubmitPlan,))
     if plan is not None:
         return plan
     ctx.warn(f"plan formulation reached its step cap ({cap}) without a plan; the postdoc must submit one now")
     plan = talk.last_chances(postdoc, SubmitPlan, "The discussion is over: submit the plan now with `plan`.",
-                             lambda _step, cmd, _tag: _accept(ctx, cmd), tags=("final", "final1", "final2"))
+                             lambda step, cmd, _tag: check(step, cmd), tags=("final", "final1", "final2"))
     if plan is not None:
         return plan
     # Nothing downstream can run without a plan: pause, resumable with another model or more retries.
@@ -37,12 +39,31 @@ def run(ctx: RunContext) -> Plan:
                        "a stronger model for the postdoc")
 
 
-def _accept(ctx: RunContext, cmd: SubmitPlan) -> Plan:
-    data = cmd.model_dump(mode="python")
-    data.pop("command", None)
-    plan = Plan.model_validate(data)
-    ctx.emit("plan", {"question": plan.question, "metrics": [m.name for m in plan.metrics]})
-    return plan
+class PlanCheck:
+    """Accepts a submitted plan; one that names no metric is refused once (the experiment search ranks
+    programs by the plan's first metric), then kept with a warning."""
+
+    def __init__(self, ctx: RunContext, talk: PhaseTalk):
+        self.ctx, self.talk = ctx, talk
+        self.refused = False
+
+    def __call__(self, step: int, cmd: SubmitPlan) -> Plan | None:
+        data = cmd.model_dump(mode="python")
+        data.pop("command", None)
+        plan = Plan.model_validate(data)
+        if not plan.metrics:
+            if not self.refused:
+                self.refused = True
+                self.talk.feedback(step, "Refused once: the plan names no metric. Name at least one in `metrics` "
+                                         "(its name as the program will record it, the split it is selected on, "
+                                         "and whether higher is better): the experiment search ranks programs by "
+                                         "the first. Submitted again without one, the plan is kept and programs "
+                                         "are ranked by the reviewer's scores alone.", refused="no_metric")
+                return None
+            self.ctx.warn("the plan names no metric: the postdoc was refused once and submitted it again without "
+                          "one, so it is kept")
+        self.ctx.emit("plan", {"question": plan.question, "metrics": [m.name for m in plan.metrics]})
+        return plan
 
 
 def summarise(plan: Plan) -> str:
