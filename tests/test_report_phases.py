@@ -112,7 +112,7 @@ BODIES = {
 class ReportScript:
     """The scripted lab for the report phases; remembers the prompts it was sent."""
 
-    def __init__(self, decisions: list[tuple[str, str]] | None = None, summary_lies: bool = False):
+    def __init__(self, decisions: list[tuple[str, str]] | None = None, summary_lies: bool | str = False):
         self.decisions = list(decisions or [("accept", "")])
         self.summary_lies = summary_lies
         self.summary_prompts: list[str] = []
@@ -171,6 +171,11 @@ class ReportScript:
     def refinement(self, request, role, _step):
         if role == "professor":
             self.summary_prompts.append(request.last_user)
+            if self.summary_lies == "always":  # a small model echoing a table of its own into every field
+                return reply_command("summary", question="Does scaling help?\n| accuracy | dev | 2.953678 |",
+                                     method="train | test | 4.662773",
+                                     findings=["Dev accuracy 0.9649 (recorded in s1c0).", "Recall rose to 0.8812."],
+                                     limitations=["The reviewers' mean score was 5.0/10.", "Variance 0.0412."])
             lie = self.summary_lies and len(self.summary_prompts) == 1
             return reply_command("summary", question="Does standardisation change classifier rankings?",
                                  method="Logistic regression with and without standardisation.",
@@ -368,6 +373,30 @@ def test_an_accepted_report_is_published_to_the_archive_once(tmp_path, httpserve
     assert stored["metrics"] == {"accuracy (dev)": 0.9649122807, "accuracy (test)": 0.9561}
     assert stored["run_id"] == "run" and "standardisation" in stored["abstract"]
     assert [e["archive_id"] for e in events(run_dir, "published")] == [outcome["archive_id"]]
+
+
+def test_a_summary_that_keeps_stating_unrecorded_numbers_keeps_none_of_them_in_any_field(
+        tmp_path, httpserver, fixtures_dir, env):
+    recorded_arxiv(fixtures_dir, httpserver)
+    script = ReportScript(summary_lies="always")
+    with ScriptedProvider(script) as sp:
+        config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
+                            budget={"paper_steps": 0, "refinement_rounds": 0})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, factory_for([]), attach=attach)
+    assert state(run_dir).state == "finished"
+    assert len(script.summary_prompts) == 2  # refused once
+    refused = script.summary_prompts[1].split("Refused:")[1]
+    assert all(n in refused for n in ("2.953678", "4.662773", "0.8812", "0.0412")) and "5.0" not in refused
+    readme = (run_dir / "README.md").read_text()
+    assert not any(n in readme for n in ("2.953678", "4.662773", "0.8812", "0.0412"))
+    # question and method fall back to the plan's; what the records support stays (the panel's mean is one)
+    question = readme.split("## Question\n")[1].split("##")[0]
+    assert question.strip() == plan(None).question
+    assert "Dev accuracy 0.9649 (recorded in s1c0)." in readme and "mean score was 5.0/10" in readme
+    warnings = [e["message"] for e in events(run_dir, "warning")]
+    assert any("2 finding(s) or limitation(s) left out; its question and method replaced by the plan's" in w
+               for w in warnings)
 
 
 def test_returning_to_report_writing_gives_the_writers_the_reviews(tmp_path, httpserver, fixtures_dir, env):

@@ -25,6 +25,7 @@ from labcoat.llm.commands import Command
 from labcoat.phases.common import system_for
 from labcoat.report.wording import wording_for
 from labcoat.review.aggregate import DECISION_RULE, notice
+from labcoat.review.paper_numbers import stated_numbers
 from labcoat.review.personas import PERSONAS
 from labcoat.review.reviewer import PanelReviews, review_paper
 from labcoat.review.run_records import integrity_inputs
@@ -153,16 +154,28 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     if not integrity.ok:
         ctx.warn(f"the final report has {len(integrity.errors)} integrity error(s); see {report.folder}/integrity.json")
     professor = writer(ctx, prompts, "professor")
-    recorded = [r["value"] for r in build_records(inputs, checked.extra_records)]
     context = "\n\n".join(p for p in (inputs.piece("question"), inputs.piece("method"), inputs.metrics_table(),
                                       inputs.piece("interpretation"), f"Reviews:\n{_digest(panel, 2)}",
                                       integrity.feedback(6)) if p)
-    written = summaries.ask_summary(ctx, professor, prompts, context, recorded)
+    plan_text = {"question": inputs.plan.question if inputs.plan else inputs.topic,
+                 "method": clip(inputs.plan.method, 1500) if inputs.plan else ""}
+    recorded = _summary_numbers(inputs, panel, checked.extra_records, plan_text)
+    written = summaries.ask_summary(ctx, professor, prompts, context, recorded, plan_text)
     text = summaries.readme(ctx, prompts, title=report.title or inputs.title, summary=written,
                             results=inputs.results, report=report, reviews=outcome.document, integrity=integrity)
     (ctx.run_dir / "README.md").write_text(text, encoding="utf-8")
     outcome.archive_id = summaries.publish(ctx, folder, report, inputs.results, report.title or inputs.title)
     return outcome
+
+
+def _summary_numbers(inputs: PaperInputs, panel: PanelReviews, extra: list[dict],
+                     plan_text: dict[str, str]) -> list[float]:
+    """What the README summary may state: the recorded results, the plan's own numbers ("C = 0.1") and the
+    panel's scores."""
+    overall = panel.summary.scores["overall"]
+    return [*(r["value"] for r in build_records(inputs, extra)),
+            *(n.value for text in plan_text.values() for n in stated_numbers(text)),
+            *(float(form.overall) for _, form in panel.reviews), overall.mean, overall.spread]
 
 
 def build_records(inputs: PaperInputs, extra: list[dict]) -> list[dict]:

@@ -53,24 +53,36 @@ def unrecorded(text: str, recorded: list[float]) -> list[str]:
     return unverified_numbers(text, [(value, "recorded") for value in recorded])[0]
 
 
-def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str,
-                recorded: list[float]) -> SubmitSummary:
-    """The Professor's summary; findings stating unrecorded numbers are refused once, then dropped."""
+def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str, recorded: list[float],
+                plan_text: dict[str, str]) -> SubmitSummary:
+    """The Professor's summary. Every field is the model's prose, so every field is checked: one stating
+    unrecorded numbers is refused once; then a finding or limitation that still does is left out, and a
+    question or method that still does is replaced by the plan's own (`plan_text`)."""
     feedback = ""
     cmd: SubmitSummary | None = None
     for attempt in range(SUMMARY_ATTEMPTS):
         message = prompts.render("phases/report_refinement_summary.j2", context=context, feedback=feedback)
         cmd = ctx.models.ask(key=ctx.key("summary", attempt), role=speaker.role, system=speaker.system,
                              messages=[{"role": "user", "content": message}], commands=[SubmitSummary]).command
-        bad = sorted({n for text in (*cmd.findings, cmd.method) for n in unrecorded(text, recorded)})
+        bad = sorted({n for text in _prose(cmd) for n in unrecorded(text, recorded)})
         if not bad:
             return cmd
         feedback = ("Refused: these numbers appear in no recorded result: " + ", ".join(bad)
                     + ". Use only numbers from the recorded metrics.")
     assert cmd is not None
-    kept = [f for f in cmd.findings if not unrecorded(f, recorded)]
-    ctx.warn(f"the summary's findings still stated unrecorded numbers; {len(cmd.findings) - len(kept)} were left out")
-    return cmd.model_copy(update={"findings": kept})
+    fixed: dict[str, object] = {name: [x for x in getattr(cmd, name) if not unrecorded(x, recorded)]
+                                for name in ("findings", "limitations")}
+    fixed.update({name: plan_text[name] for name in ("question", "method") if unrecorded(getattr(cmd, name), recorded)})
+    dropped = sum(len(getattr(cmd, name)) - len(fixed[name]) for name in ("findings", "limitations"))
+    replaced = [name for name in ("question", "method") if name in fixed]
+    ctx.warn("the summary still stated unrecorded numbers after a refusal: "
+             + "; ".join([*([f"{dropped} finding(s) or limitation(s) left out"] if dropped else []),
+                          *([f"its {' and '.join(replaced)} replaced by the plan's"] if replaced else [])]))
+    return cmd.model_copy(update=fixed)
+
+
+def _prose(cmd: SubmitSummary) -> list[str]:
+    return [cmd.question, cmd.method, *cmd.findings, *cmd.limitations]
 
 
 def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSummary, results: Results | None,
