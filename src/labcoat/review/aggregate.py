@@ -13,7 +13,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from labcoat.review.form import SCORE_FIELDS, ReviewForm
+from labcoat.review.form import ACCEPT_AT, SCORE_FIELDS, ReviewForm
 
 # The figures the notice quotes, as records, so the integrity check accepts them.
 NOTICE_FIGURES: tuple[dict[str, Any], ...] = (
@@ -22,7 +22,6 @@ NOTICE_FIGURES: tuple[dict[str, Any], ...] = (
 )
 
 
-ACCEPT_AT = 6.0  # the review form's "borderline accept"
 DECISION_RULE = f"accept when the mean overall score is at least {ACCEPT_AT:g}/10 (borderline accept), else reject"
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ACCEPT_AT = 6.0  # the overall scale's "borderline accept": the panel's rule and each reviewer's decision
+
 
 class ReviewForm(BaseModel):
     """One reviewer's review of a paper."""
@@ -34,7 +36,8 @@ class ReviewForm(BaseModel):
                                                    "5 borderline reject, 6 borderline accept, 7 accept, 8 strong "
                                                    "accept, 9 very strong accept, 10 award quality")
     confidence: int = Field(ge=1, le=5, description="1 educated guess, 3 fairly confident, 5 absolutely certain")
-    decision: Literal["accept", "reject"]
+    decision: Literal["accept", "reject"] = Field(
+        description=f"as your overall score says: {ACCEPT_AT:g} or more is an accept")
 
 
 SCORE_FIELDS: tuple[str, ...] = ("originality", "quality", "clarity", "significance", "soundness",
