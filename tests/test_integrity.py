@@ -175,3 +175,26 @@ def test_differences_pair_metrics_only_never_a_log_value_with_a_review_score(fig
     report = _check(tex, figure_dir, recorded_numbers=recorded)
     assert [(f.kind, f.text) for f in report.findings] == [("unsupported_number", "26")]
     assert any("difference of" in m["source"] for m in report.matched if m["number"] == "3.2")
+
+
+def test_a_whole_number_is_never_read_as_a_percentage_and_an_exact_record_names_the_source(
+        figure_dir: Path) -> None:
+    """A real run's notice said "spread 3.4" and the check named the source "data sizes: breast_cancer_train":
+    341 training examples, divided by 100. A count, size or code literal read as a percentage supports
+    almost any decimal: 341 made "3.4" recorded, a literal 42 would have made "0.42"."""
+    def verdict(sentence: str, records: list[dict], code: str = "") -> tuple[bool, list[dict]]:
+        tex = "\\begin{document}\n" + sentence + "\n\\end{document}\n"
+        report = check_integrity(tex, "", recorded_numbers=records, retrieved_keys=set(), figure_dir=figure_dir,
+                                 code_texts=[code] if code else [])
+        return report.ok, report.matched
+
+    sizes = [{"value": 341.0, "source": "data sizes: train"}]
+    assert not verdict("The spread was 3.4.", sizes)[0]
+    assert not verdict("The rate was 0.42.", [], code="SEED = 42\n")[0]
+    # a fraction shown in percent and a percentage shown as a fraction still match
+    assert verdict("Accuracy 97.2\\%.", [{"value": 0.972, "source": "m"}])[0]
+    assert verdict("Accuracy 0.972.", [{"value": 97.2, "source": "m"}])[0]
+    # the record that states the number as written names it, wherever it sits in the pool
+    ok, matched = verdict("The spread was 3.4.", [{"value": 0.034, "source": "metric: dev loss"},
+                                                   {"value": 3.4, "source": "reviews.json: overall_spread"}])
+    assert ok and [m["source"] for m in matched] == ["reviews.json: overall_spread"]

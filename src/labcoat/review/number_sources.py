@@ -47,7 +47,9 @@ def source_of(stated: Stated, pool: list[tuple[float, str]], ratio_pool: list[tu
     convention = convention_of(stated, list(spans))
     if convention:
         return f"convention: {convention}"
-    found = next((src for value, src in pool if number_matches(stated, value)), None)
+    # a record that states the number as it is written names the source before one that needs scaling
+    found = next((src for value, src in pool if number_matches(stated, value, scaled=False)), None) or \
+        next((src for value, src in pool if number_matches(stated, value)), None)
     if found is None and stated.times:
         found = next((src for value, src in ratio_pool if number_matches(stated, value)), None)
     return found

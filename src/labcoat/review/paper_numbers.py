@@ -125,9 +125,16 @@ def code_numbers(code_texts: list[str]) -> list[float]:
     return values
 
 
-def number_matches(stated: Stated, candidate: float) -> bool:
-    """Does `candidate` (a recorded value) round to what the paper states?"""
+def number_matches(stated: Stated, candidate: float, *, scaled: bool = True) -> bool:
+    """Does `candidate` (a recorded value) round to what the paper states? With `scaled`, also as a
+    fraction shown in percent (0.972 as "97.2" or "97.2%") or a percentage shown as a fraction (97.2 as
+    "0.972"). A whole number is never read as a percentage: it is a count, a size, a seed or a setting,
+    and 341 training examples do not make "3.4", nor a literal 42 in the code "0.42"."""
     tolerance = stated.tolerance + 1e-9 * max(1.0, abs(candidate))
-    shown = stated.magnitude
-    forms = (abs(candidate), abs(candidate) * 100.0) if stated.percent else (abs(candidate), abs(candidate) * 100.0, abs(candidate) / 100.0)
-    return any(abs(form - shown) <= tolerance for form in forms)
+    value = abs(candidate)
+    forms = [value]
+    if scaled and value <= 1.0:
+        forms.append(value * 100.0)
+    if scaled and not stated.percent and value <= 100.0 and value != int(value):
+        forms.append(value / 100.0)
+    return any(abs(form - stated.magnitude) <= tolerance for form in forms)
