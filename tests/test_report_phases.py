@@ -171,6 +171,8 @@ class ReportScript:
     def refinement(self, request, role, _step):
         if role == "professor":
             self.summary_prompts.append(request.last_user)
+            if self.summary_lies == "garbled":  # a small model that never gets the command out
+                return "Summary: the question is qquestrue and"
             if self.summary_lies == "always":  # a small model echoing a table of its own into every field
                 return reply_command("summary", question="Does scaling help?\n| accuracy | dev | 2.953678 |",
                                      method="train | test | 4.662773",
@@ -397,6 +399,25 @@ def test_a_summary_that_keeps_stating_unrecorded_numbers_keeps_none_of_them_in_a
     warnings = [e["message"] for e in events(run_dir, "warning")]
     assert any("2 finding(s) or limitation(s) left out; its question and method replaced by the plan's" in w
                for w in warnings)
+
+
+def test_a_summary_the_model_never_sends_leaves_a_readme_of_the_records_and_the_run_finished(
+        tmp_path, httpserver, fixtures_dir, env):
+    recorded_arxiv(fixtures_dir, httpserver)
+    script = ReportScript(summary_lies="garbled")
+    with ScriptedProvider(script) as sp:
+        config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
+                            budget={"paper_steps": 0, "refinement_rounds": 0})
+        run_dir = create_run(config, tmp_path / "run")
+        execute(run_dir, factory_for([]), attach=attach)
+    assert state(run_dir).state == "finished", state(run_dir).message
+    assert script.summary_prompts  # it was asked, and retried
+    readme = (run_dir / "README.md").read_text()
+    assert readme.split("## Question\n")[1].split("##")[0].strip() == plan(None).question
+    assert "Compare each classifier with and without StandardScaler." in readme and "qquestrue" not in readme
+    assert "| accuracy | dev |" in readme  # the key results come from the records all the same
+    warnings = [e["message"] for e in events(run_dir, "warning")]
+    assert any("sent no valid README summary" in w for w in warnings)
 
 
 def test_returning_to_report_writing_gives_the_writers_the_reviews(tmp_path, httpserver, fixtures_dir, env):

@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
+from labcoat.agents.fallible import ask_or_skip
 from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import Report, Results
 from labcoat.workflow.context import RunContext
@@ -57,19 +58,28 @@ def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str
                 plan_text: dict[str, str]) -> SubmitSummary:
     """The Professor's summary. Every field is the model's prose, so every field is checked: one stating
     unrecorded numbers is refused once; then a finding or limitation that still does is left out, and a
-    question or method that still does is replaced by the plan's own (`plan_text`)."""
+    question or method that still does is replaced by the plan's own (`plan_text`). A model that sends no
+    valid summary does not stop a finished run: the README then holds the plan's question and method and
+    the records."""
     feedback = ""
     cmd: SubmitSummary | None = None
     for attempt in range(SUMMARY_ATTEMPTS):
         message = prompts.render("phases/report_refinement_summary.j2", context=context, feedback=feedback)
-        cmd = ctx.models.ask(key=ctx.key("summary", attempt), role=speaker.role, system=speaker.system,
-                             messages=[{"role": "user", "content": message}], commands=[SubmitSummary]).command
+        sent = ask_or_skip(ctx, key=ctx.key("summary", attempt), role=speaker.role, system=speaker.system,
+                           messages=[{"role": "user", "content": message}], commands=[SubmitSummary])
+        if sent is None:
+            break
+        cmd = sent
         bad = sorted({n for text in _prose(cmd) for n in unrecorded(text, recorded)})
         if not bad:
             return cmd
         feedback = ("Refused: these numbers appear in no recorded result: " + ", ".join(bad)
                     + ". Use only numbers from the recorded metrics.")
-    assert cmd is not None
+    if cmd is None:
+        ctx.warn("the professor's model sent no valid README summary; the README gives the plan's question and "
+                 "method and the run's records alone")
+        return SubmitSummary(question=plan_text["question"], method=plan_text["method"], findings=[],
+                             limitations=[])
     fixed: dict[str, object] = {name: [x for x in getattr(cmd, name) if not unrecorded(x, recorded)]
                                 for name in ("findings", "limitations")}
     fixed.update({name: plan_text[name] for name in ("question", "method") if unrecorded(getattr(cmd, name), recorded)})
