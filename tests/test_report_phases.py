@@ -416,6 +416,8 @@ def test_a_summary_the_model_never_sends_leaves_a_readme_of_the_records_and_the_
     assert readme.split("## Question\n")[1].split("##")[0].strip() == plan(None).question
     assert "Compare each classifier with and without StandardScaler." in readme and "qquestrue" not in readme
     assert "| accuracy | dev |" in readme  # the key results come from the records all the same
+    assert "sent no valid summary, so the question and method below are the plan's" in readme
+    assert "This summary was written by" not in readme
     warnings = [e["message"] for e in events(run_dir, "warning")]
     assert any("sent no valid README summary" in w for w in warnings)
 

@@ -160,8 +160,8 @@ def _finish(ctx: RunContext, prompts: Prompts, report: Report, panel: PanelRevie
     plan_text = {"question": inputs.plan.question if inputs.plan else inputs.topic,
                  "method": clip(inputs.plan.method, 1500) if inputs.plan else ""}
     recorded = _summary_numbers(inputs, panel, checked.extra_records, plan_text)
-    written = summaries.ask_summary(ctx, professor, prompts, context, recorded, plan_text)
-    text = summaries.readme(ctx, prompts, title=report.title or inputs.title, summary=written,
+    written, by_model = summaries.ask_summary(ctx, professor, prompts, context, recorded, plan_text)
+    text = summaries.readme(ctx, prompts, title=report.title or inputs.title, summary=written, by_model=by_model,
                             results=inputs.results, report=report, reviews=outcome.document, integrity=integrity)
     (ctx.run_dir / "README.md").write_text(text, encoding="utf-8")
     outcome.archive_id = summaries.publish(ctx, folder, report, inputs.results, report.title or inputs.title)

@@ -55,12 +55,12 @@ def unrecorded(text: str, recorded: list[float]) -> list[str]:
 
 
 def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str, recorded: list[float],
-                plan_text: dict[str, str]) -> SubmitSummary:
+                plan_text: dict[str, str]) -> tuple[SubmitSummary, bool]:
     """The Professor's summary. Every field is the model's prose, so every field is checked: one stating
     unrecorded numbers is refused once; then a finding or limitation that still does is left out, and a
     question or method that still does is replaced by the plan's own (`plan_text`). A model that sends no
     valid summary does not stop a finished run: the README then holds the plan's question and method and
-    the records."""
+    the records. Returns (the summary, whether the model wrote it)."""
     feedback = ""
     cmd: SubmitSummary | None = None
     for attempt in range(SUMMARY_ATTEMPTS):
@@ -72,14 +72,14 @@ def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str
         cmd = sent
         bad = sorted({n for text in _prose(cmd) for n in unrecorded(text, recorded)})
         if not bad:
-            return cmd
+            return cmd, True
         feedback = ("Refused: these numbers appear in no recorded result: " + ", ".join(bad)
                     + ". Use only numbers from the recorded metrics.")
     if cmd is None:
         ctx.warn("the professor's model sent no valid README summary; the README gives the plan's question and "
                  "method and the run's records alone")
         return SubmitSummary(question=plan_text["question"], method=plan_text["method"], findings=[],
-                             limitations=[])
+                             limitations=[]), False
     fixed: dict[str, object] = {name: [x for x in getattr(cmd, name) if not unrecorded(x, recorded)]
                                 for name in ("findings", "limitations")}
     fixed.update({name: plan_text[name] for name in ("question", "method") if unrecorded(getattr(cmd, name), recorded)})
@@ -88,7 +88,7 @@ def ask_summary(ctx: RunContext, speaker: Writer, prompts: Prompts, context: str
     ctx.warn("the summary still stated unrecorded numbers after a refusal: "
              + "; ".join([*([f"{dropped} finding(s) or limitation(s) left out"] if dropped else []),
                           *([f"its {' and '.join(replaced)} replaced by the plan's"] if replaced else [])]))
-    return cmd.model_copy(update=fixed)
+    return cmd.model_copy(update=fixed), True
 
 
 def _prose(cmd: SubmitSummary) -> list[str]:
@@ -96,7 +96,7 @@ def _prose(cmd: SubmitSummary) -> list[str]:
 
 
 def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSummary, results: Results | None,
-           report: Report, reviews: dict, integrity: IntegrityReport) -> str:
+           report: Report, reviews: dict, integrity: IntegrityReport, by_model: bool) -> str:
     metrics = [*(results.metrics if results else []), *(results.test_metrics if results else [])]
     ledger = ctx.store.ledger()
     by_phase: dict[str, list[float]] = {}
@@ -117,7 +117,8 @@ def readme(ctx: RunContext, prompts: Prompts, *, title: str, summary: SubmitSumm
          "bundle_text": words.text("readme.bundle_text", run_id=ctx.run_id),
          "decision_rule": words.text("readme.decision_rule", at=f"{ACCEPT_AT:g}", split=reviews.get("split") or "-")}
     return prompts.render(
-        "phases/report_readme.md.j2", title=title, summary=summary, metrics=metrics, report=report, w=w,
+        "phases/report_readme.md.j2", title=title, summary=summary, by_model=by_model, metrics=metrics,
+        report=report, w=w,
         reviews=reviews, integrity=checked, findings=[f.describe() for f in integrity.findings[:10]],
         run_notes=list(dict.fromkeys(ctx.warnings)),
         by_phase={k: (round(v[0], 4), int(v[1])) for k, v in by_phase.items()}) + "\n"
