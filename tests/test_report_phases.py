@@ -377,15 +377,21 @@ def test_an_accepted_report_is_published_to_the_archive_once(tmp_path, httpserve
     assert [e["archive_id"] for e in events(run_dir, "published")] == [outcome["archive_id"]]
 
 
-def test_a_summary_that_keeps_stating_unrecorded_numbers_keeps_none_of_them_in_any_field(
-        tmp_path, httpserver, fixtures_dir, env):
+def summary_run(tmp_path, httpserver, fixtures_dir, lies: str):
+    """The report phases with no edit steps or rounds, the Professor's summary scripted by `lies`."""
     recorded_arxiv(fixtures_dir, httpserver)
-    script = ReportScript(summary_lies="always")
+    script = ReportScript(summary_lies=lies)
     with ScriptedProvider(script) as sp:
         config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
                             budget={"paper_steps": 0, "refinement_rounds": 0})
         run_dir = create_run(config, tmp_path / "run")
         execute(run_dir, factory_for([]), attach=attach)
+    return script, run_dir
+
+
+def test_a_summary_that_keeps_stating_unrecorded_numbers_keeps_none_of_them_in_any_field(
+        tmp_path, httpserver, fixtures_dir, env):
+    script, run_dir = summary_run(tmp_path, httpserver, fixtures_dir, "always")
     assert state(run_dir).state == "finished"
     assert len(script.summary_prompts) == 2  # refused once
     refused = script.summary_prompts[1].split("Refused:")[1]
@@ -403,13 +409,7 @@ def test_a_summary_that_keeps_stating_unrecorded_numbers_keeps_none_of_them_in_a
 
 def test_a_summary_the_model_never_sends_leaves_a_readme_of_the_records_and_the_run_finished(
         tmp_path, httpserver, fixtures_dir, env):
-    recorded_arxiv(fixtures_dir, httpserver)
-    script = ReportScript(summary_lies="garbled")
-    with ScriptedProvider(script) as sp:
-        config = lab_config(sp, httpserver, phases=PHASES, report={"compile_latex": False},
-                            budget={"paper_steps": 0, "refinement_rounds": 0})
-        run_dir = create_run(config, tmp_path / "run")
-        execute(run_dir, factory_for([]), attach=attach)
+    script, run_dir = summary_run(tmp_path, httpserver, fixtures_dir, "garbled")
     assert state(run_dir).state == "finished", state(run_dir).message
     assert script.summary_prompts  # it was asked, and retried
     readme = (run_dir / "README.md").read_text()
