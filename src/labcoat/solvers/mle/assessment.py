@@ -2,7 +2,8 @@
 
 An attempt is shown by its change to its parent (a unified diff, or the program when that is shorter),
 its recorded metrics in one line and the end of its output less the lines that only restate those
-metrics; the verdicts of one call are matched back to the attempts by the ids they name.
+metrics; a parent or program an earlier attempt of the step showed is named, not shown again; the
+verdicts of one call are matched back to the attempts by the ids they name.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ def match_verdicts(ids: list[str], verdicts: list[Any]) -> dict[str, Any]:
     if unnamed and len(unnamed) == len(left):
         found.update(zip(left, unnamed))
     return found
+
+
+def said_once(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Marks what an earlier attempt of the step already showed: a parent two attempts share
+    (`parent_shown`), and a program another attempt already is (`same_as`, that attempt's id)."""
+    for i, a in enumerate(attempts):
+        earlier = attempts[:i]
+        parent = a["parent"].id if a["parent"] is not None else None
+        a["parent_shown"] = parent is not None and any(e["parent"] and e["parent"].id == parent for e in earlier)
+        a["same_as"] = next((e["node"].id for e in earlier if e["node"].code == a["node"].code), None)
+    return attempts
 
 
 def program_diff(before: str, after: str) -> str:

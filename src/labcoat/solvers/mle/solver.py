@@ -27,7 +27,7 @@ from labcoat.agents.prompting import Prompts
 from labcoat.artefacts import DataCode, Plan
 from labcoat.workflow.context import RunContext
 from labcoat.errors import LabcoatError
-from labcoat.solvers.mle.assessment import compact, fmt, match_verdicts, output_unsaid, program_diff
+from labcoat.solvers.mle.assessment import compact, fmt, match_verdicts, output_unsaid, program_diff, said_once
 from labcoat.solvers.mle.commands import Assess, Edit, Replace
 from labcoat.solvers.mle.edits import EditError, apply_edit, numbered
 from labcoat.solvers.mle.guards import refuse_reason, unmeasured
@@ -221,13 +221,7 @@ class MleSolver:
         attempts of a step are judged side by side."""
         if not nodes:
             return
-        attempts = [self._attempt_view(node) for node in nodes]
-        # said once: a parent two attempts share, a program an earlier attempt of the step already is
-        for i, a in enumerate(attempts):
-            earlier = attempts[:i]
-            parent = a["parent"].id if a["parent"] is not None else None
-            a["parent_shown"] = parent is not None and any(e["parent"] and e["parent"].id == parent for e in earlier)
-            a["same_as"] = next((e["node"].id for e in earlier if e["node"].code == a["node"].code), None)
+        attempts = said_once([self._attempt_view(node) for node in nodes])
         prompt = self.prompts.render("phases/running_experiments_assess.j2", attempts=attempts,
                                      metric=self.metric_name or "metric")
         # Grammar-constrained models (JSON mode) can then name only the attempts shown.
